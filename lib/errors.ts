@@ -1,0 +1,113 @@
+/**
+ * The one error type the request path throws, and the one place it becomes an
+ * S3 XML error document.
+ *
+ * @module
+ */
+
+/** S3 error codes osp answers with, mapped to their HTTP status. */
+export const S3_ERROR_STATUS = {
+  AccessDenied: 403,
+  SignatureDoesNotMatch: 403,
+  InvalidAccessKeyId: 403,
+  RequestTimeTooSkewed: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  InvalidArgument: 400,
+  InvalidRequest: 400,
+  InvalidURI: 400,
+  InvalidBucketName: 400,
+  MalformedXML: 400,
+  XAmzContentSHA256Mismatch: 400,
+  BadDigest: 400,
+  IncompleteBody: 400,
+  MissingContentLength: 411,
+  NoSuchBucket: 404,
+  MethodNotAllowed: 405,
+  NotImplemented: 501,
+  InternalError: 500,
+  ServiceUnavailable: 503,
+  SlowDown: 503,
+} as const;
+
+/** An S3 error code that osp can produce. */
+export type S3ErrorCode = keyof typeof S3_ERROR_STATUS;
+
+/** Options for {@linkcode S3Error}. */
+export interface S3ErrorOptions {
+  /** HTTP status; defaults to the code's usual status. */
+  status?: number;
+  /** The underlying cause, logged but never sent to the client. */
+  cause?: unknown;
+}
+
+/**
+ * An error that becomes an S3 XML error document.
+ *
+ * @example Throwing a 403
+ * ```ts
+ * import { S3Error } from "@osp/osp";
+ * throw new S3Error("AccessDenied", "Access Denied");
+ * ```
+ */
+export class S3Error extends Error {
+  /** The S3 error code, e.g. `AccessDenied`. */
+  readonly code: string;
+  /** The HTTP status sent with it. */
+  readonly status: number;
+
+  /** Creates an error with an S3 code and a human-readable message. */
+  constructor(code: S3ErrorCode, message: string, options: S3ErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = "S3Error";
+    this.code = code;
+    this.status = options.status ?? S3_ERROR_STATUS[code];
+  }
+}
+
+const XML_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&apos;",
+};
+
+/** Escapes text for an XML element or attribute. */
+export function xmlEscape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
+}
+
+/** What the XML error document names besides the code. */
+export interface ErrorContext {
+  /** The request id, also sent as `x-amz-request-id`. */
+  requestId: string;
+  /** The resource, usually the request path. */
+  resource: string;
+  /** HEAD responses carry no body. */
+  method: string;
+  /** Headers to add, e.g. `server`. */
+  headers?: Record<string, string>;
+}
+
+/** Turns any thrown value into an S3 error; unknown values become InternalError. */
+export function toS3Error(err: unknown): S3Error {
+  if (err instanceof S3Error) return err;
+  return new S3Error("InternalError", "We encountered an internal error. Please try again.", {
+    cause: err,
+  });
+}
+
+/** Renders an S3 error as the response S3 would send. */
+export function errorResponse(error: S3Error, context: ErrorContext): Response {
+  const headers = new Headers(context.headers);
+  headers.set("x-amz-request-id", context.requestId);
+  if (context.method === "HEAD") return new Response(null, { status: error.status, headers });
+  headers.set("content-type", "application/xml");
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${
+    xmlEscape(error.code)
+  }</Code><Message>${xmlEscape(error.message)}</Message><Resource>${
+    xmlEscape(context.resource)
+  }</Resource><RequestId>${xmlEscape(context.requestId)}</RequestId></Error>`;
+  return new Response(body, { status: error.status, headers });
+}

@@ -1,0 +1,63 @@
+/**
+ * Authorization through the user's `validator`, cached per (token, bucket,
+ * operation, key) for the bucket's ttl, with concurrent identical checks
+ * sharing one call. A throw denies with InternalError; it never allows.
+ *
+ * @module
+ */
+import type { ValidatorRequest } from "./config.ts";
+import type { ResolvedConfig } from "./config.ts";
+import { S3Error } from "./errors.ts";
+import { TtlCache } from "./ttl_cache.ts";
+
+/** Asks the validator, with caching. */
+export class Authorizer {
+  #config: ResolvedConfig;
+  #cache: TtlCache<boolean>;
+
+  /** Creates the decision cache for a resolved config. */
+  constructor(config: ResolvedConfig) {
+    this.#config = config;
+    this.#cache = new TtlCache({ maxEntries: config.cacheSize, clock: config.clock });
+  }
+
+  /** True when the validator allows `request` (always true without a validator). */
+  async allowed(
+    token: string,
+    request: ValidatorRequest,
+    options: { ttlMs: number },
+  ): Promise<boolean> {
+    const validator = this.#config.validator;
+    if (validator === undefined) return true;
+    const id = JSON.stringify([
+      token,
+      request.bucket,
+      request.method,
+      request.operation,
+      request.key ?? null,
+    ]);
+    return await this.#cache.getOrLoad(id, async () => {
+      let decision: unknown;
+      try {
+        decision = await validator(token, request.bucket, request);
+      } catch (err) {
+        throw new S3Error("InternalError", "The validator callback failed", { cause: err });
+      }
+      if (typeof decision !== "boolean") {
+        throw new S3Error("InternalError", "The validator returned a non-boolean; denying");
+      }
+      return decision;
+    }, options);
+  }
+
+  /** Throws AccessDenied unless allowed. */
+  async require(
+    token: string,
+    request: ValidatorRequest,
+    options: { ttlMs: number },
+  ): Promise<void> {
+    if (!(await this.allowed(token, request, options))) {
+      throw new S3Error("AccessDenied", "Access Denied");
+    }
+  }
+}

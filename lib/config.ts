@@ -1,0 +1,541 @@
+/**
+ * The configuration users write, and its resolution into one fully-defaulted,
+ * validated object. Every problem is reported with the path of its field.
+ *
+ * @module
+ */
+
+/** A value or a promise of it: callbacks may be sync or async. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** An HMAC key pair (S3 access key id and secret). */
+export interface HmacKey {
+  /** The access key id. */
+  accessKey: string;
+  /** The secret access key. */
+  secretKey: string;
+}
+
+/** What the validator is told about a request. */
+export interface ValidatorRequest {
+  /** HTTP method. */
+  method: string;
+  /** S3 operation name, e.g. `GetObject`, `PutObject`, `ListObjectsV2`. */
+  operation: string;
+  /** The client's bucket name. */
+  bucket: string;
+  /** The decoded object key; undefined for bucket and service requests. */
+  key?: string;
+  /** Decoded query parameters (the last value wins for repeated names; presign parameters removed). */
+  query: Record<string, string>;
+  /** Request headers, lower-case names, without `authorization`. */
+  headers: Record<string, string>;
+  /** The client's IP address. */
+  sourceIp: string;
+}
+
+/** Decides whether `token` (the client's access key id) may make `request` on `bucket`. */
+export type Validator = (
+  token: string,
+  bucket: string,
+  request: ValidatorRequest,
+) => Awaitable<boolean>;
+
+/** Returns the secret for an access key id, or null/undefined when the key is unknown. */
+export type HmacFetcher = (accessKey: string) => Awaitable<string | null | undefined>;
+
+/**
+ * Returns backend credentials for (token, bucket): an HMAC pair, a JSON string
+ * `{"access_key": …, "secret_key": …}`, or an IBM COS API key string.
+ */
+export type BucketCredsFetcher = (token: string, bucket: string) => Awaitable<HmacKey | string>;
+
+/** One client bucket and the backend that holds it. */
+export interface BucketConfig {
+  /** Backend host name or IP, without scheme or port. */
+  host: string;
+  /** Backend port, 1–65535. */
+  port: number;
+  /** Region the backend signs for; default `us-east-1`. */
+  region?: string;
+  /** Static backend access key id (with `secretKey`). */
+  accessKey?: string;
+  /** Static backend secret (with `accessKey`). */
+  secretKey?: string;
+  /** Static IBM COS API key (instead of an HMAC pair). */
+  apiKey?: string;
+  /** Seconds that validator and credential decisions are cached; default 300, 0 = no caching. */
+  ttl?: number;
+  /** `"virtual"` (default): `bucket.host`; `"path"`: `host/bucket`. */
+  addressingStyle?: "virtual" | "path";
+  /** Use HTTPS to the backend; default true. */
+  tls?: boolean;
+  /** The bucket's name on the backend; default the client bucket name. */
+  backendBucket?: string;
+}
+
+/** TLS certificate and key: PEM text or file paths. */
+export interface TlsConfig {
+  /** Certificate chain, PEM text or path. */
+  cert: string;
+  /** Private key, PEM text or path. */
+  key: string;
+}
+
+/** Log levels, from most to least verbose. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** The configuration passed to `serve()`. */
+export interface ProxyConfig {
+  /** Client bucket name → backend. */
+  cosMap: Record<string, BucketConfig>;
+  /** Static client keys. */
+  hmacKeystore?: HmacKey[];
+  /** Looks up client secrets not in the keystore. */
+  hmacFetcher?: HmacFetcher;
+  /** Authorizes each request; without one, every authenticated request is allowed. */
+  validator?: Validator;
+  /** Supplies backend credentials for buckets without static ones. */
+  bucketCredsFetcher?: BucketCredsFetcher;
+  /** Plain HTTP port (0 = any free port). */
+  httpPort?: number;
+  /** HTTPS port (0 = any free port); needs `tls` or TLS_CERT_PATH/TLS_KEY_PATH. */
+  httpsPort?: number;
+  /** Certificate and key for HTTPS. */
+  tls?: TlsConfig;
+  /** Address to listen on; default `0.0.0.0`. */
+  hostname?: string;
+  /** Host suffixes for virtual-host addressing from clients, e.g. `["s3.example.com"]`. */
+  virtualHostSuffixes?: string[];
+  /** Isolates to run; default 1. */
+  threads?: number;
+  /** Verify backend TLS certificates; default true. */
+  verify?: boolean;
+  /** Accept any client signature (logs a loud warning); default false. */
+  skipSignatureValidation?: boolean;
+  /** How many times one presigned URL may be used; default 3, 0 = unlimited. */
+  maxPresignUrlUsageAttempts?: number;
+  /** `server` header on osp's own responses; default `osp`. */
+  serverName?: string;
+  /** Port for metrics and health. */
+  metricsPort?: number;
+  /** Log level; default `info`. */
+  logLevel?: LogLevel;
+  /** Allowed clock skew of signed requests in seconds; default 900. */
+  clockSkewSeconds?: number;
+  /** Seconds a secret from `hmacFetcher` is cached; default 300, 0 = no caching. */
+  secretCacheTtl?: number;
+  /** Most entries in each decision cache; default 10000. */
+  cacheSize?: number;
+  /** Time source in epoch milliseconds (tests). */
+  clock?: () => number;
+  /** The fetch used to reach backends (tests). */
+  fetch?: typeof fetch;
+}
+
+/** Backend credentials as resolved for one bucket. */
+export type BucketCredentials =
+  | { kind: "hmac"; accessKey: string; secretKey: string }
+  | { kind: "apiKey"; apiKey: string }
+  | { kind: "fetch" };
+
+/** A bucket with every default applied. */
+export interface ResolvedBucket {
+  /** The client bucket name. */
+  name: string;
+  host: string;
+  port: number;
+  region: string;
+  credentials: BucketCredentials;
+  ttlMs: number;
+  addressingStyle: "virtual" | "path";
+  tls: boolean;
+  backendBucket: string;
+  /** `scheme://host:port`: buckets with equal origins are on the same backend. */
+  origin: string;
+}
+
+/** The configuration with every default applied. */
+export interface ResolvedConfig {
+  buckets: Map<string, ResolvedBucket>;
+  keystore: Map<string, string>;
+  hmacFetcher?: HmacFetcher;
+  validator?: Validator;
+  bucketCredsFetcher?: BucketCredsFetcher;
+  httpPort?: number;
+  httpsPort?: number;
+  tls?: TlsConfig;
+  hostname: string;
+  virtualHostSuffixes: string[];
+  threads: number;
+  verify: boolean;
+  skipSignatureValidation: boolean;
+  maxPresignUrlUsageAttempts: number;
+  serverName: string;
+  metricsPort?: number;
+  logLevel: LogLevel;
+  clockSkewMs: number;
+  secretCacheTtlMs: number;
+  cacheSize: number;
+  clock: () => number;
+  fetch: typeof fetch;
+}
+
+const CONFIG_FIELDS = new Set([
+  "cosMap",
+  "hmacKeystore",
+  "hmacFetcher",
+  "validator",
+  "bucketCredsFetcher",
+  "httpPort",
+  "httpsPort",
+  "tls",
+  "hostname",
+  "virtualHostSuffixes",
+  "threads",
+  "verify",
+  "skipSignatureValidation",
+  "maxPresignUrlUsageAttempts",
+  "serverName",
+  "metricsPort",
+  "logLevel",
+  "clockSkewSeconds",
+  "secretCacheTtl",
+  "cacheSize",
+  "clock",
+  "fetch",
+]);
+
+const BUCKET_FIELDS = new Set([
+  "host",
+  "port",
+  "region",
+  "accessKey",
+  "secretKey",
+  "apiKey",
+  "ttl",
+  "addressingStyle",
+  "tls",
+  "backendBucket",
+]);
+
+const LOG_LEVELS = ["debug", "info", "warn", "error"];
+
+/** Collects problems with their field paths. */
+class Problems {
+  list: string[] = [];
+  add(path: string, message: string): void {
+    this.list.push(`${path} ${message}`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function checkPort(
+  p: Problems,
+  path: string,
+  value: unknown,
+  options: { min: number },
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < options.min || value > 65535
+  ) {
+    p.add(path, `must be an integer ${options.min}–65535`);
+    return undefined;
+  }
+  return value;
+}
+
+function checkString(
+  p: Problems,
+  path: string,
+  value: unknown,
+  options: { required?: boolean } = {},
+): string | undefined {
+  if (value === undefined) {
+    if (options.required) p.add(path, "is required");
+    return undefined;
+  }
+  if (typeof value !== "string" || value === "") {
+    p.add(path, "must be a non-empty string");
+    return undefined;
+  }
+  return value;
+}
+
+function checkBoolean(p: Problems, path: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "boolean") {
+    p.add(path, "must be true or false");
+    return undefined;
+  }
+  return value;
+}
+
+function checkNonNegative(
+  p: Problems,
+  path: string,
+  value: unknown,
+  options: { integer?: boolean; min?: number } = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const min = options.min ?? 0;
+  if (
+    typeof value !== "number" || !Number.isFinite(value) || value < min ||
+    (options.integer && !Number.isInteger(value))
+  ) {
+    p.add(path, `must be ${options.integer ? "an integer" : "a number"} ≥ ${min}`);
+    return undefined;
+  }
+  return value;
+}
+
+function checkFunction<T>(p: Problems, path: string, value: unknown): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") {
+    p.add(path, "must be a function");
+    return undefined;
+  }
+  return value as T;
+}
+
+function readPem(p: Problems, path: string, value: string): string {
+  if (value.includes("-----BEGIN")) return value;
+  try {
+    return Deno.readTextFileSync(value);
+  } catch (err) {
+    p.add(path, `is neither PEM text nor a readable file (${(err as Error).message})`);
+    return "";
+  }
+}
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+function resolveBucket(
+  p: Problems,
+  name: string,
+  raw: unknown,
+  options: { hasFetcher: boolean },
+): ResolvedBucket | undefined {
+  const path = `cosMap[${JSON.stringify(name)}]`;
+  if (name === "" || name.includes("/")) p.add(path, "is not a valid bucket name");
+  if (!isRecord(raw)) {
+    p.add(path, "must be an object");
+    return undefined;
+  }
+  for (const field of Object.keys(raw)) {
+    if (!BUCKET_FIELDS.has(field)) p.add(`${path}.${field}`, "is not a known field");
+  }
+  const host = checkString(p, `${path}.host`, raw.host, { required: true });
+  if (host !== undefined && /[/:?#@\s]/.test(host) && !/^\[[0-9a-fA-F:]+\]$/.test(host)) {
+    p.add(`${path}.host`, "must be a bare host name or IP (no scheme, port or path)");
+  }
+  if (raw.port === undefined) p.add(`${path}.port`, "is required");
+  const port = checkPort(p, `${path}.port`, raw.port, { min: 1 });
+  const region = checkString(p, `${path}.region`, raw.region) ?? "us-east-1";
+  const accessKey = checkString(p, `${path}.accessKey`, raw.accessKey);
+  const secretKey = checkString(p, `${path}.secretKey`, raw.secretKey);
+  const apiKey = checkString(p, `${path}.apiKey`, raw.apiKey);
+  const ttl = checkNonNegative(p, `${path}.ttl`, raw.ttl) ?? 300;
+  const style = raw.addressingStyle ?? "virtual";
+  if (style !== "virtual" && style !== "path") {
+    p.add(`${path}.addressingStyle`, 'must be "virtual" or "path"');
+  }
+  const tls = checkBoolean(p, `${path}.tls`, raw.tls) ?? true;
+  const backendBucket = checkString(p, `${path}.backendBucket`, raw.backendBucket) ?? name;
+  if (backendBucket.includes("/")) p.add(`${path}.backendBucket`, "must not contain /");
+
+  let credentials: BucketCredentials = { kind: "fetch" };
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    p.add(`${path}.${accessKey ? "secretKey" : "accessKey"}`, "is required with its pair");
+  } else if (accessKey !== undefined && secretKey !== undefined) {
+    if (apiKey !== undefined) {
+      p.add(`${path}.apiKey`, "cannot be combined with accessKey/secretKey");
+    }
+    credentials = { kind: "hmac", accessKey, secretKey };
+  } else if (apiKey !== undefined) {
+    credentials = { kind: "apiKey", apiKey };
+  } else if (!options.hasFetcher) {
+    p.add(path, "needs accessKey+secretKey, apiKey, or a bucketCredsFetcher in the config");
+  }
+  if (host === undefined || port === undefined) return undefined;
+  return {
+    name,
+    host,
+    port,
+    region,
+    credentials,
+    ttlMs: ttl * 1000,
+    addressingStyle: style as "virtual" | "path",
+    tls,
+    backendBucket,
+    origin: `${tls ? "https" : "http"}://${host}:${port}`,
+  };
+}
+
+/**
+ * Validates a configuration and applies every default. Throws one TypeError
+ * listing every problem, each naming its field path.
+ */
+export function resolveConfig(config: ProxyConfig): ResolvedConfig {
+  const problems = resolveConfigProblems(config);
+  if ("problems" in problems) {
+    throw new TypeError(`Invalid osp config:\n  - ${problems.problems.join("\n  - ")}`);
+  }
+  return problems.config;
+}
+
+/** Like {@linkcode resolveConfig}, but returns the problems instead of throwing. */
+export function resolveConfigProblems(
+  config: unknown,
+): { config: ResolvedConfig } | { problems: string[] } {
+  const p = new Problems();
+  if (!isRecord(config)) return { problems: ["config must be an object"] };
+  for (const field of Object.keys(config)) {
+    if (!CONFIG_FIELDS.has(field)) p.add(field, "is not a known field");
+  }
+  const hmacFetcher = checkFunction<HmacFetcher>(p, "hmacFetcher", config.hmacFetcher);
+  const validator = checkFunction<Validator>(p, "validator", config.validator);
+  const bucketCredsFetcher = checkFunction<BucketCredsFetcher>(
+    p,
+    "bucketCredsFetcher",
+    config.bucketCredsFetcher,
+  );
+
+  const buckets = new Map<string, ResolvedBucket>();
+  if (!isRecord(config.cosMap)) {
+    p.add("cosMap", "must be an object of bucket name → bucket config");
+  } else {
+    for (const [name, raw] of Object.entries(config.cosMap)) {
+      const bucket = resolveBucket(p, name, raw, { hasFetcher: bucketCredsFetcher !== undefined });
+      if (bucket) buckets.set(name, bucket);
+    }
+  }
+
+  const keystore = new Map<string, string>();
+  if (config.hmacKeystore !== undefined) {
+    if (!Array.isArray(config.hmacKeystore)) {
+      p.add("hmacKeystore", "must be an array of {accessKey, secretKey}");
+    } else {
+      config.hmacKeystore.forEach((entry, i) => {
+        const path = `hmacKeystore[${i}]`;
+        if (!isRecord(entry)) return p.add(path, "must be an object {accessKey, secretKey}");
+        for (const field of Object.keys(entry)) {
+          if (field !== "accessKey" && field !== "secretKey") {
+            p.add(`${path}.${field}`, "is not a known field");
+          }
+        }
+        const ak = checkString(p, `${path}.accessKey`, entry.accessKey, { required: true });
+        const sk = checkString(p, `${path}.secretKey`, entry.secretKey, { required: true });
+        if (ak === undefined || sk === undefined) return;
+        if (keystore.has(ak)) p.add(`${path}.accessKey`, `duplicates ${JSON.stringify(ak)}`);
+        keystore.set(ak, sk);
+      });
+    }
+  }
+  if (keystore.size === 0 && hmacFetcher === undefined && config.skipSignatureValidation !== true) {
+    p.add("hmacKeystore", "or hmacFetcher is required: no client could authenticate");
+  }
+
+  const httpPort = checkPort(p, "httpPort", config.httpPort, { min: 0 });
+  const httpsPort = checkPort(p, "httpsPort", config.httpsPort, { min: 0 });
+  if (config.httpPort === undefined && config.httpsPort === undefined) {
+    p.add("httpPort", "or httpsPort must be set");
+  }
+  let tls: TlsConfig | undefined;
+  if (config.tls !== undefined) {
+    if (!isRecord(config.tls)) p.add("tls", "must be {cert, key}");
+    else {
+      for (const field of Object.keys(config.tls)) {
+        if (field !== "cert" && field !== "key") p.add(`tls.${field}`, "is not a known field");
+      }
+      const cert = checkString(p, "tls.cert", config.tls.cert, { required: true });
+      const key = checkString(p, "tls.key", config.tls.key, { required: true });
+      if (cert && key) {
+        tls = { cert: readPem(p, "tls.cert", cert), key: readPem(p, "tls.key", key) };
+      }
+    }
+  } else if (httpsPort !== undefined) {
+    const certPath = env("TLS_CERT_PATH");
+    const keyPath = env("TLS_KEY_PATH");
+    if (certPath && keyPath) {
+      tls = {
+        cert: readPem(p, "TLS_CERT_PATH", certPath),
+        key: readPem(p, "TLS_KEY_PATH", keyPath),
+      };
+    } else {
+      p.add("tls", "is required with httpsPort (or set TLS_CERT_PATH and TLS_KEY_PATH)");
+    }
+  }
+
+  const hostname = checkString(p, "hostname", config.hostname) ?? "0.0.0.0";
+  const suffixes: string[] = [];
+  if (config.virtualHostSuffixes !== undefined) {
+    if (!Array.isArray(config.virtualHostSuffixes)) {
+      p.add("virtualHostSuffixes", "must be an array of host names");
+    } else {
+      config.virtualHostSuffixes.forEach((s, i) => {
+        const v = checkString(p, `virtualHostSuffixes[${i}]`, s);
+        if (v) suffixes.push(v.toLowerCase().replace(/^\./, ""));
+      });
+    }
+  }
+  const threads = checkNonNegative(p, "threads", config.threads, { integer: true, min: 1 }) ?? 1;
+  const verify = checkBoolean(p, "verify", config.verify) ?? true;
+  const skip = checkBoolean(p, "skipSignatureValidation", config.skipSignatureValidation) ?? false;
+  const maxPresign = checkNonNegative(
+    p,
+    "maxPresignUrlUsageAttempts",
+    config.maxPresignUrlUsageAttempts,
+    { integer: true },
+  ) ?? 3;
+  const serverName = checkString(p, "serverName", config.serverName) ?? "osp";
+  const metricsPort = checkPort(p, "metricsPort", config.metricsPort, { min: 0 });
+  const logLevel = config.logLevel ?? "info";
+  if (!LOG_LEVELS.includes(logLevel as string)) {
+    p.add("logLevel", `must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  const skew = checkNonNegative(p, "clockSkewSeconds", config.clockSkewSeconds) ?? 900;
+  const secretTtl = checkNonNegative(p, "secretCacheTtl", config.secretCacheTtl) ?? 300;
+  const cacheSize = checkNonNegative(p, "cacheSize", config.cacheSize, { integer: true, min: 1 }) ??
+    10_000;
+  const clock = checkFunction<() => number>(p, "clock", config.clock) ?? Date.now;
+  const fetchFn = checkFunction<typeof fetch>(p, "fetch", config.fetch) ?? fetch;
+
+  if (p.list.length > 0) return { problems: p.list };
+  return {
+    config: {
+      buckets,
+      keystore,
+      hmacFetcher,
+      validator,
+      bucketCredsFetcher,
+      httpPort,
+      httpsPort,
+      tls,
+      hostname,
+      virtualHostSuffixes: suffixes,
+      threads,
+      verify,
+      skipSignatureValidation: skip,
+      maxPresignUrlUsageAttempts: maxPresign,
+      serverName,
+      metricsPort,
+      logLevel: logLevel as LogLevel,
+      clockSkewMs: skew * 1000,
+      secretCacheTtlMs: secretTtl * 1000,
+      cacheSize,
+      clock,
+      fetch: fetchFn,
+    },
+  };
+}

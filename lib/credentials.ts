@@ -1,0 +1,99 @@
+/**
+ * Where secrets come from: client secrets (keystore, then `hmacFetcher`) and
+ * backend credentials (static, or `bucketCredsFetcher`), each cached with a
+ * TTL in a bounded LRU with single flight. Nothing is cached forever.
+ *
+ * @module
+ */
+import type { HmacKey, ResolvedBucket, ResolvedConfig } from "./config.ts";
+import { S3Error } from "./errors.ts";
+import { TtlCache } from "./ttl_cache.ts";
+
+/** Backend credentials for one request. */
+export type BackendCredentials =
+  | ({ kind: "hmac" } & HmacKey)
+  | { kind: "apiKey"; apiKey: string };
+
+function callbackFailed(name: string, err: unknown): S3Error {
+  return new S3Error("InternalError", `The ${name} callback failed`, { cause: err });
+}
+
+/** Parses what `bucketCredsFetcher` returned. */
+export function parseFetchedCredentials(value: unknown): BackendCredentials {
+  if (typeof value === "object" && value !== null) {
+    const { accessKey, secretKey } = value as Partial<HmacKey>;
+    if (typeof accessKey === "string" && accessKey && typeof secretKey === "string" && secretKey) {
+      return { kind: "hmac", accessKey, secretKey };
+    }
+  } else if (typeof value === "string" && value !== "") {
+    if (value.trimStart().startsWith("{")) {
+      try {
+        const json = JSON.parse(value);
+        if (
+          typeof json?.access_key === "string" && json.access_key &&
+          typeof json?.secret_key === "string" && json.secret_key
+        ) {
+          return { kind: "hmac", accessKey: json.access_key, secretKey: json.secret_key };
+        }
+      } catch { /* fall through to the error below */ }
+    } else {
+      return { kind: "apiKey", apiKey: value };
+    }
+  }
+  throw new S3Error(
+    "InternalError",
+    "bucketCredsFetcher returned neither {accessKey, secretKey}, a JSON key pair nor an API key",
+  );
+}
+
+/** Looks up and caches client secrets and backend credentials. */
+export class Credentials {
+  #config: ResolvedConfig;
+  #secrets: TtlCache<string | null>;
+  #backend: TtlCache<BackendCredentials>;
+
+  /** Creates the caches for a resolved config. */
+  constructor(config: ResolvedConfig) {
+    this.#config = config;
+    this.#secrets = new TtlCache({ maxEntries: config.cacheSize, clock: config.clock });
+    this.#backend = new TtlCache({ maxEntries: config.cacheSize, clock: config.clock });
+  }
+
+  /** The client's secret, or null when the access key is unknown. */
+  async secretFor(accessKey: string): Promise<string | null> {
+    const fromStore = this.#config.keystore.get(accessKey);
+    if (fromStore !== undefined) return fromStore;
+    const fetcher = this.#config.hmacFetcher;
+    if (fetcher === undefined) return null;
+    return await this.#secrets.getOrLoad(accessKey, async () => {
+      let secret: unknown;
+      try {
+        secret = await fetcher(accessKey);
+      } catch (err) {
+        throw callbackFailed("hmacFetcher", err);
+      }
+      if (secret === null || secret === undefined) return null;
+      if (typeof secret !== "string" || secret === "") {
+        throw new S3Error("InternalError", "hmacFetcher returned neither a string nor null");
+      }
+      return secret;
+    }, { ttlMs: this.#config.secretCacheTtlMs });
+  }
+
+  /** Backend credentials for (token, bucket). */
+  async backendFor(token: string, bucket: ResolvedBucket): Promise<BackendCredentials> {
+    const c = bucket.credentials;
+    if (c.kind === "hmac") return { kind: "hmac", accessKey: c.accessKey, secretKey: c.secretKey };
+    if (c.kind === "apiKey") return { kind: "apiKey", apiKey: c.apiKey };
+    const fetcher = this.#config.bucketCredsFetcher!;
+    return await this.#backend.getOrLoad(`${bucket.name}\0${token}`, async () => {
+      let value: unknown;
+      try {
+        value = await fetcher(token, bucket.name);
+      } catch (err) {
+        throw callbackFailed("bucketCredsFetcher", err);
+      }
+      return parseFetchedCredentials(value);
+    }, { ttlMs: bucket.ttlMs });
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * The request path, in order: parse → authenticate → authorize → map →
+ * backend credentials → re-sign and forward. Every failure is an S3Error and
+ * becomes XML here, in one place.
+ *
+ * @module
+ */
+import { authenticate, type VerifiedRequest } from "./authenticate.ts";
+import { Authorizer } from "./authorize.ts";
+import type { ResolvedBucket, ResolvedConfig, ValidatorRequest } from "./config.ts";
+import { formatCopySource, parseCopySource } from "./copy_source.ts";
+import { type BackendCredentials, Credentials } from "./credentials.ts";
+import { errorResponse, S3Error, toS3Error } from "./errors.ts";
+import { listBucketsXml } from "./list_buckets.ts";
+import type { Logger } from "./log.ts";
+import { operationName } from "./operation.ts";
+import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
+import { SigningKeyCache } from "./sigv4.ts";
+import type { Transport } from "./transport.ts";
+import { buildUpstreamRequest } from "./upstream.ts";
+import type { UseCounter } from "./use_counter.ts";
+import { isPresignParam } from "./authorization.ts";
+
+/** What the handler runs on. */
+export interface HandlerDeps {
+  /** The resolved config. */
+  config: ResolvedConfig;
+  /** Where logs go. */
+  logger: Logger;
+  /** Sends backend requests. */
+  transport: Transport;
+  /** Presigned URL use counts. */
+  useCounter: UseCounter;
+}
+
+/** Connection facts of a request. */
+export interface ConnInfo {
+  /** The client's IP address. */
+  remoteIp: string;
+}
+
+/** A request handler: Request in, Response out, never throws. */
+export type Handler = (request: Request, conn: ConnInfo) => Promise<Response>;
+
+const UNKNOWN_BUCKET = "_unknown";
+
+function requestId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out.toUpperCase();
+}
+
+function sameCredentials(a: BackendCredentials, b: BackendCredentials): boolean {
+  if (a.kind === "hmac" && b.kind === "hmac") {
+    return a.accessKey === b.accessKey && a.secretKey === b.secretKey;
+  }
+  return a.kind === "apiKey" && b.kind === "apiKey" && a.apiKey === b.apiKey;
+}
+
+/** Creates the proxy's request handler. */
+export function createHandler(deps: HandlerDeps): Handler {
+  const { config, logger, transport, useCounter } = deps;
+  const signingKeys = new SigningKeyCache();
+  const credentials = new Credentials(config);
+  const authorizer = new Authorizer(config);
+  const startedAt = new Date(config.clock());
+  const serverHeaders = { server: config.serverName };
+
+  function validatorRequest(
+    verified: VerifiedRequest,
+    fields: { operation: string; bucket: string; key?: string; sourceIp: string },
+  ): ValidatorRequest {
+    const query: Record<string, string> = {};
+    for (const p of verified.target.params) if (!isPresignParam(p.name)) query[p.name] = p.value;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of verified.headers) {
+      if (name !== "authorization") headers[name] = value;
+    }
+    return { method: verified.method, query, headers, ...fields };
+  }
+
+  async function listBuckets(verified: VerifiedRequest, sourceIp: string): Promise<Response> {
+    const names = [...config.buckets.keys()];
+    const allowed = await Promise.all(names.map((bucket) =>
+      authorizer.allowed(
+        verified.token,
+        validatorRequest(verified, { operation: "ListBuckets", bucket, sourceIp }),
+        { ttlMs: config.buckets.get(bucket)!.ttlMs },
+      )
+    ));
+    const body = listBucketsXml(names.filter((_, i) => allowed[i]).sort(), {
+      owner: verified.token,
+      creationDate: startedAt,
+    });
+    return new Response(body, {
+      headers: { "content-type": "application/xml", ...serverHeaders },
+    });
+  }
+
+  async function copySourceFor(
+    verified: VerifiedRequest,
+    options: { bucket: ResolvedBucket; creds: BackendCredentials; sourceIp: string },
+  ): Promise<string> {
+    const source = parseCopySource(verified.headers.get("x-amz-copy-source")!);
+    const sourceBucket = config.buckets.get(source.bucket);
+    if (sourceBucket === undefined) {
+      throw new S3Error("AccessDenied", "Access Denied to the copy source bucket");
+    }
+    await authorizer.require(
+      verified.token,
+      validatorRequest(verified, {
+        operation: "GetObject",
+        bucket: source.bucket,
+        key: source.key,
+        sourceIp: options.sourceIp,
+      }),
+      { ttlMs: sourceBucket.ttlMs },
+    );
+    const sourceCreds = await credentials.backendFor(verified.token, sourceBucket);
+    if (
+      sourceBucket.origin !== options.bucket.origin ||
+      !sameCredentials(sourceCreds, options.creds)
+    ) {
+      throw new S3Error(
+        "NotImplemented",
+        `Copying from ${source.bucket} to ${options.bucket.name} is not supported: they are on different backends or use different backend credentials`,
+      );
+    }
+    return formatCopySource(source, { backendBucket: sourceBucket.backendBucket });
+  }
+
+  async function proxy(
+    request: Request,
+    target: RequestTarget,
+    state: { operation: string; bucket: string; accessKey?: string; sourceIp: string },
+  ): Promise<Response> {
+    const verified = await authenticate(
+      { method: request.method, target, headers: request.headers },
+      {
+        now: config.clock(),
+        clockSkewMs: config.clockSkewMs,
+        secretFor: (ak) => credentials.secretFor(ak),
+        signingKeys,
+        skipSignatureValidation: config.skipSignatureValidation,
+      },
+    );
+    state.accessKey = verified.token;
+    const queryNames = new Set(target.params.map((p) => p.name));
+    const operation = operationName({
+      method: request.method,
+      hasBucket: target.bucket !== undefined,
+      hasKey: target.key !== undefined,
+      query: queryNames,
+      header: (n) => request.headers.get(n),
+    });
+    state.operation = operation;
+    if (target.bucket === undefined) {
+      if (operation === "ListBuckets") return await listBuckets(verified, state.sourceIp);
+      throw new S3Error(
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+      );
+    }
+    const bucket = config.buckets.get(target.bucket);
+    if (bucket) state.bucket = bucket.name;
+    await authorizer.require(
+      verified.token,
+      validatorRequest(verified, {
+        operation,
+        bucket: target.bucket,
+        key: target.key,
+        sourceIp: state.sourceIp,
+      }),
+      { ttlMs: bucket?.ttlMs ?? 0 },
+    );
+    if (bucket === undefined) {
+      throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
+    }
+    const mode = verified.auth.payload.kind;
+    if (mode !== "sha256" && mode !== "unsigned") {
+      throw new S3Error(
+        "NotImplemented",
+        `Uploads with x-amz-content-sha256: ${verified.auth.payloadHash} (aws-chunked) are not supported yet; the object was not stored`,
+      );
+    }
+    if (verified.auth.kind === "presigned" && config.maxPresignUrlUsageAttempts > 0) {
+      const uses = await useCounter.increment(verified.auth.signature, {
+        expiresAt: verified.auth.timeMs + verified.auth.expiresSeconds! * 1000,
+      });
+      if (uses > config.maxPresignUrlUsageAttempts) {
+        throw new S3Error("AccessDenied", "presigned URL use limit reached");
+      }
+    }
+    const creds = await credentials.backendFor(verified.token, bucket);
+    if (creds.kind === "apiKey") {
+      throw new S3Error(
+        "NotImplemented",
+        `Bucket ${bucket.name} uses an IBM COS API key; IAM token exchange is not supported yet`,
+      );
+    }
+    let copySource: string | undefined;
+    if (request.headers.has("x-amz-copy-source")) {
+      if (operation !== "CopyObject" && operation !== "UploadPartCopy") {
+        throw new S3Error("InvalidRequest", `x-amz-copy-source is not valid on ${operation}`);
+      }
+      copySource = await copySourceFor(verified, { bucket, creds, sourceIp: state.sourceIp });
+    }
+    const upstream = buildUpstreamRequest(verified, {
+      bucket,
+      credentials: creds,
+      now: config.clock(),
+      signingKeys,
+      copySource,
+    });
+    const length = request.headers.get("content-length");
+    const response = await transport.send(upstream, {
+      body: request.body,
+      contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
+      signal: request.signal,
+      verify: config.verify,
+    });
+    return response;
+  }
+
+  return async (request, conn) => {
+    const id = requestId();
+    const started = performance.now();
+    const state = {
+      operation: "Unknown",
+      bucket: UNKNOWN_BUCKET,
+      accessKey: undefined as string | undefined,
+      sourceIp: conn.remoteIp,
+    };
+    let target: RequestTarget | undefined;
+    let response: Response;
+    let error: S3Error | undefined;
+    try {
+      target = parseRequestTarget(request.url, {
+        hostHeader: request.headers.get("host"),
+        virtualHostSuffixes: config.virtualHostSuffixes,
+      });
+      response = await proxy(request, target, state);
+      if (!response.headers.has("x-amz-request-id")) response.headers.set("x-amz-request-id", id);
+    } catch (err) {
+      error = toS3Error(err);
+      response = errorResponse(error, {
+        requestId: id,
+        resource: target?.rawPath ?? "/",
+        method: request.method,
+        headers: serverHeaders,
+      });
+    }
+    if (error && (error.status >= 500 || logger.enabled("debug"))) {
+      logger.log(error.status >= 500 ? "error" : "debug", "request failed", {
+        requestId: id,
+        code: error.code,
+        reason: error.message,
+        cause: error.cause,
+      });
+    }
+    logger.log("info", "request", {
+      requestId: id,
+      clientIp: conn.remoteIp,
+      accessKey: state.accessKey,
+      method: request.method,
+      bucket: state.bucket,
+      operation: state.operation,
+      key: target?.key,
+      status: response.status,
+      code: error?.code,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+    return response;
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Listeners: HTTP and HTTPS (HTTP/2 by ALPN) side by side, sharing one
+ * handler, with graceful shutdown.
+ *
+ * @module
+ */
+import { type ProxyConfig, resolveConfig } from "./config.ts";
+import { createHandler } from "./handler.ts";
+import { createLogger } from "./log.ts";
+import { Transport } from "./transport.ts";
+import { MemoryUseCounter } from "./use_counter.ts";
+
+/** A running proxy. */
+export interface ProxyServer {
+  /** The bound plain-HTTP address, when `httpPort` is set. */
+  readonly http?: Deno.NetAddr;
+  /** The bound HTTPS address, when `httpsPort` is set. */
+  readonly https?: Deno.NetAddr;
+  /** Resolves when every listener has closed. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, lets in-flight requests finish, then closes backend connections. */
+  shutdown(): Promise<void>;
+  /** Same as {@linkcode ProxyServer.shutdown}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Validates `config` (a TypeError names every bad field) and starts the
+ * listeners it asks for.
+ */
+export function serve(config: ProxyConfig): ProxyServer {
+  const resolved = resolveConfig(config);
+  const logger = createLogger({ level: resolved.logLevel });
+  if (resolved.skipSignatureValidation) {
+    logger.log(
+      "warn",
+      "skipSignatureValidation is ON: client signatures are NOT verified; anyone who knows an access key id can use the proxy",
+    );
+  }
+  if (resolved.threads > 1) {
+    logger.log("warn", "threads > 1 is not implemented yet; running one isolate");
+  }
+  const transport = new Transport({ fetch: resolved.fetch });
+  const useCounter = new MemoryUseCounter({ clock: resolved.clock });
+  const handler = createHandler({ config: resolved, logger, transport, useCounter });
+  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
+    handler(req, { remoteIp: info.remoteAddr.hostname });
+  let http: Deno.NetAddr | undefined;
+  let https: Deno.NetAddr | undefined;
+  const onListen = (scheme: string) => (addr: Deno.NetAddr) =>
+    logger.log("info", "listening", { url: `${scheme}://${addr.hostname}:${addr.port}` });
+  if (resolved.httpPort !== undefined) {
+    const s = Deno.serve({
+      port: resolved.httpPort,
+      hostname: resolved.hostname,
+      onListen: onListen("http"),
+    }, serveHandler);
+    servers.push(s);
+    http = s.addr;
+  }
+  if (resolved.httpsPort !== undefined) {
+    const s = Deno.serve({
+      port: resolved.httpsPort,
+      hostname: resolved.hostname,
+      cert: resolved.tls!.cert,
+      key: resolved.tls!.key,
+      onListen: onListen("https"),
+    }, serveHandler);
+    servers.push(s);
+    https = s.addr;
+  }
+  const finished = Promise.all(servers.map((s) => s.finished)).then(async () => {
+    transport.close();
+    await useCounter.close();
+  });
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      await Promise.all(servers.map((s) => s.shutdown()));
+      await finished;
+    })();
+    return stopping;
+  };
+  return { http, https, finished, shutdown, [Symbol.asyncDispose]: shutdown };
+}

@@ -1,0 +1,183 @@
+/**
+ * Sends upstream requests. `fetch` (one pooled `Deno.HttpClient` per backend)
+ * carries almost everything: it streams with flat memory and keeps the
+ * Content-Length of an untouched incoming body. `node:http(s)` carries what
+ * fetch cannot: paths with `.`/`..` segments (WHATWG URL parsing would
+ * collapse them and change the key) and backends whose TLS certificate is
+ * not to be verified.
+ *
+ * @module
+ */
+import http from "node:http";
+import https from "node:https";
+import { Readable } from "node:stream";
+import { S3Error } from "./errors.ts";
+import { HOP_BY_HOP, type UpstreamRequest } from "./upstream.ts";
+
+/** What a transport needs to send one request. */
+export interface SendOptions {
+  /** The body to stream, or null. */
+  body: ReadableStream<Uint8Array> | null;
+  /** The body length, when known (sent as Content-Length). */
+  contentLength?: number;
+  /** Aborts the upstream request (client gone). */
+  signal?: AbortSignal;
+  /** Verify the backend's TLS certificate. */
+  verify: boolean;
+}
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** True when WHATWG URL parsing would change this path (dot segments). */
+export function fetchWouldRewrite(pathAndQuery: string): boolean {
+  const q = pathAndQuery.indexOf("?");
+  const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
+  return path.split("/").some((s) => s === "." || s === "..");
+}
+
+function responseHeaders(source: Iterable<[string, string]>): Headers {
+  const headers = new Headers();
+  for (const [name, value] of source) {
+    if (!HOP_BY_HOP.has(name.toLowerCase())) headers.append(name, value);
+  }
+  return headers;
+}
+
+function unreachable(origin: string, err: unknown): S3Error {
+  return new S3Error(
+    "ServiceUnavailable",
+    `The backend ${origin} could not be reached; please retry`,
+    { cause: err },
+  );
+}
+
+/** Sends requests to backends, choosing fetch or node:http per request. */
+export class Transport {
+  #clients = new Map<string, Deno.HttpClient>();
+  #agents = new Map<string, http.Agent>();
+  #fetch: typeof fetch;
+
+  /** Creates a transport; `fetch` is injectable for tests. */
+  constructor(options: { fetch?: typeof fetch } = {}) {
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /** Sends the request and returns the backend's response, body streaming. */
+  async send(request: UpstreamRequest, options: SendOptions): Promise<Response> {
+    const viaNode = !options.verify && request.origin.startsWith("https:") ||
+      fetchWouldRewrite(request.pathAndQuery);
+    return viaNode
+      ? await this.#sendNode(request, options)
+      : await this.#sendFetch(request, options);
+  }
+
+  async #sendFetch(request: UpstreamRequest, options: SendOptions): Promise<Response> {
+    let client = this.#clients.get(request.origin);
+    if (client === undefined) {
+      client = Deno.createHttpClient({ allowHost: true });
+      this.#clients.set(request.origin, client);
+    }
+    let response: Response;
+    try {
+      response = await this.#fetch(request.origin + request.pathAndQuery, {
+        method: request.method,
+        headers: request.headers,
+        body: options.body,
+        signal: options.signal,
+        redirect: "manual",
+        client,
+      } as RequestInit);
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      throw unreachable(request.origin, err);
+    }
+    const body = NULL_BODY_STATUS.has(response.status) || request.method === "HEAD"
+      ? null
+      : response.body;
+    if (body === null) response.body?.cancel().catch(() => {});
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: responseHeaders(response.headers),
+    });
+  }
+
+  #agent(origin: string, options: SendOptions): http.Agent {
+    const id = `${origin}|${options.verify}`;
+    let agent = this.#agents.get(id);
+    if (agent === undefined) {
+      agent = origin.startsWith("https:")
+        ? new https.Agent({ keepAlive: true, rejectUnauthorized: options.verify })
+        : new http.Agent({ keepAlive: true });
+      this.#agents.set(id, agent);
+    }
+    return agent;
+  }
+
+  #sendNode(request: UpstreamRequest, options: SendOptions): Promise<Response> {
+    const url = new URL(request.origin);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of request.headers) headers[name] = value;
+    if (options.contentLength !== undefined) {
+      headers["content-length"] = String(options.contentLength);
+    } else if (options.body === null) {
+      headers["content-length"] = "0";
+    }
+    const lib = url.protocol === "https:" ? https : http;
+    return new Promise<Response>((resolve, reject) => {
+      const req = lib.request({
+        host: url.hostname.replace(/^\[|\]$/g, ""),
+        port: Number(url.port),
+        method: request.method,
+        path: request.pathAndQuery,
+        headers,
+        agent: this.#agent(request.origin, options),
+        signal: options.signal,
+        // SNI takes a name, never an IP address.
+        ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
+      });
+      req.on(
+        "error",
+        (err) => reject(options.signal?.aborted ? err : unreachable(request.origin, err)),
+      );
+      req.on("response", (res) => {
+        const pairs: [string, string][] = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          pairs.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+        }
+        const status = res.statusCode ?? 502;
+        const empty = NULL_BODY_STATUS.has(status) || request.method === "HEAD";
+        if (empty) res.resume();
+        resolve(
+          new Response(empty ? null : Readable.toWeb(res) as ReadableStream<Uint8Array>, {
+            status,
+            statusText: res.statusMessage,
+            headers: responseHeaders(pairs),
+          }),
+        );
+      });
+      if (options.body === null) {
+        req.end();
+        return;
+      }
+      (async () => {
+        try {
+          for await (const chunk of options.body!) {
+            if (!req.write(chunk)) await new Promise((r) => req.once("drain", r));
+          }
+          req.end();
+        } catch (err) {
+          req.destroy(err as Error);
+        }
+      })();
+    });
+  }
+
+  /** Closes pooled connections. */
+  close(): void {
+    for (const client of this.#clients.values()) client.close();
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#clients.clear();
+    this.#agents.clear();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * A bounded LRU whose entries expire, with single flight: concurrent loads of
+ * the same key share one call. Rejections are never cached.
+ *
+ * @module
+ */
+
+interface Entry<V> {
+  value: V;
+  expiresAt: number;
+}
+
+/** Options for {@linkcode TtlCache}. */
+export interface TtlCacheOptions {
+  /** Most entries kept; the least recently used goes first. */
+  maxEntries: number;
+  /** Time source in epoch ms. */
+  clock?: () => number;
+}
+
+/** A bounded, expiring LRU cache with single-flight loading. */
+export class TtlCache<V> {
+  #entries = new Map<string, Entry<V>>();
+  #inflight = new Map<string, Promise<V>>();
+  #max: number;
+  #clock: () => number;
+
+  /** Creates an empty cache. */
+  constructor(options: TtlCacheOptions) {
+    this.#max = options.maxEntries;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** Number of live and expired entries held. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Returns a fresh cached value, or undefined. */
+  get(key: string): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.#clock()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    // Re-insert to mark as most recently used.
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry.value;
+  }
+
+  /** Stores a value for `ttlMs`; a ttl of 0 stores nothing. */
+  set(key: string, value: V, options: { ttlMs: number }): void {
+    if (options.ttlMs <= 0) return;
+    this.#entries.delete(key);
+    while (this.#entries.size >= this.#max) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+    this.#entries.set(key, { value, expiresAt: this.#clock() + options.ttlMs });
+  }
+
+  /** Drops every entry whose key starts with `prefix` (all entries when empty). */
+  deletePrefix(prefix: string): void {
+    for (const key of [...this.#entries.keys()]) {
+      if (key.startsWith(prefix)) this.#entries.delete(key);
+    }
+  }
+
+  /**
+   * Returns the cached value or loads it. Concurrent calls for one key share a
+   * single load; a result is cached for `ttlMs` (0: shared but not kept).
+   */
+  async getOrLoad(key: string, load: () => V | Promise<V>, options: { ttlMs: number }): Promise<V> {
+    const cached = this.get(key);
+    if (cached !== undefined) return cached;
+    const pending = this.#inflight.get(key);
+    if (pending !== undefined) return await pending;
+    const promise = (async () => await load())();
+    this.#inflight.set(key, promise);
+    try {
+      const value = await promise;
+      this.set(key, value, options);
+      return value;
+    } finally {
+      this.#inflight.delete(key);
+    }
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Builds the backend request from a verified client request: backend URL in
+ * the bucket's addressing style, forwarded headers, and a fresh SigV4
+ * signature with the backend's credentials.
+ *
+ * @module
+ */
+import type { VerifiedRequest } from "./authenticate.ts";
+import { isPresignParam } from "./authorization.ts";
+import type { HmacKey, ResolvedBucket } from "./config.ts";
+import {
+  amzDate,
+  authorizationHeader,
+  canonicalQuery,
+  canonicalRequest,
+  canonicalUri,
+  signature,
+  type SigningKeyCache,
+  stringToSign,
+  UNSIGNED_PAYLOAD,
+  uriEncode,
+} from "./sigv4.ts";
+
+/** A request ready to send to a backend. */
+export interface UpstreamRequest {
+  /** HTTP method. */
+  method: string;
+  /** `scheme://host:port`, the host being `bucket.host` for virtual addressing. */
+  origin: string;
+  /** The path and query to send, already in canonical encoding. */
+  pathAndQuery: string;
+  /** All headers to send, `host` and `authorization` included. */
+  headers: Headers;
+}
+
+/** Hop-by-hop headers, never forwarded in either direction. */
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+// Request headers osp replaces or must not forward.
+const DROPPED_REQUEST_HEADERS = new Set([
+  "authorization",
+  "host",
+  "expect",
+  "content-length",
+  "accept-encoding",
+  "x-amz-security-token",
+  "x-amz-date",
+  "x-amz-content-sha256",
+]);
+
+/** Options for {@linkcode buildUpstreamRequest}. */
+export interface BuildUpstreamOptions {
+  /** The bucket's resolved config. */
+  bucket: ResolvedBucket;
+  /** Backend HMAC credentials. */
+  credentials: HmacKey;
+  /** Now, in epoch ms. */
+  now: number;
+  /** Signing keys, cached per secret and day. */
+  signingKeys: SigningKeyCache;
+  /** A rewritten `x-amz-copy-source`, when the request has one. */
+  copySource?: string;
+}
+
+function backendHost(host: string, port: number, tls: boolean): string {
+  return (tls && port === 443) || (!tls && port === 80) ? host : `${host}:${port}`;
+}
+
+/**
+ * Builds and signs the backend request. Accepts only a verified request: the
+ * client's credentials, presign parameters and hop-by-hop headers are removed.
+ */
+export function buildUpstreamRequest(
+  request: VerifiedRequest,
+  options: BuildUpstreamOptions,
+): UpstreamRequest {
+  const { bucket, credentials } = options;
+  const { target, auth } = request;
+  const rawKey = target.rawKey;
+  const virtual = bucket.addressingStyle === "virtual";
+  const hostName = virtual ? `${bucket.backendBucket}.${bucket.host}` : bucket.host;
+  const rawPath = virtual
+    ? `/${rawKey ?? ""}`
+    : `/${uriEncode(bucket.backendBucket)}${rawKey === undefined ? "" : `/${rawKey}`}`;
+  // The path goes out in canonical encoding, so what is signed is what is sent.
+  const path = canonicalUri(rawPath);
+  const query = canonicalQuery(target.params.filter((p) => !isPresignParam(p.name)));
+
+  const headers = new Headers();
+  const connectionTokens = new Set(
+    (request.headers.get("connection") ?? "").toLowerCase().split(",").map((s) => s.trim()),
+  );
+  for (const [name, value] of request.headers) {
+    if (HOP_BY_HOP.has(name) || DROPPED_REQUEST_HEADERS.has(name) || connectionTokens.has(name)) {
+      continue;
+    }
+    headers.set(name, value);
+  }
+  if (options.copySource !== undefined) headers.set("x-amz-copy-source", options.copySource);
+  const datetime = amzDate(options.now);
+  const payloadHash = auth.payload.kind === "sha256" ? auth.payload.hash : UNSIGNED_PAYLOAD;
+  headers.set("host", backendHost(hostName, bucket.port, bucket.tls));
+  headers.set("x-amz-date", datetime);
+  headers.set("x-amz-content-sha256", payloadHash);
+  headers.set("accept-encoding", "identity");
+
+  const signedHeaders = [...headers.keys()].filter((n) =>
+    n === "host" || n === "content-md5" || n.startsWith("x-amz-")
+  ).sort();
+  const scope = { date: datetime.slice(0, 8), region: bucket.region, service: "s3" };
+  const canonical = canonicalRequest({
+    method: request.method,
+    uri: path,
+    query,
+    header: (n) => headers.get(n),
+    signedHeaders,
+    payloadHash,
+  });
+  const key = options.signingKeys.get(credentials.secretKey, scope);
+  headers.set(
+    "authorization",
+    authorizationHeader(credentials.accessKey, {
+      scope,
+      signedHeaders,
+      signature: signature(key, stringToSign(canonical, { datetime, scope })),
+    }),
+  );
+  return {
+    method: request.method,
+    origin: `${bucket.tls ? "https" : "http"}://${hostName}:${bucket.port}`,
+    pathAndQuery: query === "" ? path : `${path}?${query}`,
+    headers,
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The osp command line: loads a TypeScript config module and serves it.
+ *
+ *   deno run --allow-net --allow-read --allow-env main.ts --config ./osp.config.ts
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { toFileUrl } from "./lib/file_url.ts";
+import { checkConfig, type LogLevel, type ProxyConfig, serve } from "./mod.ts";
+import denoJson from "./deno.json" with { type: "json" };
+
+const HELP = `osp ${denoJson.version}: an S3 reverse proxy
+
+Usage: deno run --allow-net --allow-read --allow-env main.ts --config <file> [options]
+
+The config module default-exports a ProxyConfig, or an (async) function returning one.
+
+Options:
+  -c, --config <file>     config module (required)
+      --http-port <n>     override httpPort
+      --https-port <n>    override httpsPort
+      --tls-cert <pem>    override tls.cert (file path or PEM text)
+      --tls-key <pem>     override tls.key (file path or PEM text)
+      --hostname <addr>   override hostname
+      --metrics-port <n>  override metricsPort
+      --log-level <lvl>   debug | info | warn | error
+      --check             validate the config, print every problem, exit 1 if any
+  -h, --help              this text
+  -V, --version           the version
+`;
+
+function port(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new TypeError(`--${name} must be a port number, not ${value}`);
+  return Number(value);
+}
+
+/** Loads the config module and applies flag overrides. */
+export async function loadConfig(
+  args: string[],
+): Promise<{ config: ProxyConfig; check: boolean } | { exit: number; text: string }> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: "string", short: "c" },
+      "http-port": { type: "string" },
+      "https-port": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      hostname: { type: "string" },
+      "metrics-port": { type: "string" },
+      "log-level": { type: "string" },
+      check: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "V" },
+    },
+    strict: true,
+  });
+  if (values.help) return { exit: 0, text: HELP };
+  if (values.version) return { exit: 0, text: `osp ${denoJson.version}` };
+  if (values.config === undefined) return { exit: 2, text: `--config is required\n\n${HELP}` };
+  const mod = await import(toFileUrl(values.config));
+  let loaded = mod.default;
+  if (typeof loaded === "function") loaded = await loaded();
+  if (typeof loaded !== "object" || loaded === null) {
+    return {
+      exit: 1,
+      text: `${values.config} must default-export a config object or a function returning one`,
+    };
+  }
+  const config: ProxyConfig = { ...loaded };
+  const httpPort = port("http-port", values["http-port"]);
+  const httpsPort = port("https-port", values["https-port"]);
+  const metricsPort = port("metrics-port", values["metrics-port"]);
+  if (httpPort !== undefined) config.httpPort = httpPort;
+  if (httpsPort !== undefined) config.httpsPort = httpsPort;
+  if (metricsPort !== undefined) config.metricsPort = metricsPort;
+  if (values.hostname !== undefined) config.hostname = values.hostname;
+  if (values["log-level"] !== undefined) config.logLevel = values["log-level"] as LogLevel;
+  if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
+    config.tls = {
+      cert: values["tls-cert"] ?? config.tls?.cert ?? "",
+      key: values["tls-key"] ?? config.tls?.key ?? "",
+    };
+  }
+  return { config, check: values.check ?? false };
+}
+
+async function main(): Promise<number> {
+  let loaded;
+  try {
+    loaded = await loadConfig(Deno.args);
+  } catch (err) {
+    console.error(`osp: ${(err as Error).message}`);
+    return 2;
+  }
+  if ("exit" in loaded) {
+    (loaded.exit === 0 ? console.log : console.error)(loaded.text);
+    return loaded.exit;
+  }
+  const problems = checkConfig(loaded.config);
+  if (loaded.check || problems.length > 0) {
+    if (problems.length === 0) {
+      console.log("config OK");
+      return 0;
+    }
+    console.error(`osp: invalid config:\n  - ${problems.join("\n  - ")}`);
+    return 1;
+  }
+  const server = serve(loaded.config);
+  const stop = () => {
+    server.shutdown();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -9,7 +9,7 @@ import { presignUrl, signHeaders } from "./_sign.ts";
 const CLIENT = { accessKey: "client-ak", secretKey: "client-secret" };
 const READER = { accessKey: "reader-ak", secretKey: "reader-secret" };
 
-async function setup() {
+function setup() {
   const backend = countingBackend();
   const bucket = (name: string) => ({
     host: "127.0.0.1",
@@ -53,7 +53,7 @@ async function s3Error(res: Response): Promise<{ status: number; code: string; m
 }
 
 Deno.test("auth: rejected requests get S3 XML errors and never reach the backend", async (t) => {
-  const env = await setup();
+  const env = setup();
   const url = `${env.base}/data/some/key.txt`;
   try {
     await t.step("a valid request is re-signed with the backend key and forwarded", async () => {

@@ -37,6 +37,8 @@ export interface HandlerDeps {
 export interface ConnInfo {
   /** The client's IP address. */
   remoteIp: string;
+  /** Aborts when the client goes away before the response is delivered. */
+  signal?: AbortSignal;
 }
 
 /** A request handler: Request in, Response out, never throws. */
@@ -134,6 +136,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     request: Request,
     target: RequestTarget,
     state: { operation: string; bucket: string; accessKey?: string; sourceIp: string },
+    signal: AbortSignal | undefined,
   ): Promise<Response> {
     const verified = await authenticate(
       { method: request.method, target, headers: request.headers },
@@ -214,13 +217,18 @@ export function createHandler(deps: HandlerDeps): Handler {
       copySource,
     });
     const length = request.headers.get("content-length");
-    const response = await transport.send(upstream, {
-      body: request.body,
-      contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
-      signal: request.signal,
+    const contentLength = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+    // Deno gives bodiless DELETEs an empty body stream; forwarding it would go
+    // out as `transfer-encoding: chunked`, which S3 backends reject.
+    const hasBody = (contentLength ?? 0) > 0 ||
+      (contentLength === undefined && request.headers.has("transfer-encoding"));
+    if (!hasBody) await request.body?.cancel();
+    return await transport.send(upstream, {
+      body: hasBody ? request.body : null,
+      contentLength: hasBody ? contentLength : 0,
+      signal,
       verify: config.verify,
     });
-    return response;
   }
 
   return async (request, conn) => {
@@ -240,7 +248,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         hostHeader: request.headers.get("host"),
         virtualHostSuffixes: config.virtualHostSuffixes,
       });
-      response = await proxy(request, target, state);
+      response = await proxy(request, target, state, conn.signal);
       if (!response.headers.has("x-amz-request-id")) response.headers.set("x-amz-request-id", id);
     } catch (err) {
       error = toS3Error(err);

@@ -44,8 +44,13 @@ export function serve(config: ProxyConfig): ProxyServer {
   const useCounter = new MemoryUseCounter({ clock: resolved.clock });
   const handler = createHandler({ config: resolved, logger, transport, useCounter });
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
-  const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
-    handler(req, { remoteIp: info.remoteAddr.hostname });
+  const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+    // `completed` rejects when the client leaves before the response is
+    // delivered: that cancels the upstream request too.
+    const abort = new AbortController();
+    info.completed.catch(() => abort.abort(new Error("the client went away")));
+    return handler(req, { remoteIp: info.remoteAddr.hostname, signal: abort.signal });
+  };
   let http: Deno.NetAddr | undefined;
   let https: Deno.NetAddr | undefined;
   const onListen = (scheme: string) => (addr: Deno.NetAddr) =>

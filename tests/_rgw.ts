@@ -36,6 +36,22 @@ const REQUIRED_BINARIES = [
 
 const STATE_KEY = Symbol.for("osp.tests.rgw");
 
+/** Env var naming a JSON file with the {@linkcode AttachState} of a running cluster. */
+export const ATTACH_ENV = "OSP_TEST_RGW";
+
+/** Where a running cluster lives, for test processes that attach to it. */
+export interface AttachState {
+  dir: string;
+  conf: string;
+  keyring: string;
+  port: number;
+}
+
+/** Starts a cluster owned by the caller (tests/run.ts), independent of getRgw's memo. */
+export function startOwnedRgw(): Promise<Rgw & { state(): AttachState }> {
+  return startCluster() as Promise<Rgw & { state(): AttachState }>;
+}
+
 interface GlobalState {
   promise?: Promise<Rgw>;
 }
@@ -100,6 +116,12 @@ export function rgwInstalled(): boolean {
  */
 export function getRgw(): Promise<Rgw> {
   const state = globalState();
+  const attachFile = Deno.env.get(ATTACH_ENV);
+  if (!state.promise && attachFile) {
+    // tests/run.ts started one cluster for the whole run: attach to it.
+    const s = JSON.parse(Deno.readTextFileSync(attachFile)) as AttachState;
+    state.promise = Promise.resolve(new Cluster(s.dir, s.conf, s.keyring, s.port, false));
+  }
   if (!state.promise) {
     const p = startCluster();
     state.promise = p;
@@ -174,9 +196,15 @@ class Cluster implements Rgw {
     readonly conf: string,
     readonly keyring: string,
     readonly port: number,
+    readonly owned = true,
   ) {
     this.endpoint = `http://127.0.0.1:${port}`;
-    globalThis.addEventListener("unload", this.onUnload);
+    if (owned) globalThis.addEventListener("unload", this.onUnload);
+  }
+
+  /** What another process needs to attach to this cluster. */
+  state(): AttachState {
+    return { dir: this.dir, conf: this.conf, keyring: this.keyring, port: this.port };
   }
 
   private get env(): Record<string, string> {
@@ -419,6 +447,7 @@ class Cluster implements Rgw {
 
   private async doRestartGateway(): Promise<void> {
     if (this.stopped) throw new Error("rgw cluster is stopped");
+    if (!this.owned) throw new Error("cannot restart a cluster owned by another process");
     const old = this.daemons.get("client.rgw.a");
     if (old) {
       await this.killDaemon(old);
@@ -466,6 +495,7 @@ class Cluster implements Rgw {
   }
 
   async stop(): Promise<void> {
+    if (!this.owned) return; // the owning process (tests/run.ts) stops it
     if (this.stopped) return;
     this.stopped = true;
     const state = globalState();

@@ -1,0 +1,33 @@
+// The test command (`deno task test`): starts one throwaway Ceph RGW for the
+// whole run when Ceph is installed, runs `deno test` with every module
+// attached to it, then tears it down. Without Ceph, RGW tests skip visibly
+// (and fail when CI=true). Arguments are passed on to `deno test`.
+import { ATTACH_ENV, rgwInstalled, startOwnedRgw } from "./_rgw.ts";
+
+const env: Record<string, string> = {};
+let stop = () => Promise.resolve();
+if (rgwInstalled()) {
+  const started = performance.now();
+  const rgw = await startOwnedRgw();
+  const stateFile = await Deno.makeTempFile({ prefix: "osp-rgw-state-", suffix: ".json" });
+  await Deno.writeTextFile(stateFile, JSON.stringify(rgw.state()));
+  env[ATTACH_ENV] = stateFile;
+  console.log(
+    `Ceph RGW up at ${rgw.endpoint} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  stop = async () => {
+    await rgw.stop();
+    await Deno.remove(stateFile).catch(() => {});
+  };
+}
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["test", "-A", ...Deno.args],
+  env,
+  stdin: "null",
+}).spawn();
+const forward = (sig: Deno.Signal) => () => child.kill(sig);
+Deno.addSignalListener("SIGINT", forward("SIGINT"));
+Deno.addSignalListener("SIGTERM", forward("SIGTERM"));
+const { code } = await child.status;
+await stop();
+Deno.exit(code);

@@ -327,7 +327,8 @@ function resolveBucket(
   options: { hasFetcher: boolean },
 ): ResolvedBucket | undefined {
   const path = `cosMap[${JSON.stringify(name)}]`;
-  if (name === "" || name.includes("/")) p.add(path, "is not a valid bucket name");
+  // deno-lint-ignore no-control-regex
+  if (name === "" || /[/\x00-\x1f\x7f]/.test(name)) p.add(path, "is not a valid bucket name");
   if (!isRecord(raw)) {
     p.add(path, "must be an object");
     return undefined;

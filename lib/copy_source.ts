@@ -28,14 +28,19 @@ export function parseCopySource(value: string): CopySource {
     throw new S3Error("InvalidArgument", "x-amz-copy-source may only carry a versionId query");
   }
   const trimmed = rawPath.startsWith("/") ? rawPath.slice(1) : rawPath;
-  // An encoded slash between bucket and key is still the separator.
-  const decodedHead = trimmed.replace(/%2F/i, "/");
-  const slash = decodedHead.indexOf("/");
-  if (slash <= 0 || slash === decodedHead.length - 1) {
+  // The first `/` separates bucket and key; a client that encoded the whole
+  // value has `%2F` there instead.
+  let slash = trimmed.indexOf("/");
+  let sep = 1;
+  if (slash < 0) {
+    slash = trimmed.search(/%2F/i);
+    sep = 3;
+  }
+  if (slash <= 0 || slash + sep >= trimmed.length) {
     throw new S3Error("InvalidArgument", "x-amz-copy-source must be /<bucket>/<key>");
   }
-  const rawBucket = decodedHead.slice(0, slash);
-  const rawKey = decodedHead.slice(slash + 1);
+  const rawBucket = trimmed.slice(0, slash);
+  const rawKey = trimmed.slice(slash + sep);
   return { bucket: percentDecode(rawBucket), key: percentDecode(rawKey), rawKey, rawSuffix };
 }
 

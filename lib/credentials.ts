@@ -86,7 +86,7 @@ export class Credentials {
     if (c.kind === "hmac") return { kind: "hmac", accessKey: c.accessKey, secretKey: c.secretKey };
     if (c.kind === "apiKey") return { kind: "apiKey", apiKey: c.apiKey };
     const fetcher = this.#config.bucketCredsFetcher!;
-    return await this.#backend.getOrLoad(`${bucket.name}\0${token}`, async () => {
+    return await this.#backend.getOrLoad(JSON.stringify([bucket.name, token]), async () => {
       let value: unknown;
       try {
         value = await fetcher(token, bucket.name);

@@ -165,6 +165,9 @@ export function createHandler(deps: HandlerDeps): Handler {
         "The specified method is not allowed against this resource.",
       );
     }
+    if (target.bucket === "") {
+      throw new S3Error("InvalidBucketName", "The specified bucket is not valid.");
+    }
     const bucket = config.buckets.get(target.bucket);
     if (bucket) state.bucket = bucket.name;
     await authorizer.require(

@@ -44,6 +44,23 @@ const BUCKET_SUBRESOURCES: [string, string][] = [
   ["intelligent-tiering", "BucketIntelligentTieringConfiguration"],
 ];
 
+// Bucket sub-resources S3 can delete, with the S3 API's operation name.
+const BUCKET_DELETABLE: Record<string, string> = {
+  policy: "DeleteBucketPolicy",
+  tagging: "DeleteBucketTagging",
+  cors: "DeleteBucketCors",
+  lifecycle: "DeleteBucketLifecycle",
+  website: "DeleteBucketWebsite",
+  encryption: "DeleteBucketEncryption",
+  replication: "DeleteBucketReplication",
+  ownershipControls: "DeleteBucketOwnershipControls",
+  publicAccessBlock: "DeletePublicAccessBlock",
+  analytics: "DeleteBucketAnalyticsConfiguration",
+  metrics: "DeleteBucketMetricsConfiguration",
+  inventory: "DeleteBucketInventoryConfiguration",
+  "intelligent-tiering": "DeleteBucketIntelligentTieringConfiguration",
+};
+
 const OBJECT_SUBRESOURCES: [string, string][] = [
   ["acl", "ObjectAcl"],
   ["tagging", "ObjectTagging"],
@@ -76,8 +93,11 @@ export function operationName(input: OperationInput): string {
         return "HeadBucket";
       case "PUT":
         return sub ? `Put${sub}` : "CreateBucket";
-      case "DELETE":
-        return sub ? `Delete${sub}` : "DeleteBucket";
+      case "DELETE": {
+        if (!sub) return "DeleteBucket";
+        const name = Object.keys(BUCKET_DELETABLE).find((q) => query.has(q));
+        return name ? BUCKET_DELETABLE[name] : "Unknown";
+      }
       case "POST":
         return query.has("delete") ? "DeleteObjects" : "Unknown";
       default:
@@ -109,8 +129,8 @@ export function operationName(input: OperationInput): string {
       return "Unknown";
     case "DELETE":
       if (query.has("uploadId")) return "AbortMultipartUpload";
-      if (sub) return `Delete${sub}`;
-      return "DeleteObject";
+      if (query.has("tagging")) return "DeleteObjectTagging";
+      return sub ? "Unknown" : "DeleteObject";
     default:
       return "Unknown";
   }

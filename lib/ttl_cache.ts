@@ -24,10 +24,11 @@ export class TtlCache<V> {
   #inflight = new Map<string, Promise<V>>();
   #max: number;
   #clock: () => number;
+  #generation = 0;
 
   /** Creates an empty cache. */
   constructor(options: TtlCacheOptions) {
-    this.#max = options.maxEntries;
+    this.#max = Math.max(1, options.maxEntries);
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -62,6 +63,8 @@ export class TtlCache<V> {
 
   /** Drops every entry whose key starts with `prefix` (all entries when empty). */
   deletePrefix(prefix: string): void {
+    // Loads already under way must not store what they fetched for old state.
+    this.#generation++;
     for (const key of [...this.#entries.keys()]) {
       if (key.startsWith(prefix)) this.#entries.delete(key);
     }
@@ -76,11 +79,12 @@ export class TtlCache<V> {
     if (cached !== undefined) return cached;
     const pending = this.#inflight.get(key);
     if (pending !== undefined) return await pending;
+    const generation = this.#generation;
     const promise = (async () => await load())();
     this.#inflight.set(key, promise);
     try {
       const value = await promise;
-      this.set(key, value, options);
+      if (generation === this.#generation) this.set(key, value, options);
       return value;
     } finally {
       this.#inflight.delete(key);

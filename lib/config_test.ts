@@ -1,0 +1,355 @@
+import assert from "node:assert/strict";
+import { type ProxyConfig, resolveConfig, resolveConfigProblems } from "./config.ts";
+import { checkConfig } from "./check_config.ts";
+
+const PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+const PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n";
+
+/** A minimal valid config; `extra` is merged at the top level. */
+function minimal(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    cosMap: { logs: { host: "rgw.local", port: 8443, accessKey: "BAK", secretKey: "BSK" } },
+    hmacKeystore: [{ accessKey: "client", secretKey: "client-secret" }],
+    httpPort: 8080,
+    ...extra,
+  };
+}
+
+/** A minimal config whose `logs` bucket is replaced by `bucket`. */
+function withBucket(bucket: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return minimal({ cosMap: { logs: bucket }, ...extra });
+}
+
+function problems(config: unknown): string[] {
+  const result = resolveConfigProblems(config);
+  const fromCheck = checkConfig(config);
+  if ("config" in result) {
+    assert.deepEqual(fromCheck, []);
+    return [];
+  }
+  assert.deepEqual(fromCheck, result.problems);
+  return result.problems;
+}
+
+/** Runs `fn` with the TLS env variables set (or deleted for undefined), then restores them. */
+function withTlsEnv(
+  values: { cert?: string; key?: string },
+  fn: () => void,
+): void {
+  const saved = { cert: Deno.env.get("TLS_CERT_PATH"), key: Deno.env.get("TLS_KEY_PATH") };
+  const set = (name: string, value: string | undefined) =>
+    value === undefined ? Deno.env.delete(name) : Deno.env.set(name, value);
+  try {
+    set("TLS_CERT_PATH", values.cert);
+    set("TLS_KEY_PATH", values.key);
+    fn();
+  } finally {
+    set("TLS_CERT_PATH", saved.cert);
+    set("TLS_KEY_PATH", saved.key);
+  }
+}
+
+Deno.test("config: a minimal valid config resolves with every default", () => {
+  assert.deepEqual(problems(minimal()), []);
+  const config = resolveConfig(minimal() as unknown as ProxyConfig);
+  assert.equal(config.buckets.size, 1);
+  const bucket = config.buckets.get("logs")!;
+  assert.deepEqual(bucket, {
+    name: "logs",
+    host: "rgw.local",
+    port: 8443,
+    region: "us-east-1",
+    credentials: { kind: "hmac", accessKey: "BAK", secretKey: "BSK" },
+    ttlMs: 300_000,
+    addressingStyle: "virtual",
+    tls: true,
+    backendBucket: "logs",
+    origin: "https://rgw.local:8443",
+  });
+  assert.deepEqual([...config.keystore], [["client", "client-secret"]]);
+  assert.equal(config.httpPort, 8080);
+  assert.equal(config.httpsPort, undefined);
+  assert.equal(config.tls, undefined);
+  assert.equal(config.hostname, "0.0.0.0");
+  assert.deepEqual(config.virtualHostSuffixes, []);
+  assert.equal(config.threads, 1);
+  assert.equal(config.verify, true);
+  assert.equal(config.skipSignatureValidation, false);
+  assert.equal(config.maxPresignUrlUsageAttempts, 3);
+  assert.equal(config.serverName, "osp");
+  assert.equal(config.metricsPort, undefined);
+  assert.equal(config.logLevel, "info");
+  assert.equal(config.clockSkewMs, 900_000);
+  assert.equal(config.secretCacheTtlMs, 300_000);
+  assert.equal(config.cacheSize, 10_000);
+  assert.equal(config.clock, Date.now);
+  assert.equal(config.fetch, fetch);
+  assert.equal(config.validator, undefined);
+  assert.equal(config.hmacFetcher, undefined);
+  assert.equal(config.bucketCredsFetcher, undefined);
+});
+
+Deno.test("config: explicit bucket values override the defaults", () => {
+  const config = resolveConfig(
+    withBucket({
+      host: "cos.example",
+      port: 80,
+      region: "eu-de",
+      apiKey: "API",
+      ttl: 1.5,
+      addressingStyle: "path",
+      tls: false,
+      backendBucket: "real-logs",
+    }, { virtualHostSuffixes: [".S3.Example.COM"], logLevel: "debug" }) as unknown as ProxyConfig,
+  );
+  const bucket = config.buckets.get("logs")!;
+  assert.equal(bucket.region, "eu-de");
+  assert.deepEqual(bucket.credentials, { kind: "apiKey", apiKey: "API" });
+  assert.equal(bucket.ttlMs, 1500);
+  assert.equal(bucket.addressingStyle, "path");
+  assert.equal(bucket.tls, false);
+  assert.equal(bucket.backendBucket, "real-logs");
+  assert.equal(bucket.origin, "http://cos.example:80");
+  assert.deepEqual(config.virtualHostSuffixes, ["s3.example.com"]);
+  assert.equal(config.logLevel, "debug");
+});
+
+Deno.test("config: a bucket without static creds resolves to fetch with a bucketCredsFetcher", () => {
+  const fetcher = () => "api-key";
+  const config = resolveConfig(
+    withBucket({ host: "rgw", port: 7480 }, {
+      bucketCredsFetcher: fetcher,
+    }) as unknown as ProxyConfig,
+  );
+  assert.deepEqual(config.buckets.get("logs")!.credentials, { kind: "fetch" });
+  assert.equal(config.bucketCredsFetcher, fetcher);
+});
+
+Deno.test("config: bucket port must be an integer 1–65535", () => {
+  for (const port of [0, 70000, "80", 1.5, -1]) {
+    assert.deepEqual(
+      problems(withBucket({ host: "rgw", port, accessKey: "a", secretKey: "s" })),
+      ['cosMap["logs"].port must be an integer 1–65535'],
+      `port ${JSON.stringify(port)}`,
+    );
+  }
+  for (const port of [1, 65535]) {
+    assert.deepEqual(
+      problems(withBucket({ host: "rgw", port, accessKey: "a", secretKey: "s" })),
+      [],
+    );
+  }
+});
+
+Deno.test("config: listener ports accept 0 (any free port) but not out of range", () => {
+  assert.deepEqual(problems(minimal({ httpPort: 0 })), []);
+  assert.deepEqual(problems(minimal({ httpPort: 65536 })), ["httpPort must be an integer 0–65535"]);
+  assert.deepEqual(problems(minimal({ metricsPort: "9090" })), [
+    "metricsPort must be an integer 0–65535",
+  ]);
+});
+
+Deno.test("config: unknown top-level field is named", () => {
+  assert.deepEqual(problems(minimal({ htpPort: 1 })), ["htpPort is not a known field"]);
+});
+
+Deno.test("config: unknown bucket field is named with its bucket path", () => {
+  assert.deepEqual(
+    problems(withBucket({ host: "rgw", port: 80, accessKey: "a", secretKey: "s", regoin: "x" })),
+    ['cosMap["logs"].regoin is not a known field'],
+  );
+});
+
+Deno.test("config: a missing host is required", () => {
+  assert.deepEqual(problems(withBucket({ port: 80, accessKey: "a", secretKey: "s" })), [
+    'cosMap["logs"].host is required',
+  ]);
+});
+
+Deno.test("config: a missing port is required", () => {
+  assert.deepEqual(problems(withBucket({ host: "rgw", accessKey: "a", secretKey: "s" })), [
+    'cosMap["logs"].port is required',
+  ]);
+});
+
+Deno.test("config: host must be bare (no scheme, port or path)", () => {
+  for (const host of ["http://rgw", "rgw:80", "rgw/x"]) {
+    assert.deepEqual(problems(withBucket({ host, port: 80, accessKey: "a", secretKey: "s" })), [
+      'cosMap["logs"].host must be a bare host name or IP (no scheme, port or path)',
+    ], host);
+  }
+  assert.deepEqual(
+    problems(withBucket({ host: "[::1]", port: 80, accessKey: "a", secretKey: "s" })),
+    [],
+  );
+});
+
+Deno.test("config: neither httpPort nor httpsPort", () => {
+  const config = minimal();
+  delete config.httpPort;
+  assert.deepEqual(problems(config), ["httpPort or httpsPort must be set"]);
+});
+
+Deno.test("config: accessKey without secretKey (and the reverse)", () => {
+  assert.deepEqual(problems(withBucket({ host: "rgw", port: 80, accessKey: "a" })), [
+    'cosMap["logs"].secretKey is required with its pair',
+  ]);
+  assert.deepEqual(problems(withBucket({ host: "rgw", port: 80, secretKey: "s" })), [
+    'cosMap["logs"].accessKey is required with its pair',
+  ]);
+});
+
+Deno.test("config: apiKey cannot be combined with an HMAC pair", () => {
+  assert.deepEqual(
+    problems(withBucket({ host: "rgw", port: 80, accessKey: "a", secretKey: "s", apiKey: "k" })),
+    ['cosMap["logs"].apiKey cannot be combined with accessKey/secretKey'],
+  );
+});
+
+Deno.test("config: a bucket without creds needs a bucketCredsFetcher", () => {
+  assert.deepEqual(problems(withBucket({ host: "rgw", port: 80 })), [
+    'cosMap["logs"] needs accessKey+secretKey, apiKey, or a bucketCredsFetcher in the config',
+  ]);
+});
+
+Deno.test("config: httpsPort without tls and without TLS_CERT_PATH/TLS_KEY_PATH", () => {
+  withTlsEnv({}, () => {
+    assert.deepEqual(problems(minimal({ httpsPort: 8443 })), [
+      "tls is required with httpsPort (or set TLS_CERT_PATH and TLS_KEY_PATH)",
+    ]);
+  });
+  withTlsEnv({ cert: "/only/the/cert" }, () => {
+    assert.deepEqual(problems(minimal({ httpsPort: 8443 })), [
+      "tls is required with httpsPort (or set TLS_CERT_PATH and TLS_KEY_PATH)",
+    ]);
+  });
+});
+
+Deno.test("config: tls PEM text is taken as is", () => {
+  const config = resolveConfig(
+    minimal({ httpsPort: 8443, tls: { cert: PEM_CERT, key: PEM_KEY } }) as unknown as ProxyConfig,
+  );
+  assert.deepEqual(config.tls, { cert: PEM_CERT, key: PEM_KEY });
+  assert.equal(config.httpsPort, 8443);
+});
+
+Deno.test("config: tls paths are read from files", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "osp-config-test-" });
+  try {
+    const certPath = `${dir}/cert.pem`;
+    const keyPath = `${dir}/key.pem`;
+    Deno.writeTextFileSync(certPath, PEM_CERT);
+    Deno.writeTextFileSync(keyPath, PEM_KEY);
+    const config = resolveConfig(
+      minimal({ httpsPort: 8443, tls: { cert: certPath, key: keyPath } }) as unknown as ProxyConfig,
+    );
+    assert.deepEqual(config.tls, { cert: PEM_CERT, key: PEM_KEY });
+
+    // The environment variables are read the same way when `tls` is absent.
+    withTlsEnv({ cert: certPath, key: keyPath }, () => {
+      const fromEnv = resolveConfig(minimal({ httpsPort: 8443 }) as unknown as ProxyConfig);
+      assert.deepEqual(fromEnv.tls, { cert: PEM_CERT, key: PEM_KEY });
+    });
+
+    const missing = problems(
+      minimal({ httpsPort: 8443, tls: { cert: `${dir}/nope.pem`, key: keyPath } }),
+    );
+    assert.equal(missing.length, 1);
+    assert.match(missing[0], /^tls\.cert is neither PEM text nor a readable file \(/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("config: tls must be exactly {cert, key}", () => {
+  assert.deepEqual(problems(minimal({ tls: { cert: PEM_CERT } })), ["tls.key is required"]);
+  assert.deepEqual(problems(minimal({ tls: { cert: PEM_CERT, key: PEM_KEY, ca: "x" } })), [
+    "tls.ca is not a known field",
+  ]);
+});
+
+Deno.test("config: invalid logLevel", () => {
+  for (const logLevel of ["verbose", "INFO", 3]) {
+    assert.deepEqual(problems(minimal({ logLevel })), [
+      "logLevel must be one of debug, info, warn, error",
+    ]);
+  }
+});
+
+Deno.test("config: duplicate hmacKeystore access keys", () => {
+  assert.deepEqual(
+    problems(minimal({
+      hmacKeystore: [
+        { accessKey: "a", secretKey: "1" },
+        { accessKey: "b", secretKey: "2" },
+        { accessKey: "a", secretKey: "3" },
+      ],
+    })),
+    ['hmacKeystore[2].accessKey duplicates "a"'],
+  );
+});
+
+Deno.test("config: hmacKeystore entries are checked field by field", () => {
+  assert.deepEqual(
+    problems(
+      minimal({ hmacKeystore: [{ accessKey: "a" }, { accessKey: "b", secretKey: "s", x: 1 }] }),
+    ),
+    ["hmacKeystore[0].secretKey is required", "hmacKeystore[1].x is not a known field"],
+  );
+});
+
+Deno.test("config: no keystore and no hmacFetcher", () => {
+  const config = minimal();
+  delete config.hmacKeystore;
+  assert.deepEqual(problems(config), [
+    "hmacKeystore or hmacFetcher is required: no client could authenticate",
+  ]);
+  assert.deepEqual(problems({ ...config, hmacKeystore: [] }), [
+    "hmacKeystore or hmacFetcher is required: no client could authenticate",
+  ]);
+  assert.deepEqual(problems({ ...config, hmacFetcher: () => null }), []);
+  assert.deepEqual(problems({ ...config, skipSignatureValidation: true }), []);
+});
+
+Deno.test("config: callbacks must be functions", () => {
+  assert.deepEqual(problems(minimal({ validator: "yes" })), ["validator must be a function"]);
+});
+
+Deno.test("config: a non-object config is one problem", () => {
+  assert.deepEqual(problems(null), ["config must be an object"]);
+  assert.deepEqual(problems([]), ["config must be an object"]);
+  assert.deepEqual(problems(minimal({ cosMap: [] })), [
+    "cosMap must be an object of bucket name → bucket config",
+  ]);
+});
+
+Deno.test("config: resolveConfig throws a TypeError listing every problem", () => {
+  const bad = {
+    cosMap: {
+      logs: { host: "rgw", port: 0, extra: true },
+      data: { port: 80, accessKey: "a" },
+    },
+    unknownTop: 1,
+    logLevel: "loud",
+  };
+  const expected = [
+    "unknownTop is not a known field",
+    'cosMap["logs"].extra is not a known field',
+    'cosMap["logs"].port must be an integer 1–65535',
+    'cosMap["logs"] needs accessKey+secretKey, apiKey, or a bucketCredsFetcher in the config',
+    'cosMap["data"].host is required',
+    'cosMap["data"].secretKey is required with its pair',
+    "hmacKeystore or hmacFetcher is required: no client could authenticate",
+    "httpPort or httpsPort must be set",
+    "logLevel must be one of debug, info, warn, error",
+  ];
+  assert.deepEqual(problems(bad), expected);
+  assert.throws(
+    () => resolveConfig(bad as unknown as ProxyConfig),
+    (err: unknown) => {
+      assert.ok(err instanceof TypeError);
+      assert.equal(err.message, `Invalid osp config:\n  - ${expected.join("\n  - ")}`);
+      return true;
+    },
+  );
+});

@@ -24,6 +24,12 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Verify the backend's TLS certificate. */
   verify: boolean;
+  /**
+   * The body is a transformed stream (decoded or verified by osp): it goes
+   * through node:http, which keeps the explicit Content-Length that fetch
+   * would replace with chunked encoding.
+   */
+  transformedBody?: boolean;
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -64,7 +70,8 @@ export class Transport {
 
   /** Sends the request and returns the backend's response, body streaming. */
   async send(request: UpstreamRequest, options: SendOptions): Promise<Response> {
-    const viaNode = !options.verify && request.origin.startsWith("https:") ||
+    const viaNode = options.transformedBody === true ||
+      (!options.verify && request.origin.startsWith("https:")) ||
       fetchWouldRewrite(request.pathAndQuery);
     return viaNode
       ? await this.#sendNode(request, options)
@@ -136,10 +143,12 @@ export class Transport {
         // SNI takes a name, never an IP address.
         ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
       });
-      req.on(
-        "error",
-        (err) => reject(options.signal?.aborted ? err : unreachable(request.origin, err)),
-      );
+      let bodyError: unknown;
+      req.on("error", (err) => {
+        // A verification failure inside the body stream is the client's answer.
+        if (bodyError instanceof S3Error) reject(bodyError);
+        else reject(options.signal?.aborted ? err : unreachable(request.origin, err));
+      });
       req.on("response", (res) => {
         const pairs: [string, string][] = [];
         for (let i = 0; i < res.rawHeaders.length; i += 2) {
@@ -167,6 +176,7 @@ export class Transport {
           }
           req.end();
         } catch (err) {
+          bodyError = err;
           req.destroy(err as Error);
         }
       })();

@@ -5,10 +5,28 @@
  * @module
  */
 
-/** A value or a promise of it: callbacks may be sync or async. */
+/**
+ * A value or a promise of it: callbacks may be sync or async.
+ *
+ * @example
+ * ```ts
+ * import type { Awaitable } from "@osp/osp";
+ * const lookup = (k: string): Awaitable<string | null> => Promise.resolve(k === "a" ? "s" : null);
+ * console.log(lookup);
+ * ```
+ */
 export type Awaitable<T> = T | Promise<T>;
 
-/** An HMAC key pair (S3 access key id and secret). */
+/**
+ * An HMAC key pair (S3 access key id and secret).
+ *
+ * @example
+ * ```ts
+ * import type { HmacKey } from "@osp/osp";
+ * const key: HmacKey = { accessKey: "alice", secretKey: "alice-secret" };
+ * console.log(key);
+ * ```
+ */
 export interface HmacKey {
   /** The access key id. */
   accessKey: string;
@@ -16,7 +34,16 @@ export interface HmacKey {
   secretKey: string;
 }
 
-/** What the validator is told about a request. */
+/**
+ * What the validator is told about a request.
+ *
+ * @example
+ * ```ts
+ * import type { ValidatorRequest } from "@osp/osp";
+ * const readOnly = (r: ValidatorRequest) => r.method === "GET" || r.method === "HEAD";
+ * console.log(readOnly);
+ * ```
+ */
 export interface ValidatorRequest {
   /** HTTP method. */
   method: string;
@@ -34,23 +61,66 @@ export interface ValidatorRequest {
   sourceIp: string;
 }
 
-/** Decides whether `token` (the client's access key id) may make `request` on `bucket`. */
+/**
+ * Decides whether `token` (the client's access key id) may make `request` on
+ * `bucket`. Return true to allow; false answers 403 AccessDenied; a throw
+ * answers 500 InternalError and never allows.
+ *
+ * @example
+ * ```ts
+ * import type { Validator } from "@osp/osp";
+ * const validator: Validator = (token, bucket, req) =>
+ *   bucket === "public" ? req.operation === "GetObject" : token === "admin";
+ * console.log(validator);
+ * ```
+ */
 export type Validator = (
   token: string,
   bucket: string,
   request: ValidatorRequest,
 ) => Awaitable<boolean>;
 
-/** Returns the secret for an access key id, or null/undefined when the key is unknown. */
+/**
+ * Returns the secret for an access key id, or null/undefined when the key is unknown.
+ *
+ * @example
+ * ```ts
+ * import type { HmacFetcher } from "@osp/osp";
+ * const secrets = new Map([["alice", "alice-secret"]]);
+ * const hmacFetcher: HmacFetcher = (accessKey) => secrets.get(accessKey);
+ * console.log(secrets);
+ * console.log(hmacFetcher);
+ * ```
+ */
 export type HmacFetcher = (accessKey: string) => Awaitable<string | null | undefined>;
 
 /**
  * Returns backend credentials for (token, bucket): an HMAC pair, a JSON string
  * `{"access_key": …, "secret_key": …}`, or an IBM COS API key string.
+ *
+ * @example
+ * ```ts
+ * import type { BucketCredsFetcher } from "@osp/osp";
+ * const bucketCredsFetcher: BucketCredsFetcher = async (token, bucket) =>
+ *   ({ accessKey: `${token}-on-${bucket}`, secretKey: "from-your-vault" });
+ * console.log(bucketCredsFetcher);
+ * ```
  */
 export type BucketCredsFetcher = (token: string, bucket: string) => Awaitable<HmacKey | string>;
 
-/** One client bucket and the backend that holds it. */
+/**
+ * One client bucket and the backend that holds it.
+ *
+ * @example
+ * ```ts
+ * import type { BucketConfig } from "@osp/osp";
+ * const logs: BucketConfig = {
+ *   host: "rgw.internal", port: 7480, tls: false, addressingStyle: "path",
+ *   backendBucket: "logs", accessKey: "rgw-key", secretKey: "rgw-secret",
+ * };
+ * console.log(logs);
+ * ```
+ */
 export interface BucketConfig {
   /** Backend host name or IP, without scheme or port. */
   host: string;
@@ -74,7 +144,16 @@ export interface BucketConfig {
   backendBucket?: string;
 }
 
-/** TLS certificate and key: PEM text or file paths. */
+/**
+ * TLS certificate and key: PEM text or file paths.
+ *
+ * @example
+ * ```ts
+ * import type { TlsConfig } from "@osp/osp";
+ * const tls: TlsConfig = { cert: "/etc/osp/cert.pem", key: "/etc/osp/key.pem" };
+ * console.log(tls);
+ * ```
+ */
 export interface TlsConfig {
   /** Certificate chain, PEM text or path. */
   cert: string;
@@ -82,10 +161,34 @@ export interface TlsConfig {
   key: string;
 }
 
-/** Log levels, from most to least verbose. */
+/**
+ * Log levels, from most to least verbose.
+ *
+ * @example
+ * ```ts
+ * import type { LogLevel } from "@osp/osp";
+ * const level: LogLevel = "warn";
+ * console.log(level);
+ * ```
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-/** The configuration passed to `serve()`. */
+/**
+ * The configuration passed to `serve()`. Validated once at start: a mistake is
+ * a TypeError naming the field path.
+ *
+ * @example
+ * ```ts
+ * import type { ProxyConfig } from "@osp/osp";
+ * const config: ProxyConfig = {
+ *   httpPort: 8080,
+ *   hmacKeystore: [{ accessKey: "alice", secretKey: "alice-secret" }],
+ *   cosMap: { photos: { host: "s3.amazonaws.com", port: 443, accessKey: "AK", secretKey: "SK" } },
+ * };
+ * console.log(config);
+ * console.log(config);
+ * ```
+ */
 export interface ProxyConfig {
   /** Client bucket name → backend. */
   cosMap: Record<string, BucketConfig>;

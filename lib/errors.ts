@@ -30,10 +30,27 @@ export const S3_ERROR_STATUS = {
   SlowDown: 503,
 } as const;
 
-/** An S3 error code that osp can produce. */
+/**
+ * An S3 error code that osp can produce.
+ *
+ * @example
+ * ```ts
+ * import type { S3ErrorCode } from "@osp/osp";
+ * const code: S3ErrorCode = "AccessDenied";
+ * console.log(code);
+ * ```
+ */
 export type S3ErrorCode = keyof typeof S3_ERROR_STATUS;
 
-/** Options for {@linkcode S3Error}. */
+/**
+ * Options for {@linkcode S3Error}.
+ *
+ * @example
+ * ```ts
+ * import { S3Error } from "@osp/osp";
+ * new S3Error("ServiceUnavailable", "backend down", { status: 503, cause: new Error("ECONNREFUSED") });
+ * ```
+ */
 export interface S3ErrorOptions {
   /** HTTP status; defaults to the code's usual status. */
   status?: number;

@@ -10,7 +10,16 @@ import { createLogger } from "./log.ts";
 import { Transport } from "./transport.ts";
 import { MemoryUseCounter } from "./use_counter.ts";
 
-/** A running proxy. */
+/**
+ * A running proxy.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@osp/osp";
+ * await using server = serve({ httpPort: 0, hmacKeystore: [], cosMap: {} });
+ * console.log(server.http?.port);
+ * ```
+ */
 export interface ProxyServer {
   /** The bound plain-HTTP address, when `httpPort` is set. */
   readonly http?: Deno.NetAddr;
@@ -27,6 +36,19 @@ export interface ProxyServer {
 /**
  * Validates `config` (a TypeError names every bad field) and starts the
  * listeners it asks for.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@osp/osp";
+ * const server = serve({
+ *   httpPort: 8080,
+ *   hmacKeystore: [{ accessKey: "alice", secretKey: "alice-secret" }],
+ *   cosMap: { photos: { host: "minio.internal", port: 9000, tls: false,
+ *     addressingStyle: "path", accessKey: "minio", secretKey: "minio-secret" } },
+ * });
+ * Deno.addSignalListener("SIGTERM", () => server.shutdown());
+ * await server.finished;
+ * ```
  */
 export function serve(config: ProxyConfig): ProxyServer {
   const resolved = resolveConfig(config);

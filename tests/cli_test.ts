@@ -1,0 +1,131 @@
+// main.ts: --check, --help, --version, flag overrides, and a graceful SIGTERM
+// that lets an in-flight download finish.
+import assert from "node:assert/strict";
+import { signHeaders } from "./_sign.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const KEY = { accessKey: "cli-ak", secretKey: "cli-secret" };
+
+async function writeConfig(dir: string, body: string): Promise<string> {
+  const path = `${dir}/osp.config.ts`;
+  await Deno.writeTextFile(path, body);
+  return path;
+}
+
+async function runMain(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: o.code,
+    out: new TextDecoder().decode(o.stdout),
+    err: new TextDecoder().decode(o.stderr),
+  };
+}
+
+Deno.test("cli: --help, --version, --check", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "osp-cli-" });
+  try {
+    await t.step("--help and --version exit 0", async () => {
+      const help = await runMain(["--help"]);
+      assert.equal(help.code, 0);
+      assert.match(help.out, /--config/);
+      const version = await runMain(["--version"]);
+      assert.equal(version.code, 0);
+      assert.match(version.out, /^osp \d+\.\d+\.\d+/);
+    });
+    await t.step("--check prints every problem with its field path and exits 1", async () => {
+      const path = await writeConfig(
+        dir,
+        `export default { cosMap: { logs: { host: "rgw", port: 0, accessKey: "a" } }, colour: "blue" };`,
+      );
+      const r = await runMain(["--config", path, "--check"]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /cosMap\["logs"\]\.port must be an integer 1–65535/);
+      assert.match(r.err, /cosMap\["logs"\]\.secretKey is required with its pair/);
+      assert.match(r.err, /colour is not a known field/);
+      assert.match(r.err, /httpPort or httpsPort must be set/);
+    });
+    await t.step(
+      "--check accepts a valid config from an async function, with flag overrides",
+      async () => {
+        const path = await writeConfig(
+          dir,
+          `export default async () => ({ hmacKeystore: [{ accessKey: "a", secretKey: "b" }],
+           cosMap: { logs: { host: "rgw", port: 7480, accessKey: "x", secretKey: "y" } } });`,
+        );
+        const r = await runMain(["--config", path, "--http-port", "8089", "--check"]);
+        assert.equal(r.code, 0, r.err);
+        assert.match(r.out, /config OK/);
+      },
+    );
+    await t.step("a missing --config is a usage error", async () => {
+      const r = await runMain([]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /--config is required/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: SIGTERM stops accepting and lets an in-flight download finish", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "osp-cli-" });
+  // A slow backend: the object arrives in two halves, 600 ms apart.
+  const backend = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () => {
+    const half = new Uint8Array(64 * 1024).fill(0x61);
+    return new Response(
+      new ReadableStream({
+        async start(c) {
+          c.enqueue(half);
+          await new Promise((r) => setTimeout(r, 600));
+          c.enqueue(half);
+          c.close();
+        },
+      }),
+      { headers: { "content-length": String(2 * half.length) } },
+    );
+  });
+  const path = await writeConfig(
+    dir,
+    `export default { hmacKeystore: [{ accessKey: "${KEY.accessKey}", secretKey: "${KEY.secretKey}" }],
+       hostname: "127.0.0.1",
+       cosMap: { slow: { host: "127.0.0.1", port: ${backend.addr.port}, tls: false,
+         addressingStyle: "path", accessKey: "x", secretKey: "y" } } };`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--config", path, "--http-port", "0", "--log-level", "info"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    let url: string | undefined;
+    while (url === undefined) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error("main.ts exited before listening");
+      buffered += value;
+      url = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(buffered)?.[1];
+    }
+    const objectUrl = `${url}/slow/object`;
+    const response = await fetch(objectUrl, { headers: signHeaders("GET", objectUrl, KEY) });
+    assert.equal(response.status, 200);
+    child.kill("SIGTERM");
+    const body = new Uint8Array(await response.arrayBuffer());
+    assert.equal(body.length, 128 * 1024, "the in-flight download completed");
+    const status = await child.status;
+    assert.equal(status.code, 0);
+    await assert.rejects(fetch(objectUrl), "no longer accepting");
+    lines.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -142,6 +142,19 @@ export interface BucketConfig {
   tls?: boolean;
   /** The bucket's name on the backend; default the client bucket name. */
   backendBucket?: string;
+  /**
+   * How aws-chunked uploads reach the backend. `"decode"` (default, works
+   * everywhere): osp verifies and removes the framing and sends plain bytes
+   * with `UNSIGNED-PAYLOAD`. `"resign"`: osp verifies, then re-frames with the
+   * backend's key, for backends that support the mode.
+   */
+  payloadForwarding?: "decode" | "resign";
+  /** Verify a literal `x-amz-content-sha256` in osp (for backends that do not); default false. */
+  verifyPayloadHash?: boolean;
+  /** Verify `x-amz-checksum-*` request headers in osp; default false. */
+  verifyChecksums?: boolean;
+  /** Add a missing `Content-MD5` to DeleteObjects and configuration uploads; default false. */
+  addContentMd5?: boolean;
 }
 
 /**
@@ -256,6 +269,10 @@ export interface ResolvedBucket {
   backendBucket: string;
   /** `scheme://host:port`: buckets with equal origins are on the same backend. */
   origin: string;
+  payloadForwarding: "decode" | "resign";
+  verifyPayloadHash: boolean;
+  verifyChecksums: boolean;
+  addContentMd5: boolean;
 }
 
 /** The configuration with every default applied. */
@@ -320,6 +337,10 @@ const BUCKET_FIELDS = new Set([
   "addressingStyle",
   "tls",
   "backendBucket",
+  "payloadForwarding",
+  "verifyPayloadHash",
+  "verifyChecksums",
+  "addContentMd5",
 ]);
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
@@ -457,6 +478,14 @@ function resolveBucket(
   const tls = checkBoolean(p, `${path}.tls`, raw.tls) ?? true;
   const backendBucket = checkString(p, `${path}.backendBucket`, raw.backendBucket) ?? name;
   if (backendBucket.includes("/")) p.add(`${path}.backendBucket`, "must not contain /");
+  const forwarding = raw.payloadForwarding ?? "decode";
+  if (forwarding !== "decode" && forwarding !== "resign") {
+    p.add(`${path}.payloadForwarding`, 'must be "decode" or "resign"');
+  }
+  const verifyPayloadHash = checkBoolean(p, `${path}.verifyPayloadHash`, raw.verifyPayloadHash) ??
+    false;
+  const verifyChecksums = checkBoolean(p, `${path}.verifyChecksums`, raw.verifyChecksums) ?? false;
+  const addContentMd5 = checkBoolean(p, `${path}.addContentMd5`, raw.addContentMd5) ?? false;
 
   let credentials: BucketCredentials = { kind: "fetch" };
   if ((accessKey === undefined) !== (secretKey === undefined)) {
@@ -483,6 +512,10 @@ function resolveBucket(
     tls,
     backendBucket,
     origin: `${tls ? "https" : "http"}://${host}:${port}`,
+    payloadForwarding: forwarding as "decode" | "resign",
+    verifyPayloadHash,
+    verifyChecksums,
+    addContentMd5,
   };
 }
 

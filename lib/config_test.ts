@@ -65,6 +65,10 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
     tls: true,
     backendBucket: "logs",
     origin: "https://rgw.local:8443",
+    payloadForwarding: "decode",
+    verifyPayloadHash: false,
+    verifyChecksums: false,
+    addContentMd5: false,
   });
   assert.deepEqual([...config.keystore], [["client", "client-secret"]]);
   assert.equal(config.httpPort, 8080);

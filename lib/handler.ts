@@ -20,6 +20,8 @@ import type { Transport } from "./transport.ts";
 import { buildUpstreamRequest } from "./upstream.ts";
 import type { UseCounter } from "./use_counter.ts";
 import { isPresignParam } from "./authorization.ts";
+import { createHash } from "node:crypto";
+import { planBody } from "./payload.ts";
 
 /** What the handler runs on. */
 export interface HandlerDeps {
@@ -45,6 +47,32 @@ export interface ConnInfo {
 export type Handler = (request: Request, conn: ConnInfo) => Promise<Response>;
 
 const UNKNOWN_BUCKET = "_unknown";
+/** Bodies buffered to add a Content-MD5 are at most this large. */
+const MAX_MD5_BODY = 1024 * 1024;
+
+async function readSmallBody(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  if (body) {
+    for await (const part of body) {
+      length += part.length;
+      if (length > limit) {
+        throw new S3Error("InvalidRequest", `This request's body must be at most ${limit} bytes`);
+      }
+      parts.push(part);
+    }
+  }
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
 
 function requestId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
@@ -183,13 +211,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (bucket === undefined) {
       throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
     }
-    const mode = verified.auth.payload.kind;
-    if (mode !== "sha256" && mode !== "unsigned") {
-      throw new S3Error(
-        "NotImplemented",
-        `Uploads with x-amz-content-sha256: ${verified.auth.payloadHash} (aws-chunked) are not supported yet; the object was not stored`,
-      );
-    }
+    const plan = planBody(verified, bucket);
     if (verified.auth.kind === "presigned" && config.maxPresignUrlUsageAttempts > 0) {
       const uses = await useCounter.increment(verified.auth.signature, {
         expiresAt: verified.auth.timeMs + verified.auth.expiresSeconds! * 1000,
@@ -212,23 +234,30 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       copySource = await copySourceFor(verified, { bucket, creds, sourceIp: state.sourceIp });
     }
+    let clientBody: ReadableStream<Uint8Array> | null = request.body;
+    if (
+      bucket.addContentMd5 && !request.headers.has("content-md5") && !plan.transformed &&
+      (operation === "DeleteObjects" || (operation.startsWith("Put") && operation !== "PutObject"))
+    ) {
+      const bytes = await readSmallBody(request.body, MAX_MD5_BODY);
+      plan.headerEdits["content-md5"] = createHash("md5").update(bytes).digest("base64");
+      clientBody = ReadableStream.from([bytes]);
+      plan.transformed = true;
+      plan.contentLength = bytes.length;
+    }
     const upstream = buildUpstreamRequest(verified, {
       bucket,
       credentials: creds,
       now: config.clock(),
       signingKeys,
       copySource,
+      payloadHash: plan.payloadHash,
+      headerEdits: plan.headerEdits,
     });
-    const length = request.headers.get("content-length");
-    const contentLength = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
-    // Deno gives bodiless DELETEs an empty body stream; forwarding it would go
-    // out as `transfer-encoding: chunked`, which S3 backends reject.
-    const hasBody = (contentLength ?? 0) > 0 ||
-      (contentLength === undefined && request.headers.has("transfer-encoding"));
-    if (!hasBody) await request.body?.cancel();
     return await transport.send(upstream, {
-      body: hasBody ? request.body : null,
-      contentLength: hasBody ? contentLength : 0,
+      body: plan.body(clientBody, upstream),
+      contentLength: plan.contentLength,
+      transformedBody: plan.transformed,
       signal,
       verify: config.verify,
     });

@@ -110,12 +110,16 @@ export class Transport {
   }
 
   #agent(origin: string, options: SendOptions): http.Agent {
-    const id = `${origin}|${options.verify}`;
+    // Uploads osp transforms may be cut off mid-body when a check fails; Deno's
+    // node:http then returns the broken socket to a keep-alive pool and leaks a
+    // listener each time. They get connections of their own.
+    const keepAlive = options.transformedBody !== true;
+    const id = `${origin}|${options.verify}|${keepAlive}`;
     let agent = this.#agents.get(id);
     if (agent === undefined) {
       agent = origin.startsWith("https:")
-        ? new https.Agent({ keepAlive: true, rejectUnauthorized: options.verify })
-        : new http.Agent({ keepAlive: true });
+        ? new https.Agent({ keepAlive, rejectUnauthorized: options.verify })
+        : new http.Agent({ keepAlive });
       this.#agents.set(id, agent);
     }
     return agent;

@@ -7,6 +7,7 @@
  */
 import type { VerifiedRequest } from "./authenticate.ts";
 import { isPresignParam } from "./authorization.ts";
+import type { ChunkedSigning } from "./aws_chunked.ts";
 import type { HmacKey, ResolvedBucket } from "./config.ts";
 import {
   amzDate,
@@ -31,6 +32,8 @@ export interface UpstreamRequest {
   pathAndQuery: string;
   /** All headers to send, `host` and `authorization` included. */
   headers: Headers;
+  /** What the backend signature was made with: the seed for re-signed chunks. */
+  signing: ChunkedSigning;
 }
 
 /** Hop-by-hop headers, never forwarded in either direction. */
@@ -70,6 +73,10 @@ export interface BuildUpstreamOptions {
   signingKeys: SigningKeyCache;
   /** A rewritten `x-amz-copy-source`, when the request has one. */
   copySource?: string;
+  /** The payload hash to sign with; default: the client's literal hash, else `UNSIGNED-PAYLOAD`. */
+  payloadHash?: string;
+  /** Header changes for a body osp transforms: a value sets, null removes. */
+  headerEdits?: Record<string, string | null>;
 }
 
 function backendHost(host: string, port: number, tls: boolean): string {
@@ -107,8 +114,13 @@ export function buildUpstreamRequest(
     headers.set(name, value);
   }
   if (options.copySource !== undefined) headers.set("x-amz-copy-source", options.copySource);
+  for (const [name, value] of Object.entries(options.headerEdits ?? {})) {
+    if (value === null) headers.delete(name);
+    else headers.set(name, value);
+  }
   const datetime = amzDate(options.now);
-  const payloadHash = auth.payload.kind === "sha256" ? auth.payload.hash : UNSIGNED_PAYLOAD;
+  const payloadHash = options.payloadHash ??
+    (auth.payload.kind === "sha256" ? auth.payload.hash : UNSIGNED_PAYLOAD);
   headers.set("host", backendHost(hostName, bucket.port, bucket.tls));
   headers.set("x-amz-date", datetime);
   headers.set("x-amz-content-sha256", payloadHash);
@@ -127,18 +139,16 @@ export function buildUpstreamRequest(
     payloadHash,
   });
   const key = options.signingKeys.get(credentials.secretKey, scope);
+  const seedSignature = signature(key, stringToSign(canonical, { datetime, scope }));
   headers.set(
     "authorization",
-    authorizationHeader(credentials.accessKey, {
-      scope,
-      signedHeaders,
-      signature: signature(key, stringToSign(canonical, { datetime, scope })),
-    }),
+    authorizationHeader(credentials.accessKey, { scope, signedHeaders, signature: seedSignature }),
   );
   return {
     method: request.method,
     origin: `${bucket.tls ? "https" : "http"}://${hostName}:${bucket.port}`,
     pathAndQuery: query === "" ? path : `${path}?${query}`,
     headers,
+    signing: { signingKey: key, datetime, scope, seedSignature },
   };
 }

@@ -4,7 +4,7 @@
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
-import { type ProxyConfig, type ProxyServer, serve } from "../mod.ts";
+import { type BucketConfig, type ProxyConfig, type ProxyServer, serve } from "../mod.ts";
 import { getRgw, type Rgw, rgwInstalled, type RgwUser } from "./_rgw.ts";
 
 const inCi = Deno.env.get("CI") === "true";
@@ -85,7 +85,7 @@ export interface RgwEnv {
 /** Starts (or joins) RGW, makes a backend user and buckets, and starts a proxy. */
 export async function rgwEnv(
   prefix: string,
-  options: { config?: Partial<ProxyConfig>; vhost?: boolean } = {},
+  options: { config?: Partial<ProxyConfig>; vhost?: boolean; bucket?: Partial<BucketConfig> } = {},
 ): Promise<RgwEnv> {
   const rgw = await getRgw();
   const user = await rgw.createUser(`${prefix}-user`);
@@ -114,6 +114,7 @@ export async function rgwEnv(
     addressingStyle: "path" as const,
     accessKey: user.accessKey,
     secretKey: user.secretKey,
+    ...options.bucket,
   };
   const buckets = {
     path: `${prefix}-photos`,

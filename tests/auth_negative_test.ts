@@ -267,23 +267,6 @@ Deno.test("auth: rejected requests get S3 XML errors and never reach the backend
         403,
         "AccessDenied",
       ],
-      [
-        "aws-chunked upload (not supported yet)",
-        () => {
-          const u = `${env.base}/data/chunked`;
-          return fetch(u, {
-            method: "PUT",
-            body: "0\r\n\r\n",
-            headers: signHeaders("PUT", u, {
-              ...CLIENT,
-              payloadHash: "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-              headers: { "content-encoding": "aws-chunked", "x-amz-decoded-content-length": "0" },
-            }),
-          });
-        },
-        501,
-        "NotImplemented",
-      ],
     ];
     for (const [name, send, status, code] of cases) {
       await t.step(name, async () => {

@@ -155,6 +155,8 @@ export interface BucketConfig {
   verifyChecksums?: boolean;
   /** Add a missing `Content-MD5` to DeleteObjects and configuration uploads; default false. */
   addContentMd5?: boolean;
+  /** IBM COS: sent as `ibm-service-instance-id` with API-key (bearer) requests. */
+  serviceInstanceId?: string;
 }
 
 /**
@@ -231,6 +233,13 @@ export interface ProxyConfig {
   skipSignatureValidation?: boolean;
   /** How many times one presigned URL may be used; default 3, 0 = unlimited. */
   maxPresignUrlUsageAttempts?: number;
+  /**
+   * Shared state. `redis`: a `redis://` or `rediss://` URL; presigned URL use
+   * counts are then kept there and shared by every instance using it (while
+   * Redis cannot answer, capped presigned URLs get 503 ServiceUnavailable).
+   * Default: counted in memory, per isolate.
+   */
+  store?: { redis: string };
   /** `server` header on osp's own responses; default `osp`. */
   serverName?: string;
   /** Port for metrics and health. */
@@ -243,6 +252,8 @@ export interface ProxyConfig {
   secretCacheTtl?: number;
   /** Most entries in each decision cache; default 10000. */
   cacheSize?: number;
+  /** IBM IAM token endpoint for API keys; default `https://iam.cloud.ibm.com/identity/token`. */
+  iamEndpoint?: string;
   /** Time source in epoch milliseconds (tests). */
   clock?: () => number;
   /** The fetch used to reach backends (tests). */
@@ -273,6 +284,7 @@ export interface ResolvedBucket {
   verifyPayloadHash: boolean;
   verifyChecksums: boolean;
   addContentMd5: boolean;
+  serviceInstanceId?: string;
 }
 
 /** The configuration with every default applied. */
@@ -291,12 +303,14 @@ export interface ResolvedConfig {
   verify: boolean;
   skipSignatureValidation: boolean;
   maxPresignUrlUsageAttempts: number;
+  store?: { redis: string };
   serverName: string;
   metricsPort?: number;
   logLevel: LogLevel;
   clockSkewMs: number;
   secretCacheTtlMs: number;
   cacheSize: number;
+  iamEndpoint: string;
   clock: () => number;
   fetch: typeof fetch;
 }
@@ -316,12 +330,14 @@ const CONFIG_FIELDS = new Set([
   "verify",
   "skipSignatureValidation",
   "maxPresignUrlUsageAttempts",
+  "store",
   "serverName",
   "metricsPort",
   "logLevel",
   "clockSkewSeconds",
   "secretCacheTtl",
   "cacheSize",
+  "iamEndpoint",
   "clock",
   "fetch",
 ]);
@@ -341,6 +357,7 @@ const BUCKET_FIELDS = new Set([
   "verifyPayloadHash",
   "verifyChecksums",
   "addContentMd5",
+  "serviceInstanceId",
 ]);
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
@@ -486,6 +503,7 @@ function resolveBucket(
     false;
   const verifyChecksums = checkBoolean(p, `${path}.verifyChecksums`, raw.verifyChecksums) ?? false;
   const addContentMd5 = checkBoolean(p, `${path}.addContentMd5`, raw.addContentMd5) ?? false;
+  const serviceInstanceId = checkString(p, `${path}.serviceInstanceId`, raw.serviceInstanceId);
 
   let credentials: BucketCredentials = { kind: "fetch" };
   if ((accessKey === undefined) !== (secretKey === undefined)) {
@@ -516,6 +534,7 @@ function resolveBucket(
     verifyPayloadHash,
     verifyChecksums,
     addContentMd5,
+    serviceInstanceId,
   };
 }
 
@@ -635,6 +654,19 @@ export function resolveConfigProblems(
     config.maxPresignUrlUsageAttempts,
     { integer: true },
   ) ?? 3;
+  let store: { redis: string } | undefined;
+  if (config.store !== undefined) {
+    if (!isRecord(config.store)) p.add("store", "must be {redis}");
+    else {
+      for (const field of Object.keys(config.store)) {
+        if (field !== "redis") p.add(`store.${field}`, "is not a known field");
+      }
+      const redis = checkString(p, "store.redis", config.store.redis, { required: true });
+      if (redis !== undefined && !/^rediss?:\/\/[^/]/.test(redis)) {
+        p.add("store.redis", "must be a redis:// URL (or rediss:// for TLS)");
+      } else if (redis !== undefined) store = { redis };
+    }
+  }
   const serverName = checkString(p, "serverName", config.serverName) ?? "osp";
   const metricsPort = checkPort(p, "metricsPort", config.metricsPort, { min: 0 });
   const logLevel = config.logLevel ?? "info";
@@ -645,6 +677,9 @@ export function resolveConfigProblems(
   const secretTtl = checkNonNegative(p, "secretCacheTtl", config.secretCacheTtl) ?? 300;
   const cacheSize = checkNonNegative(p, "cacheSize", config.cacheSize, { integer: true, min: 1 }) ??
     10_000;
+  const iamEndpoint = checkString(p, "iamEndpoint", config.iamEndpoint) ??
+    "https://iam.cloud.ibm.com/identity/token";
+  if (!/^https?:\/\//.test(iamEndpoint)) p.add("iamEndpoint", "must be an http(s) URL");
   const clock = checkFunction<() => number>(p, "clock", config.clock) ?? Date.now;
   const fetchFn = checkFunction<typeof fetch>(p, "fetch", config.fetch) ?? fetch;
 
@@ -665,12 +700,14 @@ export function resolveConfigProblems(
       verify,
       skipSignatureValidation: skip,
       maxPresignUrlUsageAttempts: maxPresign,
+      store,
       serverName,
       metricsPort,
       logLevel: logLevel as LogLevel,
       clockSkewMs: skew * 1000,
       secretCacheTtlMs: secretTtl * 1000,
       cacheSize,
+      iamEndpoint,
       clock,
       fetch: fetchFn,
     },

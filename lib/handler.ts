@@ -7,7 +7,7 @@
  */
 import { authenticate, type VerifiedRequest } from "./authenticate.ts";
 import { Authorizer } from "./authorize.ts";
-import type { ResolvedBucket, ResolvedConfig, ValidatorRequest } from "./config.ts";
+import type { HmacKey, ResolvedBucket, ResolvedConfig, ValidatorRequest } from "./config.ts";
 import { formatCopySource, parseCopySource } from "./copy_source.ts";
 import { type BackendCredentials, Credentials } from "./credentials.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
@@ -22,6 +22,7 @@ import type { UseCounter } from "./use_counter.ts";
 import { isPresignParam } from "./authorization.ts";
 import { createHash } from "node:crypto";
 import { planBody } from "./payload.ts";
+import { IamTokens } from "./iam.ts";
 
 /** What the handler runs on. */
 export interface HandlerDeps {
@@ -94,6 +95,12 @@ export function createHandler(deps: HandlerDeps): Handler {
   const signingKeys = new SigningKeyCache();
   const credentials = new Credentials(config);
   const authorizer = new Authorizer(config);
+  const iam = new IamTokens({
+    endpoint: config.iamEndpoint,
+    fetch: config.fetch,
+    clock: config.clock,
+    logger,
+  });
   const startedAt = new Date(config.clock());
   const serverHeaders = { server: config.serverName };
 
@@ -211,7 +218,6 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (bucket === undefined) {
       throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
     }
-    const plan = planBody(verified, bucket);
     if (verified.auth.kind === "presigned" && config.maxPresignUrlUsageAttempts > 0) {
       const uses = await useCounter.increment(verified.auth.signature, {
         expiresAt: verified.auth.timeMs + verified.auth.expiresSeconds! * 1000,
@@ -221,12 +227,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
     }
     const creds = await credentials.backendFor(verified.token, bucket);
-    if (creds.kind === "apiKey") {
-      throw new S3Error(
-        "NotImplemented",
-        `Bucket ${bucket.name} uses an IBM COS API key; IAM token exchange is not supported yet`,
-      );
-    }
+    const plan = planBody(verified, bucket, { bearer: creds.kind === "apiKey" });
     let copySource: string | undefined;
     if (request.headers.has("x-amz-copy-source")) {
       if (operation !== "CopyObject" && operation !== "UploadPartCopy") {
@@ -245,22 +246,34 @@ export function createHandler(deps: HandlerDeps): Handler {
       plan.transformed = true;
       plan.contentLength = bytes.length;
     }
-    const upstream = buildUpstreamRequest(verified, {
-      bucket,
-      credentials: creds,
-      now: config.clock(),
-      signingKeys,
-      copySource,
-      payloadHash: plan.payloadHash,
-      headerEdits: plan.headerEdits,
-    });
-    return await transport.send(upstream, {
-      body: plan.body(clientBody, upstream),
-      contentLength: plan.contentLength,
-      transformedBody: plan.transformed,
-      signal,
-      verify: config.verify,
-    });
+    const send = async (bearer?: string) => {
+      const upstream = buildUpstreamRequest(verified, {
+        bucket,
+        credentials: bearer === undefined ? creds as HmacKey : { bearer },
+        now: config.clock(),
+        signingKeys,
+        copySource,
+        payloadHash: plan.payloadHash,
+        headerEdits: plan.headerEdits,
+      });
+      return await transport.send(upstream, {
+        body: plan.body(clientBody, upstream),
+        contentLength: plan.contentLength,
+        transformedBody: plan.transformed,
+        signal,
+        verify: config.verify,
+      });
+    };
+    if (creds.kind !== "apiKey") return await send();
+    const token = await iam.tokenFor(creds.apiKey);
+    const response = await send(token);
+    // An expired or revoked token: evict it and retry once, when that is safe.
+    const retryable = (response.status === 401 || response.status === 403) &&
+      plan.contentLength === 0 && ["GET", "HEAD", "DELETE"].includes(request.method);
+    if (!retryable) return response;
+    await response.body?.cancel();
+    iam.evict(creds.apiKey, token);
+    return await send(await iam.tokenFor(creds.apiKey));
   }
 
   return async (request, conn) => {

@@ -136,7 +136,7 @@ function planChunked(
         createChunkedEncoder({
           chunkSize: RESIGN_CHUNK_SIZE,
           mode,
-          signing: upstream.signing,
+          signing: upstream.signing!,
           trailers: async () => (await d.done).trailers,
         }),
       );
@@ -144,11 +144,22 @@ function planChunked(
   };
 }
 
-/** Decides how the body of a verified request travels to `bucket`'s backend. */
-export function planBody(request: VerifiedRequest, bucket: ResolvedBucket): BodyPlan {
+/**
+ * Decides how the body of a verified request travels to `bucket`'s backend.
+ * `bearer`: the backend takes a bearer token, not SigV4, so aws-chunked
+ * uploads are always decoded (there is no signature to chain chunks from).
+ */
+export function planBody(
+  request: VerifiedRequest,
+  bucket: ResolvedBucket,
+  options: { bearer?: boolean } = {},
+): BodyPlan {
   const payload = request.auth.payload;
   const streaming = STREAMING[payload.kind];
-  if (streaming !== undefined) return planChunked(request, bucket, streaming);
+  if (streaming !== undefined) {
+    const forwarding = options.bearer ? "decode" : bucket.payloadForwarding;
+    return planChunked(request, { ...bucket, payloadForwarding: forwarding }, streaming);
+  }
 
   const contentLength = parseLength(request.headers.get("content-length"), "Content-Length");
   const checks: { update(c: Uint8Array): void; check(): void }[] = [];

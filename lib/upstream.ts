@@ -32,8 +32,8 @@ export interface UpstreamRequest {
   pathAndQuery: string;
   /** All headers to send, `host` and `authorization` included. */
   headers: Headers;
-  /** What the backend signature was made with: the seed for re-signed chunks. */
-  signing: ChunkedSigning;
+  /** What the backend signature was made with: the seed for re-signed chunks (none for bearer). */
+  signing?: ChunkedSigning;
 }
 
 /** Hop-by-hop headers, never forwarded in either direction. */
@@ -65,8 +65,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
 export interface BuildUpstreamOptions {
   /** The bucket's resolved config. */
   bucket: ResolvedBucket;
-  /** Backend HMAC credentials. */
-  credentials: HmacKey;
+  /** Backend credentials: an HMAC pair (SigV4), or an IBM IAM bearer token. */
+  credentials: HmacKey | { bearer: string };
   /** Now, in epoch ms. */
   now: number;
   /** Signing keys, cached per secret and day. */
@@ -126,6 +126,18 @@ export function buildUpstreamRequest(
   headers.set("x-amz-content-sha256", payloadHash);
   headers.set("accept-encoding", "identity");
 
+  const base = {
+    method: request.method,
+    origin: `${bucket.tls ? "https" : "http"}://${hostName}:${bucket.port}`,
+    pathAndQuery: query === "" ? path : `${path}?${query}`,
+    headers,
+  };
+  if ("bearer" in credentials) {
+    // IBM COS with an API key: a bearer token instead of a signature.
+    headers.set("authorization", `Bearer ${credentials.bearer}`);
+    if (bucket.serviceInstanceId) headers.set("ibm-service-instance-id", bucket.serviceInstanceId);
+    return base;
+  }
   const signedHeaders = [...headers.keys()].filter((n) =>
     n === "host" || n === "content-md5" || n.startsWith("x-amz-")
   ).sort();
@@ -144,11 +156,5 @@ export function buildUpstreamRequest(
     "authorization",
     authorizationHeader(credentials.accessKey, { scope, signedHeaders, signature: seedSignature }),
   );
-  return {
-    method: request.method,
-    origin: `${bucket.tls ? "https" : "http"}://${hostName}:${bucket.port}`,
-    pathAndQuery: query === "" ? path : `${path}?${query}`,
-    headers,
-    signing: { signingKey: key, datetime, scope, seedSignature },
-  };
+  return { ...base, signing: { signingKey: key, datetime, scope, seedSignature } };
 }

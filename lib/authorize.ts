@@ -9,6 +9,7 @@ import type { ValidatorRequest } from "./config.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { S3Error } from "./errors.ts";
 import { TtlCache } from "./ttl_cache.ts";
+import { runCallback } from "./callback.ts";
 
 /** Asks the validator, with caching. */
 export class Authorizer {
@@ -37,12 +38,11 @@ export class Authorizer {
       request.key ?? null,
     ]);
     return await this.#cache.getOrLoad(id, async () => {
-      let decision: unknown;
-      try {
-        decision = await validator(token, request.bucket, request);
-      } catch (err) {
-        throw new S3Error("InternalError", "The validator callback failed", { cause: err });
-      }
+      const decision: unknown = await runCallback(
+        "validator",
+        () => validator(token, request.bucket, request),
+        { timeoutMs: this.#config.callbackTimeoutMs },
+      );
       if (typeof decision !== "boolean") {
         throw new S3Error("InternalError", "The validator returned a non-boolean; denying");
       }

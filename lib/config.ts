@@ -252,6 +252,8 @@ export interface ProxyConfig {
   secretCacheTtl?: number;
   /** Most entries in each decision cache; default 10000. */
   cacheSize?: number;
+  /** Longest wait for validator, hmacFetcher and bucketCredsFetcher, ms; default 5000 (0 = none). */
+  callbackTimeoutMs?: number;
   /** IBM IAM token endpoint for API keys; default `https://iam.cloud.ibm.com/identity/token`. */
   iamEndpoint?: string;
   /** Time source in epoch milliseconds (tests). */
@@ -310,6 +312,7 @@ export interface ResolvedConfig {
   clockSkewMs: number;
   secretCacheTtlMs: number;
   cacheSize: number;
+  callbackTimeoutMs: number;
   iamEndpoint: string;
   clock: () => number;
   fetch: typeof fetch;
@@ -337,6 +340,7 @@ const CONFIG_FIELDS = new Set([
   "clockSkewSeconds",
   "secretCacheTtl",
   "cacheSize",
+  "callbackTimeoutMs",
   "iamEndpoint",
   "clock",
   "fetch",
@@ -677,6 +681,8 @@ export function resolveConfigProblems(
   const secretTtl = checkNonNegative(p, "secretCacheTtl", config.secretCacheTtl) ?? 300;
   const cacheSize = checkNonNegative(p, "cacheSize", config.cacheSize, { integer: true, min: 1 }) ??
     10_000;
+  const callbackTimeoutMs =
+    checkNonNegative(p, "callbackTimeoutMs", config.callbackTimeoutMs, { integer: true }) ?? 5000;
   const iamEndpoint = checkString(p, "iamEndpoint", config.iamEndpoint) ??
     "https://iam.cloud.ibm.com/identity/token";
   if (!/^https?:\/\//.test(iamEndpoint)) p.add("iamEndpoint", "must be an http(s) URL");
@@ -707,6 +713,7 @@ export function resolveConfigProblems(
       clockSkewMs: skew * 1000,
       secretCacheTtlMs: secretTtl * 1000,
       cacheSize,
+      callbackTimeoutMs,
       iamEndpoint,
       clock,
       fetch: fetchFn,

@@ -69,6 +69,7 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
     verifyPayloadHash: false,
     verifyChecksums: false,
     addContentMd5: false,
+    serviceInstanceId: undefined,
   });
   assert.deepEqual([...config.keystore], [["client", "client-secret"]]);
   assert.equal(config.httpPort, 8080);
@@ -86,6 +87,7 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
   assert.equal(config.clockSkewMs, 900_000);
   assert.equal(config.secretCacheTtlMs, 300_000);
   assert.equal(config.cacheSize, 10_000);
+  assert.equal(config.callbackTimeoutMs, 5000);
   assert.equal(config.clock, Date.now);
   assert.equal(config.fetch, fetch);
   assert.equal(config.validator, undefined);

@@ -8,15 +8,12 @@
 import type { HmacKey, ResolvedBucket, ResolvedConfig } from "./config.ts";
 import { S3Error } from "./errors.ts";
 import { TtlCache } from "./ttl_cache.ts";
+import { runCallback } from "./callback.ts";
 
 /** Backend credentials for one request. */
 export type BackendCredentials =
   | ({ kind: "hmac" } & HmacKey)
   | { kind: "apiKey"; apiKey: string };
-
-function callbackFailed(name: string, err: unknown): S3Error {
-  return new S3Error("InternalError", `The ${name} callback failed`, { cause: err });
-}
 
 /** Parses what `bucketCredsFetcher` returned. */
 export function parseFetchedCredentials(value: unknown): BackendCredentials {
@@ -66,12 +63,9 @@ export class Credentials {
     const fetcher = this.#config.hmacFetcher;
     if (fetcher === undefined) return null;
     return await this.#secrets.getOrLoad(accessKey, async () => {
-      let secret: unknown;
-      try {
-        secret = await fetcher(accessKey);
-      } catch (err) {
-        throw callbackFailed("hmacFetcher", err);
-      }
+      const secret: unknown = await runCallback("hmacFetcher", () => fetcher(accessKey), {
+        timeoutMs: this.#config.callbackTimeoutMs,
+      });
       if (secret === null || secret === undefined) return null;
       if (typeof secret !== "string" || secret === "") {
         throw new S3Error("InternalError", "hmacFetcher returned neither a string nor null");
@@ -87,12 +81,13 @@ export class Credentials {
     if (c.kind === "apiKey") return { kind: "apiKey", apiKey: c.apiKey };
     const fetcher = this.#config.bucketCredsFetcher!;
     return await this.#backend.getOrLoad(JSON.stringify([bucket.name, token]), async () => {
-      let value: unknown;
-      try {
-        value = await fetcher(token, bucket.name);
-      } catch (err) {
-        throw callbackFailed("bucketCredsFetcher", err);
-      }
+      const value: unknown = await runCallback(
+        "bucketCredsFetcher",
+        () => fetcher(token, bucket.name),
+        {
+          timeoutMs: this.#config.callbackTimeoutMs,
+        },
+      );
       return parseFetchedCredentials(value);
     }, { ttlMs: bucket.ttlMs });
   }

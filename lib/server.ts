@@ -8,7 +8,8 @@ import { type ProxyConfig, resolveConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { createLogger } from "./log.ts";
 import { Transport } from "./transport.ts";
-import { MemoryUseCounter } from "./use_counter.ts";
+import { RedisUseCounter } from "./redis_use_counter.ts";
+import { MemoryUseCounter, type UseCounter } from "./use_counter.ts";
 
 /**
  * A running proxy.
@@ -63,7 +64,9 @@ export function serve(config: ProxyConfig): ProxyServer {
     logger.log("warn", "threads > 1 is not implemented yet; running one isolate");
   }
   const transport = new Transport({ fetch: resolved.fetch });
-  const useCounter = new MemoryUseCounter({ clock: resolved.clock });
+  const useCounter: UseCounter = resolved.store?.redis
+    ? new RedisUseCounter({ url: resolved.store.redis, logger })
+    : new MemoryUseCounter({ clock: resolved.clock });
   const handler = createHandler({ config: resolved, logger, transport, useCounter });
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {

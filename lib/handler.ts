@@ -23,6 +23,15 @@ import { isPresignParam } from "./authorization.ts";
 import { createHash } from "node:crypto";
 import { planBody } from "./payload.ts";
 import { IamTokens } from "./iam.ts";
+import { parseChecksumHeaderName } from "./checksums.ts";
+import {
+  type DeleteEntry,
+  deleteRequestXml,
+  deniedResultXml,
+  MAX_DELETE_BODY,
+  mergeDeleteResult,
+  parseDeleteRequest,
+} from "./delete_objects.ts";
 
 /** What the handler runs on. */
 export interface HandlerDeps {
@@ -48,6 +57,23 @@ export interface ConnInfo {
 export type Handler = (request: Request, conn: ConnInfo) => Promise<Response>;
 
 const UNKNOWN_BUCKET = "_unknown";
+
+/** Checks a buffered body against the client's literal SHA-256 and Content-MD5. */
+function checkDeclaredDigests(verified: VerifiedRequest, bytes: Uint8Array): void {
+  const payload = verified.auth.payload;
+  if (
+    payload.kind === "sha256" && createHash("sha256").update(bytes).digest("hex") !== payload.hash
+  ) {
+    throw new S3Error(
+      "XAmzContentSHA256Mismatch",
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+  }
+  const md5 = verified.headers.get("content-md5");
+  if (md5 !== null && createHash("md5").update(bytes).digest("base64") !== md5.trim()) {
+    throw new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.");
+  }
+}
 /** Bodies buffered to add a Content-MD5 are at most this large. */
 const MAX_MD5_BODY = 1024 * 1024;
 
@@ -236,6 +262,51 @@ export function createHandler(deps: HandlerDeps): Handler {
       copySource = await copySourceFor(verified, { bucket, creds, sourceIp: state.sourceIp });
     }
     let clientBody: ReadableStream<Uint8Array> | null = request.body;
+    let deniedDeletes: DeleteEntry[] = [];
+    if (operation === "DeleteObjects" && config.validator !== undefined) {
+      // Authorize every key as DeleteObject; denied keys never reach the backend.
+      if (plan.transformed) {
+        throw new S3Error(
+          "NotImplemented",
+          "DeleteObjects with an aws-chunked body is not supported",
+        );
+      }
+      const bytes = await readSmallBody(request.body, MAX_DELETE_BODY);
+      checkDeclaredDigests(verified, bytes);
+      const parsed = parseDeleteRequest(new TextDecoder().decode(bytes));
+      const allowed = await Promise.all(parsed.objects.map((o) =>
+        authorizer.allowed(
+          verified.token,
+          validatorRequest(verified, {
+            operation: "DeleteObject",
+            bucket: target.bucket!,
+            key: o.key,
+            sourceIp: state.sourceIp,
+          }),
+          { ttlMs: bucket.ttlMs },
+        )
+      ));
+      deniedDeletes = parsed.objects.filter((_, i) => !allowed[i]);
+      const kept = parsed.objects.filter((_, i) => allowed[i]);
+      if (kept.length === 0) {
+        return new Response(deniedResultXml(deniedDeletes), {
+          headers: { "content-type": "application/xml", ...serverHeaders },
+        });
+      }
+      let forward = bytes;
+      if (deniedDeletes.length > 0) {
+        forward = new TextEncoder().encode(deleteRequestXml({ ...parsed, objects: kept }));
+        plan.payloadHash = createHash("sha256").update(forward).digest("hex");
+        plan.headerEdits["content-md5"] = createHash("md5").update(forward).digest("base64");
+        plan.headerEdits["x-amz-sdk-checksum-algorithm"] = null;
+        for (const name of request.headers.keys()) {
+          if (parseChecksumHeaderName(name)) plan.headerEdits[name] = null;
+        }
+      }
+      clientBody = ReadableStream.from([forward]);
+      plan.transformed = true;
+      plan.contentLength = forward.length;
+    }
     if (
       bucket.addContentMd5 && !request.headers.has("content-md5") && !plan.transformed &&
       (operation === "DeleteObjects" || (operation.startsWith("Put") && operation !== "PutObject"))
@@ -264,6 +335,16 @@ export function createHandler(deps: HandlerDeps): Handler {
         verify: config.verify,
       });
     };
+    if (deniedDeletes.length > 0) {
+      const response = await send(
+        creds.kind === "apiKey" ? await iam.tokenFor(creds.apiKey) : undefined,
+      );
+      if (!response.ok) return response;
+      const merged = mergeDeleteResult(await response.text(), deniedDeletes);
+      const headers = new Headers(response.headers);
+      headers.delete("content-length");
+      return new Response(merged, { status: response.status, headers });
+    }
     if (creds.kind !== "apiKey") return await send();
     const token = await iam.tokenFor(creds.apiKey);
     const response = await send(token);

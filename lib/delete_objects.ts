@@ -1,0 +1,124 @@
+/**
+ * DeleteObjects, key by key: the body is parsed (at most 1000 keys, 2 MiB),
+ * every key is authorized as `DeleteObject`, denied keys never reach the
+ * backend and come back as AccessDenied `<Error>` entries in the result.
+ *
+ * @module
+ */
+import { S3Error, xmlEscape } from "./errors.ts";
+
+/** Largest DeleteObjects body accepted. */
+export const MAX_DELETE_BODY = 2 * 1024 * 1024;
+/** Most keys in one DeleteObjects request (the S3 limit). */
+export const MAX_DELETE_KEYS = 1000;
+
+/** One object named in a DeleteObjects request. */
+export interface DeleteEntry {
+  /** The decoded key. */
+  key: string;
+  /** The version, if named. */
+  versionId?: string;
+  /** The `<Object>…</Object>` element as sent. */
+  raw: string;
+}
+
+/** A parsed `<Delete>` document. */
+export interface DeleteRequest {
+  /** The objects, in order. */
+  objects: DeleteEntry[];
+  /** `<Quiet>true</Quiet>`: only errors are reported. */
+  quiet: boolean;
+}
+
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+/** Decodes XML character and entity references. */
+export function xmlUnescape(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, ref: string) => {
+    if (ref[0] !== "#") return ENTITIES[ref];
+    const cp = ref[1] === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    if (cp > 0x10ffff) throw new S3Error("MalformedXML", "Invalid character reference");
+    return String.fromCodePoint(cp);
+  });
+}
+
+function malformed(why: string): S3Error {
+  return new S3Error(
+    "MalformedXML",
+    `The XML you provided was not well-formed or did not validate against our published schema: ${why}`,
+  );
+}
+
+/** Parses a DeleteObjects body. */
+export function parseDeleteRequest(xml: string): DeleteRequest {
+  const body = xml.replace(/^\uFEFF?\s*(<\?xml[^>]*\?>)?\s*/, "");
+  const root = /^<Delete(\s[^>]*)?>([\s\S]*)<\/Delete>\s*$/.exec(body);
+  if (root === null) throw malformed("the root element must be <Delete>");
+  const inner = root[2];
+  const objects: DeleteEntry[] = [];
+  let quiet = false;
+  const element = /\s*<(Object|Quiet)>([\s\S]*?)<\/\1>\s*/y;
+  let offset = 0;
+  while (offset < inner.length) {
+    element.lastIndex = offset;
+    const m = element.exec(inner);
+    if (m === null) {
+      if (inner.slice(offset).trim() === "") break;
+      throw malformed("unexpected content in <Delete>");
+    }
+    offset = element.lastIndex;
+    if (m[1] === "Quiet") {
+      quiet = m[2].trim() === "true";
+      continue;
+    }
+    const key = /<Key>([\s\S]*?)<\/Key>/.exec(m[2]);
+    if (key === null) throw malformed("an <Object> has no <Key>");
+    const version = /<VersionId>([\s\S]*?)<\/VersionId>/.exec(m[2]);
+    objects.push({
+      key: xmlUnescape(key[1]),
+      ...(version ? { versionId: xmlUnescape(version[1]) } : {}),
+      raw: m[0].trim(),
+    });
+    if (objects.length > MAX_DELETE_KEYS) {
+      throw malformed(`at most ${MAX_DELETE_KEYS} keys may be deleted at once`);
+    }
+  }
+  if (objects.length === 0) throw malformed("no <Object> to delete");
+  return { objects, quiet };
+}
+
+/** The `<Delete>` document for the allowed objects. */
+export function deleteRequestXml(request: DeleteRequest): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
+    request.quiet ? "<Quiet>true</Quiet>" : ""
+  }${request.objects.map((o) => o.raw).join("")}</Delete>`;
+}
+
+/** `<Error>` entries for denied objects. */
+export function deniedEntriesXml(denied: readonly DeleteEntry[]): string {
+  return denied.map((o) =>
+    `<Error><Key>${xmlEscape(o.key)}</Key>${
+      o.versionId === undefined ? "" : `<VersionId>${xmlEscape(o.versionId)}</VersionId>`
+    }<Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+  ).join("");
+}
+
+/** A whole DeleteResult holding only the denied entries (nothing was sent). */
+export function deniedResultXml(denied: readonly DeleteEntry[]): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
+    deniedEntriesXml(denied)
+  }</DeleteResult>`;
+}
+
+/** Adds denied entries to the backend's DeleteResult. */
+export function mergeDeleteResult(backendXml: string, denied: readonly DeleteEntry[]): string {
+  if (denied.length === 0) return backendXml;
+  const entries = deniedEntriesXml(denied);
+  const close = backendXml.lastIndexOf("</DeleteResult>");
+  if (close >= 0) return backendXml.slice(0, close) + entries + backendXml.slice(close);
+  const empty = /<DeleteResult([^>]*)\/>/.exec(backendXml);
+  if (empty) {
+    return backendXml.replace(empty[0], `<DeleteResult${empty[1]}>${entries}</DeleteResult>`);
+  }
+  return backendXml;
+}

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { S3Error } from "./errors.ts";
+import {
+  deleteRequestXml,
+  deniedResultXml,
+  mergeDeleteResult,
+  parseDeleteRequest,
+  xmlUnescape,
+} from "./delete_objects.ts";
+
+const BODY = `<?xml version="1.0" encoding="UTF-8"?>
+<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Object><Key>a &amp; b</Key></Object>
+  <Object><Key>v</Key><VersionId>3</VersionId></Object>
+  <Quiet>true</Quiet>
+</Delete>`;
+
+Deno.test("delete_objects: parses keys, versions, entities and Quiet", () => {
+  const r = parseDeleteRequest(BODY);
+  assert.equal(r.quiet, true);
+  assert.deepEqual(r.objects.map((o) => [o.key, o.versionId]), [["a & b", undefined], ["v", "3"]]);
+  assert.equal(xmlUnescape("&#x41;&#66;&lt;&apos;"), "AB<'");
+});
+
+Deno.test("delete_objects: rebuilds the request with kept objects only", () => {
+  const r = parseDeleteRequest(BODY);
+  const xml = deleteRequestXml({ ...r, objects: [r.objects[1]] });
+  const again = parseDeleteRequest(xml);
+  assert.deepEqual(again.objects.map((o) => o.key), ["v"]);
+  assert.equal(again.quiet, true);
+});
+
+Deno.test("delete_objects: malformed or oversized bodies are MalformedXML", () => {
+  for (
+    const bad of [
+      "",
+      "<Delete>",
+      "<Other></Other>",
+      "<Delete><Object></Object></Delete>",
+      "<Delete></Delete>",
+      "<Delete><Object><Key>a</Key></Object>junk</Delete>",
+    ]
+  ) {
+    assert.throws(
+      () => parseDeleteRequest(bad),
+      (e) => e instanceof S3Error && e.code === "MalformedXML",
+      bad,
+    );
+  }
+  const many = `<Delete>${"<Object><Key>k</Key></Object>".repeat(1001)}</Delete>`;
+  assert.throws(
+    () => parseDeleteRequest(many),
+    (e) => e instanceof S3Error && e.code === "MalformedXML",
+  );
+});
+
+Deno.test("delete_objects: denied entries merge into the backend's result", () => {
+  const denied = parseDeleteRequest(BODY).objects.slice(0, 1);
+  const merged = mergeDeleteResult(
+    "<DeleteResult><Deleted><Key>v</Key></Deleted></DeleteResult>",
+    denied,
+  );
+  assert.equal(
+    merged,
+    "<DeleteResult><Deleted><Key>v</Key></Deleted><Error><Key>a &amp; b</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>",
+  );
+  assert.match(
+    mergeDeleteResult('<DeleteResult xmlns="x"/>', denied),
+    /<DeleteResult xmlns="x"><Error>/,
+  );
+  assert.match(deniedResultXml(denied), /<DeleteResult[^>]*><Error><Key>a &amp; b<\/Key>/);
+});

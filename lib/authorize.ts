@@ -10,15 +10,19 @@ import type { ResolvedConfig } from "./config.ts";
 import { S3Error } from "./errors.ts";
 import { TtlCache } from "./ttl_cache.ts";
 import { runCallback } from "./callback.ts";
+import type { Metrics } from "./metrics.ts";
 
 /** Asks the validator, with caching. */
 export class Authorizer {
   #config: ResolvedConfig;
   #cache: TtlCache<boolean>;
 
+  #metrics?: Metrics;
+
   /** Creates the decision cache for a resolved config. */
-  constructor(config: ResolvedConfig) {
+  constructor(config: ResolvedConfig, options: { metrics?: Metrics } = {}) {
     this.#config = config;
+    this.#metrics = options.metrics;
     this.#cache = new TtlCache({ maxEntries: config.cacheSize, clock: config.clock });
   }
 
@@ -37,17 +41,24 @@ export class Authorizer {
       request.operation,
       request.key ?? null,
     ]);
-    return await this.#cache.getOrLoad(id, async () => {
+    let missed = false;
+    const allowed = await this.#cache.getOrLoad(id, async () => {
+      missed = true;
       const decision: unknown = await runCallback(
         "validator",
         () => validator(token, request.bucket, request),
-        { timeoutMs: this.#config.callbackTimeoutMs },
+        {
+          timeoutMs: this.#config.callbackTimeoutMs,
+          observe: (ms) => this.#metrics?.callbackTimed("validator", ms),
+        },
       );
       if (typeof decision !== "boolean") {
         throw new S3Error("InternalError", "The validator returned a non-boolean; denying");
       }
       return decision;
     }, options);
+    this.#metrics?.cacheLookup("validator", missed ? "miss" : "hit");
+    return allowed;
   }
 
   /** Throws AccessDenied unless allowed. */

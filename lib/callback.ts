@@ -11,13 +11,20 @@ import { S3Error } from "./errors.ts";
 export async function runCallback<T>(
   name: string,
   fn: () => T | Promise<T>,
-  options: { timeoutMs: number },
+  options: { timeoutMs: number; observe?: (ms: number) => void },
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const started = performance.now();
   const work = (async () => await fn())().catch((err) => {
     throw new S3Error("InternalError", `The ${name} callback failed`, { cause: err });
   });
-  if (options.timeoutMs <= 0) return await work;
+  if (options.timeoutMs <= 0) {
+    try {
+      return await work;
+    } finally {
+      options.observe?.(performance.now() - started);
+    }
+  }
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () =>
@@ -34,6 +41,7 @@ export async function runCallback<T>(
     return await Promise.race([work, timeout]);
   } finally {
     clearTimeout(timer);
+    options.observe?.(performance.now() - started);
     work.catch(() => {}); // a late failure after the timeout is not unhandled
   }
 }

@@ -9,6 +9,7 @@ import type { HmacKey, ResolvedBucket, ResolvedConfig } from "./config.ts";
 import { S3Error } from "./errors.ts";
 import { TtlCache } from "./ttl_cache.ts";
 import { runCallback } from "./callback.ts";
+import type { Metrics } from "./metrics.ts";
 
 /** Backend credentials for one request. */
 export type BackendCredentials =
@@ -49,9 +50,12 @@ export class Credentials {
   #secrets: TtlCache<string | null>;
   #backend: TtlCache<BackendCredentials>;
 
+  #metrics?: Metrics;
+
   /** Creates the caches for a resolved config. */
-  constructor(config: ResolvedConfig) {
+  constructor(config: ResolvedConfig, options: { metrics?: Metrics } = {}) {
     this.#config = config;
+    this.#metrics = options.metrics;
     this.#secrets = new TtlCache({ maxEntries: config.cacheSize, clock: config.clock });
     this.#backend = new TtlCache({ maxEntries: config.cacheSize, clock: config.clock });
   }
@@ -62,9 +66,12 @@ export class Credentials {
     if (fromStore !== undefined) return fromStore;
     const fetcher = this.#config.hmacFetcher;
     if (fetcher === undefined) return null;
-    return await this.#secrets.getOrLoad(accessKey, async () => {
+    let missed = false;
+    const found = await this.#secrets.getOrLoad(accessKey, async () => {
+      missed = true;
       const secret: unknown = await runCallback("hmacFetcher", () => fetcher(accessKey), {
         timeoutMs: this.#config.callbackTimeoutMs,
+        observe: (ms) => this.#metrics?.callbackTimed("hmacFetcher", ms),
       });
       if (secret === null || secret === undefined) return null;
       if (typeof secret !== "string" || secret === "") {
@@ -72,6 +79,8 @@ export class Credentials {
       }
       return secret;
     }, { ttlMs: this.#config.secretCacheTtlMs });
+    this.#metrics?.cacheLookup("secret", missed ? "miss" : "hit");
+    return found;
   }
 
   /** Backend credentials for (token, bucket). */
@@ -80,15 +89,20 @@ export class Credentials {
     if (c.kind === "hmac") return { kind: "hmac", accessKey: c.accessKey, secretKey: c.secretKey };
     if (c.kind === "apiKey") return { kind: "apiKey", apiKey: c.apiKey };
     const fetcher = this.#config.bucketCredsFetcher!;
-    return await this.#backend.getOrLoad(JSON.stringify([bucket.name, token]), async () => {
+    let missed = false;
+    const found = await this.#backend.getOrLoad(JSON.stringify([bucket.name, token]), async () => {
+      missed = true;
       const value: unknown = await runCallback(
         "bucketCredsFetcher",
         () => fetcher(token, bucket.name),
         {
           timeoutMs: this.#config.callbackTimeoutMs,
+          observe: (ms) => this.#metrics?.callbackTimed("bucketCredsFetcher", ms),
         },
       );
       return parseFetchedCredentials(value);
     }, { ttlMs: bucket.ttlMs });
+    this.#metrics?.cacheLookup("creds", missed ? "miss" : "hit");
+    return found;
   }
 }

@@ -23,6 +23,7 @@ import { isPresignParam } from "./authorization.ts";
 import { createHash } from "node:crypto";
 import { planBody } from "./payload.ts";
 import { IamTokens } from "./iam.ts";
+import { countingStream, type Metrics, NO_BUCKET, UNKNOWN_BUCKET } from "./metrics.ts";
 import { parseChecksumHeaderName } from "./checksums.ts";
 import {
   type DeleteEntry,
@@ -43,6 +44,8 @@ export interface HandlerDeps {
   transport: Transport;
   /** Presigned URL use counts. */
   useCounter: UseCounter;
+  /** Prometheus metrics, when enabled. */
+  metrics?: Metrics;
 }
 
 /** Connection facts of a request. */
@@ -56,7 +59,15 @@ export interface ConnInfo {
 /** A request handler: Request in, Response out, never throws. */
 export type Handler = (request: Request, conn: ConnInfo) => Promise<Response>;
 
-const UNKNOWN_BUCKET = "_unknown";
+/** What the request path learns about a request, for logs and metrics. */
+interface RequestState {
+  operation: string;
+  bucket: string;
+  accessKey?: string;
+  sourceIp: string;
+  upstreamMs?: number;
+  presigned?: "hit" | "rejected";
+}
 
 /** Checks a buffered body against the client's literal SHA-256 and Content-MD5. */
 function checkDeclaredDigests(verified: VerifiedRequest, bytes: Uint8Array): void {
@@ -117,10 +128,10 @@ function sameCredentials(a: BackendCredentials, b: BackendCredentials): boolean 
 
 /** Creates the proxy's request handler. */
 export function createHandler(deps: HandlerDeps): Handler {
-  const { config, logger, transport, useCounter } = deps;
+  const { config, logger, transport, useCounter, metrics } = deps;
   const signingKeys = new SigningKeyCache();
-  const credentials = new Credentials(config);
-  const authorizer = new Authorizer(config);
+  const credentials = new Credentials(config, { metrics });
+  const authorizer = new Authorizer(config, { metrics });
   const iam = new IamTokens({
     endpoint: config.iamEndpoint,
     fetch: config.fetch,
@@ -196,7 +207,7 @@ export function createHandler(deps: HandlerDeps): Handler {
   async function proxy(
     request: Request,
     target: RequestTarget,
-    state: { operation: string; bucket: string; accessKey?: string; sourceIp: string },
+    state: RequestState,
     signal: AbortSignal | undefined,
   ): Promise<Response> {
     const verified = await authenticate(
@@ -220,6 +231,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     });
     state.operation = operation;
     if (target.bucket === undefined) {
+      state.bucket = NO_BUCKET;
       if (operation === "ListBuckets") return await listBuckets(verified, state.sourceIp);
       throw new S3Error(
         "MethodNotAllowed",
@@ -248,6 +260,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       const uses = await useCounter.increment(verified.auth.signature, {
         expiresAt: verified.auth.timeMs + verified.auth.expiresSeconds! * 1000,
       });
+      state.presigned = uses > config.maxPresignUrlUsageAttempts ? "rejected" : "hit";
       if (uses > config.maxPresignUrlUsageAttempts) {
         throw new S3Error("AccessDenied", "presigned URL use limit reached");
       }
@@ -327,13 +340,16 @@ export function createHandler(deps: HandlerDeps): Handler {
         payloadHash: plan.payloadHash,
         headerEdits: plan.headerEdits,
       });
-      return await transport.send(upstream, {
+      const sent = performance.now();
+      const response = await transport.send(upstream, {
         body: plan.body(clientBody, upstream),
         contentLength: plan.contentLength,
         transformedBody: plan.transformed,
         signal,
         verify: config.verify,
       });
+      state.upstreamMs = performance.now() - sent;
+      return response;
     };
     if (deniedDeletes.length > 0) {
       const response = await send(
@@ -360,10 +376,10 @@ export function createHandler(deps: HandlerDeps): Handler {
   return async (request, conn) => {
     const id = requestId();
     const started = performance.now();
-    const state = {
+    metrics?.requestStarted();
+    const state: RequestState = {
       operation: "Unknown",
       bucket: UNKNOWN_BUCKET,
-      accessKey: undefined as string | undefined,
       sourceIp: conn.remoteIp,
     };
     let target: RequestTarget | undefined;
@@ -393,18 +409,51 @@ export function createHandler(deps: HandlerDeps): Handler {
         cause: error.cause,
       });
     }
-    logger.log("info", "request", {
-      requestId: id,
-      clientIp: conn.remoteIp,
-      accessKey: state.accessKey,
-      method: request.method,
-      bucket: state.bucket,
-      operation: state.operation,
-      key: target?.key,
-      status: response.status,
-      code: error?.code,
-      ms: Math.round((performance.now() - started) * 10) / 10,
+    const length = request.headers.get("x-amz-decoded-content-length") ??
+      request.headers.get("content-length");
+    const bytesIn = length !== null && /^\d+$/.test(length) ? Number(length) : 0;
+    const status = response.status;
+    const key = target?.key;
+    // Logged and counted once the body has gone out (or failed to).
+    const finish = (bytesOut: number) => {
+      const durationMs = performance.now() - started;
+      metrics?.requestFinished({
+        operation: state.operation,
+        bucket: state.bucket,
+        status,
+        code: error?.code,
+        durationMs,
+        upstreamMs: state.upstreamMs,
+        bytesIn,
+        bytesOut,
+        presigned: state.presigned,
+      });
+      logger.log("info", "request", {
+        requestId: id,
+        clientIp: conn.remoteIp,
+        accessKey: state.accessKey,
+        method: request.method,
+        bucket: state.bucket,
+        operation: state.operation,
+        key,
+        status,
+        code: error?.code,
+        bytesIn,
+        bytesOut,
+        ms: Math.round(durationMs * 10) / 10,
+        upstreamMs: state.upstreamMs === undefined
+          ? undefined
+          : Math.round(state.upstreamMs * 10) / 10,
+      });
+    };
+    if (response.body === null) {
+      finish(0);
+      return response;
+    }
+    return new Response(response.body.pipeThrough(countingStream(finish)), {
+      status,
+      statusText: response.statusText,
+      headers: response.headers,
     });
-    return response;
   };
 }

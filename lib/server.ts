@@ -8,6 +8,9 @@ import { type ProxyConfig, resolveConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { createLogger } from "./log.ts";
 import { Transport } from "./transport.ts";
+import { Metrics } from "./metrics.ts";
+import { startMetricsServer } from "./metrics_server.ts";
+import denoJson from "../deno.json" with { type: "json" };
 import { RedisUseCounter } from "./redis_use_counter.ts";
 import { MemoryUseCounter, type UseCounter } from "./use_counter.ts";
 
@@ -26,6 +29,8 @@ export interface ProxyServer {
   readonly http?: Deno.NetAddr;
   /** The bound HTTPS address, when `httpsPort` is set. */
   readonly https?: Deno.NetAddr;
+  /** The bound metrics and health address, when `metricsPort` is set. */
+  readonly metrics?: Deno.NetAddr;
   /** Resolves when every listener has closed. */
   readonly finished: Promise<void>;
   /** Stops accepting, lets in-flight requests finish, then closes backend connections. */
@@ -67,7 +72,10 @@ export function serve(config: ProxyConfig): ProxyServer {
   const useCounter: UseCounter = resolved.store?.redis
     ? new RedisUseCounter({ url: resolved.store.redis, logger })
     : new MemoryUseCounter({ clock: resolved.clock });
-  const handler = createHandler({ config: resolved, logger, transport, useCounter });
+  const metrics = resolved.metricsPort === undefined
+    ? undefined
+    : new Metrics({ version: denoJson.version });
+  const handler = createHandler({ config: resolved, logger, transport, useCounter, metrics });
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
     // `completed` rejects when the client leaves before the response is
@@ -100,17 +108,43 @@ export function serve(config: ProxyConfig): ProxyServer {
     servers.push(s);
     https = s.addr;
   }
+  let stopping = false;
+  const metricsServer = metrics === undefined ? undefined : startMetricsServer({
+    port: resolved.metricsPort!,
+    hostname: resolved.hostname,
+    metrics,
+    ready: () => !stopping,
+    readyDetails: () =>
+      Promise.resolve({
+        listeners: { http: http?.port ?? null, https: https?.port ?? null },
+        buckets: resolved.buckets.size,
+      }),
+  });
+  if (metricsServer) {
+    logger.log("info", "metrics listening", {
+      url: `http://${metricsServer.addr.hostname}:${metricsServer.addr.port}/metrics`,
+    });
+  }
   const finished = Promise.all(servers.map((s) => s.finished)).then(async () => {
+    await metricsServer?.shutdown();
     transport.close();
     await useCounter.close();
   });
-  let stopping: Promise<void> | undefined;
+  let stopped: Promise<void> | undefined;
   const shutdown = () => {
-    stopping ??= (async () => {
+    stopping = true;
+    stopped ??= (async () => {
       await Promise.all(servers.map((s) => s.shutdown()));
       await finished;
     })();
-    return stopping;
+    return stopped;
   };
-  return { http, https, finished, shutdown, [Symbol.asyncDispose]: shutdown };
+  return {
+    http,
+    https,
+    metrics: metricsServer?.addr,
+    finished,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
 }

@@ -39,6 +39,7 @@ function port(name: string, value: string | undefined): number | undefined {
 /** Loads the config module and applies flag overrides. */
 export async function loadConfig(
   args: string[],
+  options: { reload?: number } = {},
 ): Promise<{ config: ProxyConfig; check: boolean } | { exit: number; text: string }> {
   const { values } = parseArgs({
     args,
@@ -60,7 +61,9 @@ export async function loadConfig(
   if (values.help) return { exit: 0, text: HELP };
   if (values.version) return { exit: 0, text: `osp ${denoJson.version}` };
   if (values.config === undefined) return { exit: 2, text: `--config is required\n\n${HELP}` };
-  const mod = await import(toFileUrl(values.config));
+  // On reload a query string makes Deno import the module afresh.
+  const url = toFileUrl(values.config) + (options.reload ? `?reload=${options.reload}` : "");
+  const mod = await import(url);
   let loaded = mod.default;
   if (typeof loaded === "function") loaded = await loaded();
   if (typeof loaded !== "object" || loaded === null) {
@@ -114,6 +117,21 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  let reloads = 0;
+  Deno.addSignalListener("SIGHUP", async () => {
+    try {
+      const next = await loadConfig(Deno.args, { reload: ++reloads });
+      if ("config" in next) server.reload(next.config);
+    } catch (err) {
+      // server.reload logs an invalid config itself; this covers a module that fails to load.
+      console.error(JSON.stringify({
+        time: new Date().toISOString(),
+        level: "error",
+        msg: "reload failed; the old config stays",
+        reason: (err as Error).message,
+      }));
+    }
+  });
   await server.finished;
   return 0;
 }

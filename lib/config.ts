@@ -256,6 +256,8 @@ export interface ProxyConfig {
   callbackTimeoutMs?: number;
   /** IBM IAM token endpoint for API keys; default `https://iam.cloud.ibm.com/identity/token`. */
   iamEndpoint?: string;
+  /** Count requests per (bucket, operation) for `server.requestCounts()`; default env `OSP_ENABLE_REQUEST_COUNTING=true`. */
+  enableRequestCounting?: boolean;
   /** Time source in epoch milliseconds (tests). */
   clock?: () => number;
   /** The fetch used to reach backends (tests). */
@@ -314,6 +316,7 @@ export interface ResolvedConfig {
   cacheSize: number;
   callbackTimeoutMs: number;
   iamEndpoint: string;
+  enableRequestCounting: boolean;
   clock: () => number;
   fetch: typeof fetch;
 }
@@ -342,6 +345,7 @@ const CONFIG_FIELDS = new Set([
   "cacheSize",
   "callbackTimeoutMs",
   "iamEndpoint",
+  "enableRequestCounting",
   "clock",
   "fetch",
 ]);
@@ -686,6 +690,9 @@ export function resolveConfigProblems(
   const iamEndpoint = checkString(p, "iamEndpoint", config.iamEndpoint) ??
     "https://iam.cloud.ibm.com/identity/token";
   if (!/^https?:\/\//.test(iamEndpoint)) p.add("iamEndpoint", "must be an http(s) URL");
+  const enableRequestCounting =
+    checkBoolean(p, "enableRequestCounting", config.enableRequestCounting) ??
+      env("OSP_ENABLE_REQUEST_COUNTING") === "true";
   const clock = checkFunction<() => number>(p, "clock", config.clock) ?? Date.now;
   const fetchFn = checkFunction<typeof fetch>(p, "fetch", config.fetch) ?? fetch;
 
@@ -715,6 +722,7 @@ export function resolveConfigProblems(
       cacheSize,
       callbackTimeoutMs,
       iamEndpoint,
+      enableRequestCounting,
       clock,
       fetch: fetchFn,
     },

@@ -46,6 +46,8 @@ export interface HandlerDeps {
   useCounter: UseCounter;
   /** Prometheus metrics, when enabled. */
   metrics?: Metrics;
+  /** Request counts per bucket and operation, when enabled. */
+  requestCounts?: Map<string, Map<string, number>>;
 }
 
 /** Connection facts of a request. */
@@ -128,7 +130,7 @@ function sameCredentials(a: BackendCredentials, b: BackendCredentials): boolean 
 
 /** Creates the proxy's request handler. */
 export function createHandler(deps: HandlerDeps): Handler {
-  const { config, logger, transport, useCounter, metrics } = deps;
+  const { config, logger, transport, useCounter, metrics, requestCounts } = deps;
   const signingKeys = new SigningKeyCache();
   const credentials = new Credentials(config, { metrics });
   const authorizer = new Authorizer(config, { metrics });
@@ -417,6 +419,11 @@ export function createHandler(deps: HandlerDeps): Handler {
     // Logged and counted once the body has gone out (or failed to).
     const finish = (bytesOut: number) => {
       const durationMs = performance.now() - started;
+      if (requestCounts) {
+        let ops = requestCounts.get(state.bucket);
+        if (ops === undefined) requestCounts.set(state.bucket, ops = new Map());
+        ops.set(state.operation, (ops.get(state.operation) ?? 0) + 1);
+      }
       metrics?.requestFinished({
         operation: state.operation,
         bucket: state.bucket,

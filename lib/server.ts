@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ProxyConfig, resolveConfig } from "./config.ts";
+import { type ProxyConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { createLogger } from "./log.ts";
 import { Transport } from "./transport.ts";
@@ -31,6 +31,15 @@ export interface ProxyServer {
   readonly https?: Deno.NetAddr;
   /** The bound metrics and health address, when `metricsPort` is set. */
   readonly metrics?: Deno.NetAddr;
+  /**
+   * Swaps in a new config (bucket map, keys, callbacks, options): requests in
+   * flight finish on the old one, and every cache starts empty. An invalid
+   * config throws a TypeError and the old one stays. Listeners, `store` and
+   * `threads` change only on restart.
+   */
+  reload(config: ProxyConfig): void;
+  /** Requests per bucket and operation, with `enableRequestCounting`. */
+  requestCounts(): Record<string, Record<string, number>>;
   /** Resolves when every listener has closed. */
   readonly finished: Promise<void>;
   /** Stops accepting, lets in-flight requests finish, then closes backend connections. */
@@ -75,7 +84,19 @@ export function serve(config: ProxyConfig): ProxyServer {
   const metrics = resolved.metricsPort === undefined
     ? undefined
     : new Metrics({ version: denoJson.version });
-  const handler = createHandler({ config: resolved, logger, transport, useCounter, metrics });
+  const counts = new Map<string, Map<string, number>>();
+  const make = (config: ResolvedConfig) =>
+    createHandler({
+      config,
+      logger: createLogger({ level: config.logLevel }),
+      transport,
+      useCounter,
+      metrics,
+      requestCounts: config.enableRequestCounting ? counts : undefined,
+    });
+  // Swapped whole on reload: requests in flight finish on the handler (and
+  // config) they started with.
+  let handler = make(resolved);
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
     // `completed` rejects when the client leaves before the response is
@@ -139,10 +160,36 @@ export function serve(config: ProxyConfig): ProxyServer {
     })();
     return stopped;
   };
+  // Fields a reload cannot change: they belong to listeners and shared state.
+  const fixed = (c: ResolvedConfig) =>
+    JSON.stringify([c.httpPort, c.httpsPort, c.hostname, c.tls, c.metricsPort, c.store, c.threads]);
+  const reload = (next: ProxyConfig) => {
+    let config: ResolvedConfig;
+    try {
+      config = resolveConfig(next);
+    } catch (err) {
+      logger.log("error", "reload rejected: the new config is invalid; the old one stays", {
+        reason: (err as Error).message,
+      });
+      throw err;
+    }
+    if (fixed(config) !== fixed(resolved)) {
+      logger.log("warn", "reload: listener, store and thread settings change only on restart");
+    }
+    handler = make(config);
+    logger.log("info", "config reloaded", { buckets: config.buckets.size });
+  };
+  const requestCounts = () => {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [bucket, ops] of counts) out[bucket] = Object.fromEntries(ops);
+    return out;
+  };
   return {
     http,
     https,
     metrics: metricsServer?.addr,
+    reload,
+    requestCounts,
     finished,
     shutdown,
     [Symbol.asyncDispose]: shutdown,

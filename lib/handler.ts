@@ -15,7 +15,7 @@ import { listBucketsXml } from "./list_buckets.ts";
 import type { Logger } from "./log.ts";
 import { operationName } from "./operation.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
-import { SigningKeyCache } from "./sigv4.ts";
+import { SigningKeyCache, uriEncode } from "./sigv4.ts";
 import type { Transport } from "./transport.ts";
 import { buildUpstreamRequest } from "./upstream.ts";
 import type { UseCounter } from "./use_counter.ts";
@@ -23,6 +23,7 @@ import { isPresignParam } from "./authorization.ts";
 import { createHash } from "node:crypto";
 import { planBody } from "./payload.ts";
 import { IamTokens } from "./iam.ts";
+import { BUCKET_NAMING_OPERATIONS, MAX_REWRITE_BYTES, rewriteBucketNames } from "./alias.ts";
 import { countingStream, type Metrics, NO_BUCKET, UNKNOWN_BUCKET } from "./metrics.ts";
 import { parseChecksumHeaderName } from "./checksums.ts";
 import {
@@ -353,26 +354,49 @@ export function createHandler(deps: HandlerDeps): Handler {
       state.upstreamMs = performance.now() - sent;
       return response;
     };
-    if (deniedDeletes.length > 0) {
-      const response = await send(
-        creds.kind === "apiKey" ? await iam.tokenFor(creds.apiKey) : undefined,
-      );
-      if (!response.ok) return response;
-      const merged = mergeDeleteResult(await response.text(), deniedDeletes);
-      const headers = new Headers(response.headers);
-      headers.delete("content-length");
-      return new Response(merged, { status: response.status, headers });
+    const forward = async (): Promise<Response> => {
+      if (deniedDeletes.length > 0) {
+        const response = await send(
+          creds.kind === "apiKey" ? await iam.tokenFor(creds.apiKey) : undefined,
+        );
+        if (!response.ok) return response;
+        const merged = mergeDeleteResult(await response.text(), deniedDeletes);
+        const headers = new Headers(response.headers);
+        headers.delete("content-length");
+        return new Response(merged, { status: response.status, headers });
+      }
+      if (creds.kind !== "apiKey") return await send();
+      const token = await iam.tokenFor(creds.apiKey);
+      const response = await send(token);
+      // An expired or revoked token: evict it and retry once, when that is safe.
+      const retryable = (response.status === 401 || response.status === 403) &&
+        plan.contentLength === 0 && ["GET", "HEAD", "DELETE"].includes(request.method);
+      if (!retryable) return response;
+      await response.body?.cancel();
+      iam.evict(creds.apiKey, token);
+      return await send(await iam.tokenFor(creds.apiKey));
+    };
+    const response = await forward();
+    if (
+      bucket.backendBucket === bucket.name || request.method === "HEAD" ||
+      !(BUCKET_NAMING_OPERATIONS.has(operation) || response.status >= 400) ||
+      !/xml/.test(response.headers.get("content-type") ?? "") ||
+      Number(response.headers.get("content-length") ?? 0) > MAX_REWRITE_BYTES
+    ) {
+      return response;
     }
-    if (creds.kind !== "apiKey") return await send();
-    const token = await iam.tokenFor(creds.apiKey);
-    const response = await send(token);
-    // An expired or revoked token: evict it and retry once, when that is safe.
-    const retryable = (response.status === 401 || response.status === 403) &&
-      plan.contentLength === 0 && ["GET", "HEAD", "DELETE"].includes(request.method);
-    if (!retryable) return response;
-    await response.body?.cancel();
-    iam.evict(creds.apiKey, token);
-    return await send(await iam.tokenFor(creds.apiKey));
+    // An alias: the client never sees the backend's bucket name.
+    const scheme = request.url.slice(0, request.url.indexOf(":"));
+    const xml = rewriteBucketNames(await response.text(), {
+      clientBucket: bucket.name,
+      backendBucket: bucket.backendBucket,
+      clientBucketUrl: target.style === "virtual"
+        ? `${scheme}://${target.host}`
+        : `${scheme}://${target.host}/${uriEncode(bucket.name)}`,
+    });
+    const headers = new Headers(response.headers);
+    headers.delete("content-length");
+    return new Response(xml, { status: response.status, statusText: response.statusText, headers });
   }
 
   return async (request, conn) => {

@@ -157,6 +157,12 @@ export interface BucketConfig {
   addContentMd5?: boolean;
   /** IBM COS: sent as `ibm-service-instance-id` with API-key (bearer) requests. */
   serviceInstanceId?: string;
+  /**
+   * Per-client backend identities: client access key id → the backend key
+   * pair that client acts as. Wins over `accessKey`/`secretKey` and
+   * `bucketCredsFetcher` for the clients it names.
+   */
+  backendCredentials?: Record<string, HmacKey>;
 }
 
 /**
@@ -289,6 +295,7 @@ export interface ResolvedBucket {
   verifyChecksums: boolean;
   addContentMd5: boolean;
   serviceInstanceId?: string;
+  backendCredentials?: Map<string, HmacKey>;
 }
 
 /** The configuration with every default applied. */
@@ -366,6 +373,7 @@ const BUCKET_FIELDS = new Set([
   "verifyChecksums",
   "addContentMd5",
   "serviceInstanceId",
+  "backendCredentials",
 ]);
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
@@ -512,6 +520,33 @@ function resolveBucket(
   const verifyChecksums = checkBoolean(p, `${path}.verifyChecksums`, raw.verifyChecksums) ?? false;
   const addContentMd5 = checkBoolean(p, `${path}.addContentMd5`, raw.addContentMd5) ?? false;
   const serviceInstanceId = checkString(p, `${path}.serviceInstanceId`, raw.serviceInstanceId);
+  let backendCredentials: Map<string, HmacKey> | undefined;
+  if (raw.backendCredentials !== undefined) {
+    if (!isRecord(raw.backendCredentials)) {
+      p.add(
+        `${path}.backendCredentials`,
+        "must be an object of client access key → {accessKey, secretKey}",
+      );
+    } else {
+      backendCredentials = new Map();
+      for (const [client, pair] of Object.entries(raw.backendCredentials)) {
+        const at = `${path}.backendCredentials[${JSON.stringify(client)}]`;
+        if (!isRecord(pair)) {
+          p.add(at, "must be {accessKey, secretKey}");
+          continue;
+        }
+        const ak = checkString(p, `${at}.accessKey`, pair.accessKey, { required: true });
+        const sk = checkString(p, `${at}.secretKey`, pair.secretKey, { required: true });
+        if (ak && sk) backendCredentials.set(client, { accessKey: ak, secretKey: sk });
+      }
+    }
+  }
+  if (name === "*" && raw.backendBucket !== undefined) {
+    p.add(
+      `${path}.backendBucket`,
+      "cannot be set on the default route: each bucket keeps its name",
+    );
+  }
 
   let credentials: BucketCredentials = { kind: "fetch" };
   if ((accessKey === undefined) !== (secretKey === undefined)) {
@@ -523,8 +558,11 @@ function resolveBucket(
     credentials = { kind: "hmac", accessKey, secretKey };
   } else if (apiKey !== undefined) {
     credentials = { kind: "apiKey", apiKey };
-  } else if (!options.hasFetcher) {
-    p.add(path, "needs accessKey+secretKey, apiKey, or a bucketCredsFetcher in the config");
+  } else if (!options.hasFetcher && backendCredentials === undefined) {
+    p.add(
+      path,
+      "needs accessKey+secretKey, apiKey, backendCredentials, or a bucketCredsFetcher in the config",
+    );
   }
   if (host === undefined || port === undefined) return undefined;
   return {
@@ -543,6 +581,7 @@ function resolveBucket(
     verifyChecksums,
     addContentMd5,
     serviceInstanceId,
+    backendCredentials,
   };
 }
 

@@ -70,6 +70,7 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
     verifyChecksums: false,
     addContentMd5: false,
     serviceInstanceId: undefined,
+    backendCredentials: undefined,
   });
   assert.deepEqual([...config.keystore], [["client", "client-secret"]]);
   assert.equal(config.httpPort, 8080);
@@ -214,7 +215,7 @@ Deno.test("config: apiKey cannot be combined with an HMAC pair", () => {
 
 Deno.test("config: a bucket without creds needs a bucketCredsFetcher", () => {
   assert.deepEqual(problems(withBucket({ host: "rgw", port: 80 })), [
-    'cosMap["logs"] needs accessKey+secretKey, apiKey, or a bucketCredsFetcher in the config',
+    'cosMap["logs"] needs accessKey+secretKey, apiKey, backendCredentials, or a bucketCredsFetcher in the config',
   ]);
 });
 
@@ -342,7 +343,7 @@ Deno.test("config: resolveConfig throws a TypeError listing every problem", () =
     "unknownTop is not a known field",
     'cosMap["logs"].extra is not a known field',
     'cosMap["logs"].port must be an integer 1–65535',
-    'cosMap["logs"] needs accessKey+secretKey, apiKey, or a bucketCredsFetcher in the config',
+    'cosMap["logs"] needs accessKey+secretKey, apiKey, backendCredentials, or a bucketCredsFetcher in the config',
     'cosMap["data"].host is required',
     'cosMap["data"].secretKey is required with its pair',
     "hmacKeystore or hmacFetcher is required: no client could authenticate",
@@ -357,5 +358,36 @@ Deno.test("config: resolveConfig throws a TypeError listing every problem", () =
       assert.equal(err.message, `Invalid osp config:\n  - ${expected.join("\n  - ")}`);
       return true;
     },
+  );
+});
+
+Deno.test("config: the default route and per-client backend identities", () => {
+  const base = { httpPort: 8080, hmacKeystore: [{ accessKey: "c", secretKey: "s" }] };
+  const ok = resolveConfig({
+    ...base,
+    cosMap: {
+      "*": {
+        host: "rgw",
+        port: 7480,
+        backendCredentials: { c: { accessKey: "u", secretKey: "v" } },
+      },
+    },
+  });
+  assert.deepEqual(ok.buckets.get("*")!.backendCredentials!.get("c"), {
+    accessKey: "u",
+    secretKey: "v",
+  });
+  assert.deepEqual(
+    checkConfig({
+      ...base,
+      cosMap: {
+        "*": { host: "rgw", port: 7480, backendBucket: "x", accessKey: "a", secretKey: "b" },
+        logs: { host: "rgw", port: 7480, backendCredentials: { c: { accessKey: "u" } } },
+      },
+    }),
+    [
+      'cosMap["*"].backendBucket cannot be set on the default route: each bucket keeps its name',
+      'cosMap["logs"].backendCredentials["c"].secretKey is required',
+    ],
   );
 });

@@ -85,10 +85,15 @@ export class Credentials {
 
   /** Backend credentials for (token, bucket). */
   async backendFor(token: string, bucket: ResolvedBucket): Promise<BackendCredentials> {
+    const own = bucket.backendCredentials?.get(token);
+    if (own !== undefined) return { kind: "hmac", ...own };
     const c = bucket.credentials;
     if (c.kind === "hmac") return { kind: "hmac", accessKey: c.accessKey, secretKey: c.secretKey };
     if (c.kind === "apiKey") return { kind: "apiKey", apiKey: c.apiKey };
-    const fetcher = this.#config.bucketCredsFetcher!;
+    const fetcher = this.#config.bucketCredsFetcher;
+    if (fetcher === undefined) {
+      throw new S3Error("AccessDenied", "No backend identity is configured for this access key");
+    }
     let missed = false;
     const found = await this.#backend.getOrLoad(JSON.stringify([bucket.name, token]), async () => {
       missed = true;

@@ -11,13 +11,13 @@ import type { HmacKey, ResolvedBucket, ResolvedConfig, ValidatorRequest } from "
 import { formatCopySource, parseCopySource } from "./copy_source.ts";
 import { type BackendCredentials, Credentials } from "./credentials.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
-import { listBucketsXml } from "./list_buckets.ts";
+import { listBucketsXml, type ListedBucket, parseListBuckets } from "./list_buckets.ts";
 import type { Logger } from "./log.ts";
 import { operationName } from "./operation.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
 import { SigningKeyCache, uriEncode } from "./sigv4.ts";
 import type { Transport } from "./transport.ts";
-import { buildUpstreamRequest } from "./upstream.ts";
+import { buildServiceRequest, buildUpstreamRequest } from "./upstream.ts";
 import type { UseCounter } from "./use_counter.ts";
 import { isPresignParam } from "./authorization.ts";
 import { createHash } from "node:crypto";
@@ -61,6 +61,9 @@ export interface ConnInfo {
 
 /** A request handler: Request in, Response out, never throws. */
 export type Handler = (request: Request, conn: ConnInfo) => Promise<Response>;
+
+/** The cosMap key of the default route, for buckets not named explicitly. */
+const DEFAULT_ROUTE = "*";
 
 /** What the request path learns about a request, for logs and metrics. */
 interface RequestState {
@@ -157,19 +160,64 @@ export function createHandler(deps: HandlerDeps): Handler {
     return { method: verified.method, query, headers, ...fields };
   }
 
-  async function listBuckets(verified: VerifiedRequest, sourceIp: string): Promise<Response> {
-    const names = [...config.buckets.keys()];
-    const allowed = await Promise.all(names.map((bucket) =>
+  const defaultRoute = config.buckets.get(DEFAULT_ROUTE);
+
+  /** The bucket's config: an explicit cosMap entry, else the default route under the bucket's own name. */
+  function bucketFor(name: string): ResolvedBucket | undefined {
+    if (name === DEFAULT_ROUTE) return undefined;
+    const explicit = config.buckets.get(name);
+    if (explicit !== undefined || defaultRoute === undefined) return explicit;
+    return { ...defaultRoute, name, backendBucket: name };
+  }
+
+  /** The backend's own buckets for the caller's identity, through the default route. */
+  async function backendBuckets(
+    verified: VerifiedRequest,
+    signal?: AbortSignal,
+  ): Promise<ListedBucket[]> {
+    if (defaultRoute === undefined) return [];
+    const creds = await credentials.backendFor(verified.token, defaultRoute);
+    const upstream = buildServiceRequest({
+      bucket: defaultRoute,
+      credentials: creds.kind === "apiKey" ? { bearer: await iam.tokenFor(creds.apiKey) } : creds,
+      now: config.clock(),
+      signingKeys,
+    });
+    const response = await transport.send(upstream, { body: null, signal, verify: config.verify });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new S3Error(
+        "ServiceUnavailable",
+        `The backend's ListBuckets failed (HTTP ${response.status})`,
+      );
+    }
+    return parseListBuckets(text);
+  }
+
+  async function listBuckets(
+    verified: VerifiedRequest,
+    sourceIp: string,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const listed = new Map<string, ListedBucket>();
+    for (const b of await backendBuckets(verified, signal)) listed.set(b.name, b);
+    for (const name of config.buckets.keys()) {
+      if (name !== DEFAULT_ROUTE && !listed.has(name)) {
+        listed.set(name, { name, creationDate: startedAt.toISOString() });
+      }
+    }
+    const candidates = [...listed.values()];
+    const allowed = await Promise.all(candidates.map((b) =>
       authorizer.allowed(
         verified.token,
-        validatorRequest(verified, { operation: "ListBuckets", bucket, sourceIp }),
-        { ttlMs: config.buckets.get(bucket)!.ttlMs },
+        validatorRequest(verified, { operation: "ListBuckets", bucket: b.name, sourceIp }),
+        { ttlMs: bucketFor(b.name)?.ttlMs ?? 0 },
       )
     ));
-    const body = listBucketsXml(names.filter((_, i) => allowed[i]).sort(), {
-      owner: verified.token,
-      creationDate: startedAt,
-    });
+    const shown = candidates.filter((_, i) => allowed[i]).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    );
+    const body = listBucketsXml(shown, { owner: verified.token });
     return new Response(body, {
       headers: { "content-type": "application/xml", ...serverHeaders },
     });
@@ -180,7 +228,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     options: { bucket: ResolvedBucket; creds: BackendCredentials; sourceIp: string },
   ): Promise<string> {
     const source = parseCopySource(verified.headers.get("x-amz-copy-source")!);
-    const sourceBucket = config.buckets.get(source.bucket);
+    const sourceBucket = bucketFor(source.bucket);
     if (sourceBucket === undefined) {
       throw new S3Error("AccessDenied", "Access Denied to the copy source bucket");
     }
@@ -235,7 +283,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     state.operation = operation;
     if (target.bucket === undefined) {
       state.bucket = NO_BUCKET;
-      if (operation === "ListBuckets") return await listBuckets(verified, state.sourceIp);
+      if (operation === "ListBuckets") return await listBuckets(verified, state.sourceIp, signal);
       throw new S3Error(
         "MethodNotAllowed",
         "The specified method is not allowed against this resource.",
@@ -244,8 +292,9 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (target.bucket === "") {
       throw new S3Error("InvalidBucketName", "The specified bucket is not valid.");
     }
-    const bucket = config.buckets.get(target.bucket);
-    if (bucket) state.bucket = bucket.name;
+    const bucket = bucketFor(target.bucket);
+    // Default-route buckets are named by clients: one label keeps metrics bounded.
+    if (bucket) state.bucket = config.buckets.has(bucket.name) ? bucket.name : "_default";
     await authorizer.require(
       verified.token,
       validatorRequest(verified, {

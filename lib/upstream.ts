@@ -15,6 +15,7 @@ import {
   canonicalQuery,
   canonicalRequest,
   canonicalUri,
+  EMPTY_SHA256,
   signature,
   type SigningKeyCache,
   stringToSign,
@@ -157,4 +158,55 @@ export function buildUpstreamRequest(
     authorizationHeader(credentials.accessKey, { scope, signedHeaders, signature: seedSignature }),
   );
   return { ...base, signing: { signingKey: key, datetime, scope, seedSignature } };
+}
+
+/**
+ * A signed service request (`GET /`, ListBuckets) to a bucket's backend host,
+ * for listing the buckets of the caller's backend identity.
+ */
+export function buildServiceRequest(options: {
+  bucket: ResolvedBucket;
+  credentials: HmacKey | { bearer: string };
+  now: number;
+  signingKeys: SigningKeyCache;
+}): UpstreamRequest {
+  const { bucket, credentials } = options;
+  const headers = new Headers({
+    host: backendHost(bucket.host, bucket.port, bucket.tls),
+    "accept-encoding": "identity",
+  });
+  const base = {
+    method: "GET",
+    origin: `${bucket.tls ? "https" : "http"}://${bucket.host}:${bucket.port}`,
+    pathAndQuery: "/",
+    headers,
+  };
+  if ("bearer" in credentials) {
+    headers.set("authorization", `Bearer ${credentials.bearer}`);
+    if (bucket.serviceInstanceId) headers.set("ibm-service-instance-id", bucket.serviceInstanceId);
+    return base;
+  }
+  const datetime = amzDate(options.now);
+  headers.set("x-amz-date", datetime);
+  headers.set("x-amz-content-sha256", EMPTY_SHA256);
+  const signedHeaders = ["host", "x-amz-content-sha256", "x-amz-date"];
+  const scope = { date: datetime.slice(0, 8), region: bucket.region, service: "s3" };
+  const canonical = canonicalRequest({
+    method: "GET",
+    uri: "/",
+    query: "",
+    header: (n) => headers.get(n),
+    signedHeaders,
+    payloadHash: EMPTY_SHA256,
+  });
+  const key = options.signingKeys.get(credentials.secretKey, scope);
+  headers.set(
+    "authorization",
+    authorizationHeader(credentials.accessKey, {
+      scope,
+      signedHeaders,
+      signature: signature(key, stringToSign(canonical, { datetime, scope })),
+    }),
+  );
+  return base;
 }

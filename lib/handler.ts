@@ -57,6 +57,8 @@ export interface ConnInfo {
   remoteIp: string;
   /** Aborts when the client goes away before the response is delivered. */
   signal?: AbortSignal;
+  /** Settles once the response has been delivered (rejects if it was not). */
+  completed?: Promise<void>;
 }
 
 /** A request handler: Request in, Response out, never throws. */
@@ -528,6 +530,13 @@ export function createHandler(deps: HandlerDeps): Handler {
     };
     if (response.body === null) {
       finish(0);
+      return response;
+    }
+    // With a Content-Length and Deno.serve's `completed`, the body streams
+    // untouched (no per-chunk JavaScript); only chunked answers are counted.
+    const declared = response.headers.get("content-length");
+    if (conn.completed !== undefined && declared !== null && /^\d+$/.test(declared)) {
+      conn.completed.then(() => finish(Number(declared)), () => finish(0));
       return response;
     }
     return new Response(response.body.pipeThrough(countingStream(finish)), {

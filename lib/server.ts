@@ -103,7 +103,11 @@ export function serve(config: ProxyConfig): ProxyServer {
     // delivered: that cancels the upstream request too.
     const abort = new AbortController();
     info.completed.catch(() => abort.abort(new Error("the client went away")));
-    return handler(req, { remoteIp: info.remoteAddr.hostname, signal: abort.signal });
+    return handler(req, {
+      remoteIp: info.remoteAddr.hostname,
+      signal: abort.signal,
+      completed: info.completed,
+    });
   };
   let http: Deno.NetAddr | undefined;
   let https: Deno.NetAddr | undefined;

@@ -112,8 +112,10 @@ async function main(): Promise<number> {
     return 1;
   }
   const server = serve(loaded.config);
+  // Exit once shutdown resolves: in-flight requests finished, or the grace
+  // period is over and whatever still runs is cut off with the process.
   const stop = () => {
-    server.shutdown();
+    server.shutdown().then(() => Deno.exit(0));
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);

@@ -260,6 +260,12 @@ export interface ProxyConfig {
   cacheSize?: number;
   /** Longest wait for validator, hmacFetcher and bucketCredsFetcher, ms; default 5000 (0 = none). */
   callbackTimeoutMs?: number;
+  /** Longest wait for a backend's response headers (connect included), ms; default 120000 (0 = none). */
+  upstreamTimeoutMs?: number;
+  /** Requests handled at once; above it osp answers 503 SlowDown; default 0 = no limit. */
+  maxConcurrentRequests?: number;
+  /** On shutdown, how long in-flight transfers may finish before they are aborted, ms; default 30000. */
+  shutdownGraceMs?: number;
   /** IBM IAM token endpoint for API keys; default `https://iam.cloud.ibm.com/identity/token`. */
   iamEndpoint?: string;
   /** Count requests per (bucket, operation) for `server.requestCounts()`; default env `OSP_ENABLE_REQUEST_COUNTING=true`. */
@@ -322,6 +328,9 @@ export interface ResolvedConfig {
   secretCacheTtlMs: number;
   cacheSize: number;
   callbackTimeoutMs: number;
+  upstreamTimeoutMs: number;
+  maxConcurrentRequests: number;
+  shutdownGraceMs: number;
   iamEndpoint: string;
   enableRequestCounting: boolean;
   clock: () => number;
@@ -351,6 +360,9 @@ const CONFIG_FIELDS = new Set([
   "secretCacheTtl",
   "cacheSize",
   "callbackTimeoutMs",
+  "upstreamTimeoutMs",
+  "maxConcurrentRequests",
+  "shutdownGraceMs",
   "iamEndpoint",
   "enableRequestCounting",
   "clock",
@@ -726,6 +738,17 @@ export function resolveConfigProblems(
     10_000;
   const callbackTimeoutMs =
     checkNonNegative(p, "callbackTimeoutMs", config.callbackTimeoutMs, { integer: true }) ?? 5000;
+  const upstreamTimeoutMs =
+    checkNonNegative(p, "upstreamTimeoutMs", config.upstreamTimeoutMs, { integer: true }) ??
+      120_000;
+  const maxConcurrentRequests = checkNonNegative(
+    p,
+    "maxConcurrentRequests",
+    config.maxConcurrentRequests,
+    { integer: true },
+  ) ?? 0;
+  const shutdownGraceMs =
+    checkNonNegative(p, "shutdownGraceMs", config.shutdownGraceMs, { integer: true }) ?? 30_000;
   const iamEndpoint = checkString(p, "iamEndpoint", config.iamEndpoint) ??
     "https://iam.cloud.ibm.com/identity/token";
   if (!/^https?:\/\//.test(iamEndpoint)) p.add("iamEndpoint", "must be an http(s) URL");
@@ -760,6 +783,9 @@ export function resolveConfigProblems(
       secretCacheTtlMs: secretTtl * 1000,
       cacheSize,
       callbackTimeoutMs,
+      upstreamTimeoutMs,
+      maxConcurrentRequests,
+      shutdownGraceMs,
       iamEndpoint,
       enableRequestCounting,
       clock,

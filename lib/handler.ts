@@ -401,6 +401,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         transformedBody: plan.transformed,
         signal,
         verify: config.verify,
+        headerTimeoutMs: config.upstreamTimeoutMs,
       });
       state.upstreamMs = performance.now() - sent;
       return response;

@@ -6,6 +6,7 @@
  */
 import { type ProxyConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
+import { errorResponse, S3Error } from "./errors.ts";
 import { createLogger } from "./log.ts";
 import { Transport } from "./transport.ts";
 import { Metrics } from "./metrics.ts";
@@ -97,12 +98,28 @@ export function serve(config: ProxyConfig): ProxyServer {
   // Swapped whole on reload: requests in flight finish on the handler (and
   // config) they started with.
   let handler = make(resolved);
+  let current = resolved;
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  // Requests in flight: their aborts cancel upstream work (client gone, or the
+  // shutdown grace period over).
+  const inflight = new Set<AbortController>();
   const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+    const max = current.maxConcurrentRequests;
+    if (max > 0 && inflight.size >= max) {
+      req.body?.cancel().catch(() => {});
+      return errorResponse(new S3Error("SlowDown", "Please reduce your request rate."), {
+        requestId: crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase(),
+        resource: "/",
+        method: req.method,
+        headers: { server: current.serverName, "retry-after": "1" },
+      });
+    }
     // `completed` rejects when the client leaves before the response is
     // delivered: that cancels the upstream request too.
     const abort = new AbortController();
-    info.completed.catch(() => abort.abort(new Error("the client went away")));
+    inflight.add(abort);
+    info.completed.catch(() => abort.abort(new Error("the client went away")))
+      .finally(() => inflight.delete(abort));
     return handler(req, {
       remoteIp: info.remoteAddr.hostname,
       signal: abort.signal,
@@ -159,8 +176,28 @@ export function serve(config: ProxyConfig): ProxyServer {
   const shutdown = () => {
     stopping = true;
     stopped ??= (async () => {
-      await Promise.all(servers.map((s) => s.shutdown()));
-      await finished;
+      // In-flight transfers may finish within the grace period; then they
+      // (and their upstream requests) are aborted and shutdown resolves.
+      // Downloads that Deno.serve pipes natively from a backend cannot be cut
+      // from JavaScript: they end when the process exits (main.ts exits as
+      // soon as shutdown resolves).
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const graceOver = new Promise<void>((resolve) => {
+        grace = setTimeout(() => {
+          if (inflight.size > 0) {
+            logger.log("warn", "shutdown grace period over; aborting in-flight requests", {
+              requests: inflight.size,
+            });
+          }
+          for (const a of inflight) a.abort(new Error("shutdown grace period over"));
+          resolve();
+        }, current.shutdownGraceMs);
+      });
+      await Promise.race([
+        Promise.all(servers.map((s) => s.shutdown())).then(() => finished),
+        graceOver,
+      ]);
+      clearTimeout(grace);
     })();
     return stopped;
   };
@@ -181,6 +218,7 @@ export function serve(config: ProxyConfig): ProxyServer {
       logger.log("warn", "reload: listener, store and thread settings change only on restart");
     }
     handler = make(config);
+    current = config;
     logger.log("info", "config reloaded", { buckets: config.buckets.size });
   };
   const requestCounts = () => {

@@ -69,13 +69,40 @@ export class Transport {
   }
 
   /** Sends the request and returns the backend's response, body streaming. */
-  async send(request: UpstreamRequest, options: SendOptions): Promise<Response> {
+  async send(
+    request: UpstreamRequest,
+    options: SendOptions & { headerTimeoutMs?: number },
+  ): Promise<Response> {
     const viaNode = options.transformedBody === true ||
       (!options.verify && request.origin.startsWith("https:")) ||
       fetchWouldRewrite(request.pathAndQuery);
-    return viaNode
-      ? await this.#sendNode(request, options)
-      : await this.#sendFetch(request, options);
+    const go = (o: SendOptions) =>
+      viaNode ? this.#sendNode(request, o) : this.#sendFetch(request, o);
+    // The timeout bounds the wait for response headers (connect included);
+    // once they arrive the body may take as long as it needs.
+    const timeoutMs = options.headerTimeoutMs ?? 0;
+    if (timeoutMs <= 0) return await go(options);
+    const abort = new AbortController();
+    const onClient = () => abort.abort(options.signal?.reason);
+    if (options.signal?.aborted) onClient();
+    options.signal?.addEventListener("abort", onClient, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort(new Error("backend response timeout"));
+    }, timeoutMs);
+    try {
+      return await go({ ...options, signal: abort.signal });
+    } catch (err) {
+      if (!timedOut) throw err;
+      throw new S3Error(
+        "ServiceUnavailable",
+        `The backend ${request.origin} did not answer within ${timeoutMs} ms; please retry`,
+        { cause: err },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #sendFetch(request: UpstreamRequest, options: SendOptions): Promise<Response> {

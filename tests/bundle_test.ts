@@ -1,0 +1,66 @@
+// `deno task bundle` makes one self-contained dist/osp.js (deno compile cannot
+// fetch its runtime here): it must run from anywhere with `deno run` and serve.
+import assert from "node:assert/strict";
+import { countingBackend } from "./_backend.ts";
+import { signHeaders } from "./_sign.ts";
+
+const KEY = { accessKey: "bundle-ak", secretKey: "bundle-secret" };
+
+Deno.test("bundle: dist/osp.js runs outside the project and proxies a signed request", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "osp-bundle-" });
+  const backend = countingBackend();
+  try {
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "-o", `${dir}/osp.js`, new URL("../main.ts", import.meta.url).pathname],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    await Deno.writeTextFile(
+      `${dir}/osp.config.ts`,
+      `export default { hmacKeystore: [{ accessKey: "${KEY.accessKey}", secretKey: "${KEY.secretKey}" }],
+         hostname: "127.0.0.1", cosMap: { b: { host: "127.0.0.1", port: ${backend.port}, tls: false,
+         addressingStyle: "path", accessKey: "x", secretKey: "y" } } };`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-env",
+        "osp.js",
+        "--config",
+        "osp.config.ts",
+        "--http-port",
+        "0",
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      let seen = "";
+      let base: string | undefined;
+      while (base === undefined) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the bundle exited:\n${seen}`);
+        seen += value;
+        base = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(seen)?.[1];
+      }
+      const url = `${base}/b/key`;
+      const res = await fetch(url, { headers: signHeaders("GET", url, KEY) });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "backend-ok");
+      assert.match(backend.requests[0].headers.get("authorization")!, /Credential=x\//);
+    } finally {
+      child.kill("SIGTERM");
+      assert.equal((await child.status).code, 0);
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+    }
+  } finally {
+    await backend.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

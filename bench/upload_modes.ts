@@ -1,0 +1,210 @@
+// Upload throughput per payload mode: a large upload through osp for each
+// x-amz-content-sha256 mode, next to a direct plain PUT to the same no-op
+// backend, with the proxy's peak RSS (VmHWM, reset before each upload).
+// Backend, proxy and this generator are three processes.
+//   deno run -A bench/upload_modes.ts [--mib 1024]
+import http from "node:http";
+import { createHash } from "node:crypto";
+import { chunkedEncodedLength } from "../lib/aws_chunked.ts";
+import { createChecksum } from "../lib/checksums.ts";
+import {
+  amzDate,
+  authorizationHeader,
+  canonicalQuery,
+  canonicalRequest,
+  canonicalUri,
+  chunkStringToSign,
+  deriveSigningKey,
+  EMPTY_SHA256,
+  signature,
+  stringToSign,
+  trailerStringToSign,
+} from "../lib/sigv4.ts";
+
+const mibFlag = Deno.args.indexOf("--mib");
+const SIZE = (mibFlag >= 0 ? Number(Deno.args[mibFlag + 1]) : 1024) * 1024 * 1024;
+const CHUNK = 64 * 1024;
+const KEY = { accessKey: "bench-client", secretKey: "bench-client-secret" };
+const here = (f: string) => new URL(f, import.meta.url).pathname;
+
+async function spawnJson(
+  args: string[],
+): Promise<{ child: Deno.ChildProcess; info: Record<string, number> }> {
+  const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "inherit" })
+    .spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) text += (await reader.read()).value ?? "";
+  reader.releaseLock();
+  return { child, info: JSON.parse(text.split("\n")[0]) };
+}
+
+const backend = await spawnJson(["run", "--allow-net", here("noop_backend.ts")]);
+const proxy = await spawnJson([
+  "run",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  here("proxy_process.ts"),
+  String(backend.info.port),
+]);
+
+const data = new Uint8Array(CHUNK).map((_, i) => (i * 31 + 7) & 0xff);
+const dataSha = createHash("sha256").update(data).digest("hex");
+
+type Mode =
+  | "plain"
+  | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+  | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+  | "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+function peakRss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024;
+}
+
+async function upload(port: number, mode: Mode | "direct"): Promise<{ mbs: number; etag: string }> {
+  const path = `/bench/upload-${SIZE}`;
+  const time = Date.now();
+  const datetime = amzDate(time);
+  const scope = { date: datetime.slice(0, 8), region: "us-east-1", service: "s3" };
+  const modeName = mode === "direct" || mode === "plain" ? "UNSIGNED-PAYLOAD" : mode;
+  const trailer = mode.endsWith("TRAILER");
+  const signed = mode.startsWith("STREAMING-AWS4");
+  const headers: Record<string, string> = {
+    host: `127.0.0.1:${port}`,
+    "x-amz-date": datetime,
+    "x-amz-content-sha256": modeName,
+  };
+  let length = SIZE;
+  if (mode !== "direct" && mode !== "plain") {
+    headers["content-encoding"] = "aws-chunked";
+    headers["x-amz-decoded-content-length"] = String(SIZE);
+    if (trailer) headers["x-amz-trailer"] = "x-amz-checksum-crc32";
+    length = chunkedEncodedLength(SIZE, {
+      chunkSize: CHUNK,
+      mode: mode === "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+        ? "streaming-signed"
+        : trailer && signed
+        ? "streaming-signed-trailer"
+        : "streaming-unsigned-trailer",
+      trailers: trailer ? { "x-amz-checksum-crc32": "AAAAAA==" } : undefined,
+    });
+  }
+  const signedHeaders = Object.keys(headers).sort();
+  const key = deriveSigningKey(KEY.secretKey, scope);
+  const seed = signature(
+    key,
+    stringToSign(
+      canonicalRequest({
+        method: "PUT",
+        uri: canonicalUri(path),
+        query: canonicalQuery([]),
+        header: (n) => headers[n],
+        signedHeaders,
+        payloadHash: modeName,
+      }),
+      { datetime, scope },
+    ),
+  );
+  if (mode !== "direct") {
+    headers.authorization = authorizationHeader(KEY.accessKey, {
+      scope,
+      signedHeaders,
+      signature: seed,
+    });
+  }
+  headers["content-length"] = String(length);
+  const enc = new TextEncoder();
+  let previous = seed;
+  const chunkHeader = (size: number, hash: string) => {
+    let line = size.toString(16);
+    if (signed) {
+      previous = signature(
+        key,
+        chunkStringToSign(hash, { datetime, scope, previousSignature: previous }),
+      );
+      line += `;chunk-signature=${previous}`;
+    }
+    return enc.encode(line + "\r\n");
+  };
+  const crc = createChecksum("crc32");
+  const started = performance.now();
+  const etag = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, method: "PUT", path, headers }, (res) => {
+      res.resume();
+      res.on(
+        "end",
+        () =>
+          res.statusCode === 200
+            ? resolve(String(res.headers.etag))
+            : reject(new Error(`HTTP ${res.statusCode}`)),
+      );
+    });
+    req.on("error", reject);
+    (async () => {
+      const framed = mode !== "direct" && mode !== "plain";
+      const crlf = enc.encode("\r\n");
+      for (let sent = 0; sent < SIZE; sent += CHUNK) {
+        const parts = framed ? [chunkHeader(CHUNK, dataSha), data, crlf] : [data];
+        if (trailer) crc.update(data);
+        for (const p of parts) if (!req.write(p)) await new Promise((r) => req.once("drain", r));
+      }
+      if (framed) {
+        req.write(chunkHeader(0, EMPTY_SHA256));
+        if (trailer) {
+          const line = `x-amz-checksum-crc32:${crc.digestBase64()}`;
+          req.write(enc.encode(line + "\r\n"));
+          if (signed) {
+            const sig = signature(
+              key,
+              trailerStringToSign(createHash("sha256").update(line + "\n").digest("hex"), {
+                datetime,
+                scope,
+                previousSignature: previous,
+              }),
+            );
+            req.write(enc.encode(`x-amz-trailer-signature:${sig}\r\n`));
+          }
+        }
+        req.write(crlf);
+      }
+      req.end();
+    })().catch(reject);
+  });
+  return { mbs: SIZE / ((performance.now() - started) / 1000) / 1e6, etag };
+}
+
+const rows: string[] = [];
+const direct = await upload(backend.info.port, "direct");
+if (direct.etag !== `"${SIZE}"`) throw new Error(`direct: backend got ${direct.etag}`);
+rows.push(`| direct plain PUT (no proxy) | ${direct.mbs.toFixed(0)} | 1.00 | – |`);
+for (
+  const mode of [
+    "plain",
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+  ] as Mode[]
+) {
+  await Deno.writeTextFile(`/proc/${proxy.info.pid}/clear_refs`, "5").catch(() => {});
+  const r = await upload(proxy.info.port, mode);
+  if (r.etag !== `"${SIZE}"`) {
+    throw new Error(`${mode}: the backend received ${r.etag} bytes, not ${SIZE}`);
+  }
+  rows.push(
+    `| ${mode === "plain" ? "UNSIGNED-PAYLOAD (plain)" : mode} | ${r.mbs.toFixed(0)} | ${
+      (r.mbs / direct.mbs).toFixed(2)
+    } | ${(peakRss(proxy.info.pid) / 1e6).toFixed(0)} MB |`,
+  );
+}
+console.log(
+  `${
+    SIZE / 2 ** 20
+  } MiB upload through osp per payload mode (64 KiB chunks; decoded for the backend), ${Deno.build.os}, ${navigator.hardwareConcurrency} cores:\n`,
+);
+console.log("| mode | MB/s | × direct | proxy peak RSS |\n|---|---|---|---|\n" + rows.join("\n"));
+proxy.child.kill("SIGTERM");
+backend.child.kill("SIGTERM");
+await proxy.child.status;
+await backend.child.status;

@@ -31,6 +31,7 @@ import {
   signature,
   trailerStringToSign,
 } from "./sigv4.ts";
+import { chunkFramer } from "./aws_chunked_encoder.ts";
 
 /** The three aws-chunked payload modes of `x-amz-content-sha256`. */
 export type ChunkedMode =
@@ -659,60 +660,26 @@ function checkEncodeOptions(options: EncodeChunkedOptions): void {
  */
 export function encodeChunked(data: Uint8Array, options: EncodeChunkedOptions): Uint8Array {
   checkEncodeOptions(options);
+  const framer = chunkFramer(options.mode, options.signing);
   const signed = options.mode !== "streaming-unsigned-trailer";
-  const s = options.signing;
-  if (signed && s === undefined) throw new TypeError(`${options.mode} needs signing options`);
-  const parts: Uint8Array[] = [];
-  let previous = s?.seedSignature ?? "";
-  const header = (chunk: Uint8Array, hash: string) => {
-    let line = chunk.length.toString(16);
-    if (signed) {
-      previous = signature(
-        s!.signingKey,
-        chunkStringToSign(hash, {
-          datetime: s!.datetime,
-          scope: s!.scope,
-          previousSignature: previous,
-        }),
-      );
-      line += `;chunk-signature=${previous}`;
-    }
-    parts.push(UTF8.encode(line + "\r\n"));
-  };
   const crlf = UTF8.encode("\r\n");
+  const parts: Uint8Array[] = [];
   for (let o = 0; o < data.length; o += options.chunkSize) {
     const chunk = data.subarray(o, o + options.chunkSize);
-    header(chunk, signed ? sha256Hex(chunk) : "");
-    parts.push(chunk, crlf);
+    parts.push(framer.header(chunk.length, signed ? sha256Hex(chunk) : ""), chunk, crlf);
   }
-  header(new Uint8Array(), EMPTY_SHA256);
+  parts.push(framer.header(0, EMPTY_SHA256));
   if (options.mode !== "streaming-signed") {
-    let canonical = "";
-    for (const [name, value] of Object.entries(options.trailers ?? {})) {
-      canonical += `${name}:${value}\n`;
-    }
-    let text = canonical.replaceAll("\n", "\r\n");
-    if (options.mode === "streaming-signed-trailer") {
-      const sig = signature(
-        s!.signingKey,
-        trailerStringToSign(sha256Hex(canonical), {
-          datetime: s!.datetime,
-          scope: s!.scope,
-          previousSignature: previous,
-        }),
-      );
-      text += `${TRAILER_SIGNATURE}:${sig}\r\n`;
-    }
-    parts.push(UTF8.encode(text));
+    parts.push(framer.trailer(Object.entries(options.trailers ?? {})));
   }
   parts.push(crlf);
   let length = 0;
   for (const p of parts) length += p.length;
   const out = new Uint8Array(length);
-  let o = 0;
+  let at = 0;
   for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+    out.set(p, at);
+    at += p.length;
   }
   return out;
 }

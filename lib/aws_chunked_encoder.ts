@@ -30,37 +30,67 @@ export interface ChunkedEncoderOptions {
   trailers?: () => Promise<Map<string, string>> | Map<string, string>;
 }
 
+/** Makes chunk header lines and the trailer block, chaining the signatures. */
+export function chunkFramer(
+  mode: ChunkedMode,
+  signing?: ChunkedSigning,
+): {
+  header(size: number, chunkSha256: string): Uint8Array;
+  trailer(trailers: Iterable<[string, string]>): Uint8Array;
+} {
+  const signed = mode !== "streaming-unsigned-trailer";
+  if (signed && signing === undefined) throw new TypeError(`${mode} needs signing options`);
+  const s = signing!;
+  let previous = signing?.seedSignature ?? "";
+  return {
+    header(size, chunkSha256) {
+      let line = size.toString(16);
+      if (signed) {
+        previous = signature(
+          s.signingKey,
+          chunkStringToSign(chunkSha256, {
+            datetime: s.datetime,
+            scope: s.scope,
+            previousSignature: previous,
+          }),
+        );
+        line += `;chunk-signature=${previous}`;
+      }
+      return UTF8.encode(line + "\r\n");
+    },
+    trailer(trailers) {
+      let canonical = "";
+      for (const [name, value] of trailers) canonical += `${name}:${value}\n`;
+      let text = canonical.replaceAll("\n", "\r\n");
+      if (mode === "streaming-signed-trailer") {
+        const sig = signature(
+          s.signingKey,
+          trailerStringToSign(sha256Hex(canonical), {
+            datetime: s.datetime,
+            scope: s.scope,
+            previousSignature: previous,
+          }),
+        );
+        text += `x-amz-trailer-signature:${sig}\r\n`;
+      }
+      return UTF8.encode(text);
+    },
+  };
+}
+
 /** Frames a byte stream as aws-chunked, signing as it goes. */
 export function createChunkedEncoder(
   options: ChunkedEncoderOptions,
 ): TransformStream<Uint8Array, Uint8Array> {
   const signed = options.mode !== "streaming-unsigned-trailer";
-  const s = options.signing;
-  if (signed && s === undefined) throw new TypeError(`${options.mode} needs signing options`);
-  let previous = s?.seedSignature ?? "";
+  const framer = chunkFramer(options.mode, options.signing);
   let buffer = new Uint8Array(options.chunkSize);
   let filled = 0;
-
-  const header = (hash: string, size: number): Uint8Array => {
-    let line = size.toString(16);
-    if (signed) {
-      previous = signature(
-        s!.signingKey,
-        chunkStringToSign(hash, {
-          datetime: s!.datetime,
-          scope: s!.scope,
-          previousSignature: previous,
-        }),
-      );
-      line += `;chunk-signature=${previous}`;
-    }
-    return UTF8.encode(line + "\r\n");
-  };
   const emitChunk = (
     controller: TransformStreamDefaultController<Uint8Array>,
     chunk: Uint8Array,
   ) => {
-    controller.enqueue(header(signed ? sha256Hex(chunk) : "", chunk.length));
+    controller.enqueue(framer.header(chunk.length, signed ? sha256Hex(chunk) : ""));
     controller.enqueue(chunk);
     controller.enqueue(CRLF);
   };
@@ -87,25 +117,9 @@ export function createChunkedEncoder(
     },
     async flush(controller) {
       if (filled > 0) emitChunk(controller, buffer.subarray(0, filled));
-      controller.enqueue(header(EMPTY_SHA256, 0));
+      controller.enqueue(framer.header(0, EMPTY_SHA256));
       if (options.mode !== "streaming-signed") {
-        let canonical = "";
-        for (const [name, value] of (await options.trailers?.()) ?? new Map()) {
-          canonical += `${name}:${value}\n`;
-        }
-        let text = canonical.replaceAll("\n", "\r\n");
-        if (options.mode === "streaming-signed-trailer") {
-          const sig = signature(
-            s!.signingKey,
-            trailerStringToSign(sha256Hex(canonical), {
-              datetime: s!.datetime,
-              scope: s!.scope,
-              previousSignature: previous,
-            }),
-          );
-          text += `x-amz-trailer-signature:${sig}\r\n`;
-        }
-        controller.enqueue(UTF8.encode(text));
+        controller.enqueue(framer.trailer((await options.trailers?.()) ?? new Map()));
       }
       controller.enqueue(CRLF);
     },

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { countingBackend } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
+import { startMain } from "./_main.ts";
 
 const KEY = { accessKey: "bundle-ak", secretKey: "bundle-secret" };
 
@@ -22,42 +23,21 @@ Deno.test("bundle: dist/osp.js runs outside the project and proxies a signed req
          hostname: "127.0.0.1", cosMap: { b: { host: "127.0.0.1", port: ${backend.port}, tls: false,
          addressingStyle: "path", accessKey: "x", secretKey: "y" } } };`,
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-env",
-        "osp.js",
-        "--config",
-        "osp.config.ts",
-        "--http-port",
-        "0",
-      ],
+    const main = await startMain(["--config", "osp.config.ts", "--http-port", "0"], {
+      script: "osp.js",
       cwd: dir,
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      permissions: ["--allow-net", "--allow-read", "--allow-env"],
+    });
     try {
-      let seen = "";
-      let base: string | undefined;
-      while (base === undefined) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`the bundle exited:\n${seen}`);
-        seen += value;
-        base = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(seen)?.[1];
-      }
-      const url = `${base}/b/key`;
+      const url = `${main.base}/b/key`;
       const res = await fetch(url, { headers: signHeaders("GET", url, KEY) });
       assert.equal(res.status, 200);
       assert.equal(await res.text(), "backend-ok");
       assert.match(backend.requests[0].headers.get("authorization")!, /Credential=x\//);
     } finally {
-      child.kill("SIGTERM");
-      assert.equal((await child.status).code, 0);
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
+      main.child.kill("SIGTERM");
+      assert.equal((await main.child.status).code, 0);
+      await main.release();
     }
   } finally {
     await backend.close();

@@ -2,6 +2,7 @@
 // that lets an in-flight download finish.
 import assert from "node:assert/strict";
 import { signHeaders } from "./_sign.ts";
+import { startMain } from "./_main.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const KEY = { accessKey: "cli-ak", secretKey: "cli-secret" };
@@ -95,36 +96,22 @@ Deno.test("cli: SIGTERM stops accepting and lets an in-flight download finish", 
        cosMap: { slow: { host: "127.0.0.1", port: ${backend.addr.port}, tls: false,
          addressingStyle: "path", accessKey: "x", secretKey: "y" } } };`,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--config", path, "--http-port", "0", "--log-level", "info"],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const main = await startMain(["--config", path, "--http-port", "0", "--log-level", "info"]);
   try {
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = "";
-    let url: string | undefined;
-    while (url === undefined) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("main.ts exited before listening");
-      buffered += value;
-      url = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(buffered)?.[1];
-    }
-    const objectUrl = `${url}/slow/object`;
+    const objectUrl = `${main.base}/slow/object`;
     const response = await fetch(objectUrl, { headers: signHeaders("GET", objectUrl, KEY) });
     assert.equal(response.status, 200);
-    child.kill("SIGTERM");
+    main.child.kill("SIGTERM");
     const body = new Uint8Array(await response.arrayBuffer());
     assert.equal(body.length, 128 * 1024, "the in-flight download completed");
-    const status = await child.status;
+    const status = await main.child.status;
     assert.equal(status.code, 0);
     await assert.rejects(fetch(objectUrl), "no longer accepting");
-    lines.releaseLock();
-    await child.stdout.cancel().catch(() => {});
   } finally {
     try {
-      child.kill("SIGKILL");
+      main.child.kill("SIGKILL");
     } catch { /* already exited */ }
+    await main.release();
     await backend.shutdown();
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { type ProxyConfig, serve } from "../mod.ts";
 import { signHeaders } from "./_sign.ts";
+import { startMain } from "./_main.ts";
 
 const KEY = { accessKey: "lim-ak", secretKey: "lim-secret" };
 
@@ -157,36 +158,15 @@ Deno.test("limits: main.ts exits 0 after shutdownGraceMs, cutting the transfer a
        cosMap: { b: { host: "127.0.0.1", port: ${backend.port}, tls: false, addressingStyle: "path",
          accessKey: "x", secretKey: "y" } } };`,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../main.ts", import.meta.url).pathname,
-      "--config",
-      path,
-      "--http-port",
-      "0",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const main = await startMain(["--config", path, "--http-port", "0"]);
   try {
-    let seen = "";
-    let base: string | undefined;
-    while (base === undefined) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(seen);
-      seen += value;
-      base = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(seen)?.[1];
-    }
-    const url = `${base}/b/k`;
+    const url = `${main.base}/b/k`;
     const res = await fetch(url, { headers: signHeaders("GET", url, KEY) });
     assert.equal(res.status, 200);
     const body = res.arrayBuffer();
     const started = performance.now();
-    child.kill("SIGTERM");
-    const status = await child.status;
+    main.child.kill("SIGTERM");
+    const status = await main.child.status;
     const ms = performance.now() - started;
     assert.equal(status.code, 0);
     assert.ok(ms < 1500, `exited after ${ms} ms (the transfer needs 2 s)`);
@@ -194,8 +174,7 @@ Deno.test("limits: main.ts exits 0 after shutdownGraceMs, cutting the transfer a
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(backend.cancelled(), 1, "the upstream request was cut too");
   } finally {
-    reader.releaseLock();
-    await child.stdout.cancel().catch(() => {});
+    await main.release();
     await backend.close();
     await Deno.remove(dir, { recursive: true });
   }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { type BucketConfig, type ProxyConfig, serve } from "../mod.ts";
 import { countingBackend } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
+import { startMain } from "./_main.ts";
 
 const KEY = { accessKey: "rl-ak", secretKey: "rl-secret" };
 const NEW_KEY = { accessKey: "rl-new", secretKey: "rl-new-secret" };
@@ -112,33 +113,10 @@ Deno.test("reload: SIGHUP makes main.ts re-import its config module", async () =
       }} };`,
     );
   await write(["one"]);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../main.ts", import.meta.url).pathname,
-      "--config",
-      path,
-      "--http-port",
-      "0",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  const waitFor = async (re: RegExp) => {
-    while (!re.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`main.ts ended; output:\n${seen}`);
-      seen += value;
-    }
-    return re.exec(seen)!;
-  };
+  const main = await startMain(["--config", path, "--http-port", "0"]);
   try {
-    const base = (await waitFor(/"msg":"listening","url":"(http:\/\/[^"]+)"/))[1];
     const status = async (bucket: string) => {
-      const u = `${base}/${bucket}/k`;
+      const u = `${main.base}/${bucket}/k`;
       const r = await fetch(u, { headers: signHeaders("GET", u, KEY) });
       await r.body?.cancel();
       return r.status;
@@ -146,15 +124,14 @@ Deno.test("reload: SIGHUP makes main.ts re-import its config module", async () =
     assert.equal(await status("one"), 200);
     assert.equal(await status("two"), 404);
     await write(["two"]);
-    child.kill("SIGHUP");
-    await waitFor(/"msg":"config reloaded"/);
+    main.child.kill("SIGHUP");
+    await main.waitFor(/"msg":"config reloaded"/);
     assert.equal(await status("two"), 200);
     assert.equal(await status("one"), 404);
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    reader.releaseLock();
-    await child.stdout.cancel().catch(() => {});
+    main.child.kill("SIGTERM");
+    await main.child.status;
+    await main.release();
     await backend.close();
     await Deno.remove(dir, { recursive: true });
   }

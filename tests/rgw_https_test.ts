@@ -3,34 +3,7 @@
 import assert from "node:assert/strict";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { bytes, CLIENT, RGW_TEST, rgwEnv, sha256 } from "./_rgw_env.ts";
-
-async function selfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return { cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
-}
+import { selfSignedCert } from "./_tls.ts";
 
 async function curl(args: string[]): Promise<string> {
   const out = await new Deno.Command("curl", {

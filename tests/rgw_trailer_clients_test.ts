@@ -4,6 +4,7 @@
 // itself. Through osp they must store exact bytes.
 import assert from "node:assert/strict";
 import { bytes, CLIENT, RGW_TEST, rgwEnv, sha256 } from "./_rgw_env.ts";
+import { selfSignedCert } from "./_tls.ts";
 
 const PYENV_BIN = `${Deno.env.get("HOME") ?? "/root"}/.pyenv/shims`;
 
@@ -16,34 +17,6 @@ async function has(cmd: string, args: string[]): Promise<string | null> {
   } catch {
     return null;
   }
-}
-
-async function cert(dir: string): Promise<{ cert: string; key: string }> {
-  const o = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  assert.equal(o.code, 0);
-  return { cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
 }
 
 const BOTO = `
@@ -72,7 +45,7 @@ Deno.test({
     return;
   }
   const dir = await Deno.makeTempDir({ prefix: "osp-pyenv-" });
-  const tls = await cert(dir);
+  const tls = await selfSignedCert(dir);
   // The validator records each upload's payload mode: proof of what the clients sent.
   const modes = new Set<string>();
   const env = await rgwEnv("pyenv", {

@@ -18,8 +18,6 @@ export interface DeleteEntry {
   key: string;
   /** The version, if named. */
   versionId?: string;
-  /** The `<Object>…</Object>` element as sent. */
-  raw: string;
 }
 
 /** A parsed `<Delete>` document. */
@@ -49,36 +47,53 @@ function malformed(why: string): S3Error {
   );
 }
 
-/** Parses a DeleteObjects body. */
+// Element text: no markup at all (no nested tags, CDATA or comments).
+const TEXT = "[^<]*";
+const OBJECT_FIELD = new RegExp(`^<(Key|VersionId|ETag|LastModifiedTime|Size)>(${TEXT})</\\1>`);
+
+/**
+ * Parses a DeleteObjects body with a strict grammar: `<Delete>` holding only
+ * `<Object>` and `<Quiet>`; each `<Object>` exactly one text-only `<Key>` and
+ * at most one `<VersionId>` (plus S3's conditional ETag, LastModifiedTime,
+ * Size). Anything else — CDATA, comments, nested or namespaced tags, a second
+ * Key, a DOCTYPE — is MalformedXML: what osp authorizes must be exactly what
+ * the backend deletes, and osp only ever forwards the document it rebuilds.
+ */
 export function parseDeleteRequest(xml: string): DeleteRequest {
+  if (xml.includes("<!")) throw malformed("comments, CDATA and DOCTYPE are not accepted");
   const body = xml.replace(/^\uFEFF?\s*(<\?xml[^>]*\?>)?\s*/, "");
-  const root = /^<Delete(\s[^>]*)?>([\s\S]*)<\/Delete>\s*$/.exec(body);
+  const root = /^<Delete(\s+xmlns="[^"<]*")?\s*>([\s\S]*)<\/Delete>\s*$/.exec(body);
   if (root === null) throw malformed("the root element must be <Delete>");
-  const inner = root[2];
   const objects: DeleteEntry[] = [];
   let quiet = false;
-  const element = /\s*<(Object|Quiet)>([\s\S]*?)<\/\1>\s*/y;
-  let offset = 0;
-  while (offset < inner.length) {
-    element.lastIndex = offset;
-    const m = element.exec(inner);
-    if (m === null) {
-      if (inner.slice(offset).trim() === "") break;
-      throw malformed("unexpected content in <Delete>");
-    }
-    offset = element.lastIndex;
-    if (m[1] === "Quiet") {
-      quiet = m[2].trim() === "true";
+  let rest = root[2].trim();
+  while (rest !== "") {
+    const q = /^<Quiet>\s*(true|false)\s*<\/Quiet>/.exec(rest);
+    if (q) {
+      quiet = q[1] === "true";
+      rest = rest.slice(q[0].length).trim();
       continue;
     }
-    const key = /<Key>([\s\S]*?)<\/Key>/.exec(m[2]);
-    if (key === null) throw malformed("an <Object> has no <Key>");
-    const version = /<VersionId>([\s\S]*?)<\/VersionId>/.exec(m[2]);
-    objects.push({
-      key: xmlUnescape(key[1]),
-      ...(version ? { versionId: xmlUnescape(version[1]) } : {}),
-      raw: m[0].trim(),
-    });
+    const o = /^<Object>([\s\S]*?)<\/Object>/.exec(rest);
+    if (o === null) throw malformed("<Delete> may hold only <Object> and <Quiet>");
+    rest = rest.slice(o[0].length).trim();
+    const fields = new Map<string, string>();
+    let inner = o[1].trim();
+    while (inner !== "") {
+      const f = OBJECT_FIELD.exec(inner);
+      if (f === null) {
+        throw malformed(
+          "an <Object> may hold only text-only Key, VersionId, ETag, LastModifiedTime and Size",
+        );
+      }
+      if (fields.has(f[1])) throw malformed(`an <Object> has two <${f[1]}> elements`);
+      fields.set(f[1], xmlUnescape(f[2]));
+      inner = inner.slice(f[0].length).trim();
+    }
+    const key = fields.get("Key");
+    if (key === undefined || key === "") throw malformed("an <Object> has no <Key>");
+    const versionId = fields.get("VersionId");
+    objects.push({ key, ...(versionId === undefined ? {} : { versionId }) });
     if (objects.length > MAX_DELETE_KEYS) {
       throw malformed(`at most ${MAX_DELETE_KEYS} keys may be deleted at once`);
     }
@@ -87,11 +102,17 @@ export function parseDeleteRequest(xml: string): DeleteRequest {
   return { objects, quiet };
 }
 
-/** The `<Delete>` document for the allowed objects. */
+/** The `<Delete>` document osp sends: rebuilt from the parsed, escaped values. */
 export function deleteRequestXml(request: DeleteRequest): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
     request.quiet ? "<Quiet>true</Quiet>" : ""
-  }${request.objects.map((o) => o.raw).join("")}</Delete>`;
+  }${
+    request.objects.map((o) =>
+      `<Object><Key>${xmlEscape(o.key)}</Key>${
+        o.versionId === undefined ? "" : `<VersionId>${xmlEscape(o.versionId)}</VersionId>`
+      }</Object>`
+    ).join("")
+  }</Delete>`;
 }
 
 /** `<Error>` entries for denied objects. */

@@ -70,3 +70,34 @@ Deno.test("delete_objects: denied entries merge into the backend's result", () =
   );
   assert.match(deniedResultXml(denied), /<DeleteResult[^>]*><Error><Key>a &amp; b<\/Key>/);
 });
+
+Deno.test("delete_objects: markup that could hide a key is MalformedXML", () => {
+  const bypasses = [
+    "<Delete><Object><Key><![CDATA[secret]]></Key></Object></Delete>",
+    "<Delete><Object><Key>sec<!-- -->ret</Key></Object></Delete>",
+    "<Delete><Object><Key>public</Key><Key>secret</Key></Object></Delete>",
+    "<Delete><Object><Key>public</Key><Key >secret</Key ></Object></Delete>",
+    '<Delete><Object><s3:Key xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/">secret</s3:Key></Object></Delete>',
+    "<Delete><Object><VersionId><Key>public</Key></VersionId><Key>secret</Key></Object></Delete>",
+    '<!DOCTYPE d [<!ENTITY s "secret">]><Delete><Object><Key>&s;</Key></Object></Delete>',
+  ];
+  for (const xml of bypasses) {
+    assert.throws(
+      () => parseDeleteRequest(xml),
+      (e) => e instanceof S3Error && e.code === "MalformedXML",
+      xml,
+    );
+  }
+});
+
+Deno.test("delete_objects: the forwarded document is rebuilt from parsed values", () => {
+  const xml = deleteRequestXml(
+    parseDeleteRequest(
+      "<Delete><Object><Key>a&lt;b &amp; c</Key><VersionId>v1</VersionId></Object></Delete>",
+    ),
+  );
+  assert.equal(
+    xml,
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a&lt;b &amp; c</Key><VersionId>v1</VersionId></Object></Delete>',
+  );
+});

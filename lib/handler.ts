@@ -360,15 +360,13 @@ export function createHandler(deps: HandlerDeps): Handler {
           headers: { "content-type": "application/xml", ...serverHeaders },
         });
       }
-      let forward = bytes;
-      if (deniedDeletes.length > 0) {
-        forward = new TextEncoder().encode(deleteRequestXml({ ...parsed, objects: kept }));
-        plan.payloadHash = createHash("sha256").update(forward).digest("hex");
-        plan.headerEdits["content-md5"] = createHash("md5").update(forward).digest("base64");
-        plan.headerEdits["x-amz-sdk-checksum-algorithm"] = null;
-        for (const name of request.headers.keys()) {
-          if (parseChecksumHeaderName(name)) plan.headerEdits[name] = null;
-        }
+      // Always the rebuilt document: the backend deletes exactly what was authorized.
+      const forward = new TextEncoder().encode(deleteRequestXml({ ...parsed, objects: kept }));
+      plan.payloadHash = createHash("sha256").update(forward).digest("hex");
+      plan.headerEdits["content-md5"] = createHash("md5").update(forward).digest("base64");
+      plan.headerEdits["x-amz-sdk-checksum-algorithm"] = null;
+      for (const name of request.headers.keys()) {
+        if (parseChecksumHeaderName(name)) plan.headerEdits[name] = null;
       }
       clientBody = ReadableStream.from([forward]);
       plan.transformed = true;

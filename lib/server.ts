@@ -118,8 +118,12 @@ export function serve(config: ProxyConfig): ProxyServer {
     // delivered: that cancels the upstream request too.
     const abort = new AbortController();
     inflight.add(abort);
-    info.completed.catch(() => abort.abort(new Error("the client went away")))
-      .finally(() => inflight.delete(abort));
+    const gone = () => abort.abort(new Error("the client went away"));
+    info.completed.catch(gone).finally(() => inflight.delete(abort));
+    // `completed` stays pending while the handler still awaits a backend;
+    // req.signal aborts as soon as the client leaves (and, harmlessly, after
+    // a delivered response).
+    req.signal.addEventListener("abort", gone, { once: true });
     return handler(req, {
       remoteIp: info.remoteAddr.hostname,
       signal: abort.signal,

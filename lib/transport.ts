@@ -49,6 +49,20 @@ function responseHeaders(source: Iterable<[string, string]>): Headers {
   return headers;
 }
 
+/** The client stopped sending its body (or left): its fault, not the backend's. */
+function clientGone(err: unknown): S3Error {
+  return new S3Error(
+    "IncompleteBody",
+    "The client closed the connection before the request was complete",
+    { cause: err },
+  );
+}
+
+function isClientBodyError(err: unknown): boolean {
+  const text = `${(err as Error)?.message ?? ""} ${(err as Error)?.cause ?? ""}`;
+  return /request body|BadResource/i.test(text);
+}
+
 function unreachable(origin: string, err: unknown): S3Error {
   return new S3Error(
     "ServiceUnavailable",
@@ -122,7 +136,7 @@ export class Transport {
         client,
       } as RequestInit);
     } catch (err) {
-      if (options.signal?.aborted) throw err;
+      if (options.signal?.aborted || isClientBodyError(err)) throw clientGone(err);
       throw unreachable(request.origin, err);
     }
     const body = NULL_BODY_STATUS.has(response.status) || request.method === "HEAD"
@@ -178,7 +192,9 @@ export class Transport {
       req.on("error", (err) => {
         // A verification failure inside the body stream is the client's answer.
         if (bodyError instanceof S3Error) reject(bodyError);
-        else reject(options.signal?.aborted ? err : unreachable(request.origin, err));
+        else if (bodyError !== undefined || options.signal?.aborted) {
+          reject(clientGone(bodyError ?? err));
+        } else reject(unreachable(request.origin, err));
       });
       req.on("response", (res) => {
         const pairs: [string, string][] = [];

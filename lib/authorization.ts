@@ -122,33 +122,78 @@ function checkTime(datetime: string, scopeDate: string, error: (msg: string) => 
   return timeMs;
 }
 
+/** The parts of an Authorization header value other than the signature. */
+interface HeaderCredentials {
+  accessKey: string;
+  scope: Scope;
+  signedHeaders: readonly string[];
+}
+
+/**
+ * Credentials of header values parsed before, by the value up to
+ * `Signature=`: a client's Credential and SignedHeaders repeat on every
+ * request it signs that day; only the signature changes.
+ */
+const parsedCredentials = new Map<string, HeaderCredentials>();
+const PARSED_CREDENTIALS_MAX = 1024;
+
+/**
+ * The value split before its last field when that field is `Signature=…`
+ * (only whitespace between the comma and the name; no comma after), or
+ * undefined.
+ */
+function splitSignature(value: string): { prefix: string; signature: string } | undefined {
+  const comma = value.lastIndexOf(",");
+  if (comma < 0) return undefined;
+  const last = value.slice(comma + 1);
+  const name = last.trimStart();
+  if (!name.startsWith("Signature=")) return undefined;
+  return {
+    prefix: value.slice(0, comma + 1 + last.length - name.length),
+    signature: name.slice("Signature=".length).trim(),
+  };
+}
+
 function parseHeaderAuthorization(value: string, headers: Headers): ParsedAuthorization {
   const malformed = (msg: string) =>
     new S3Error("AuthorizationHeaderMalformed", `The authorization header is malformed: ${msg}`);
-  const space = value.indexOf(" ");
-  const algorithm = space < 0 ? value : value.slice(0, space);
-  if (algorithm !== ALGORITHM) {
-    if (algorithm === "AWS4-ECDSA-P256-SHA256") {
-      throw new S3Error("NotImplemented", "SigV4a (AWS4-ECDSA-P256-SHA256) is not supported");
+  const split = splitSignature(value);
+  const known = split === undefined ? undefined : parsedCredentials.get(split.prefix);
+  let accessKey: string;
+  let scope: Scope;
+  let signature: string;
+  let signedHeadersText: string | undefined;
+  if (known !== undefined) {
+    // Everything but the signature was parsed, and found well-formed, before.
+    ({ accessKey, scope } = known);
+    signature = split!.signature;
+  } else {
+    const space = value.indexOf(" ");
+    const algorithm = space < 0 ? value : value.slice(0, space);
+    if (algorithm !== ALGORITHM) {
+      if (algorithm === "AWS4-ECDSA-P256-SHA256") {
+        throw new S3Error("NotImplemented", "SigV4a (AWS4-ECDSA-P256-SHA256) is not supported");
+      }
+      throw malformed(`the algorithm must be ${ALGORITHM}`);
     }
-    throw malformed(`the algorithm must be ${ALGORITHM}`);
+    const fields = new Map<string, string>();
+    for (const part of value.slice(space + 1).split(",")) {
+      const eq = part.indexOf("=");
+      if (eq < 0) throw malformed(`unexpected ${JSON.stringify(part.trim())}`);
+      const name = part.slice(0, eq).trim();
+      if (fields.has(name)) throw malformed(`${name} appears twice`);
+      fields.set(name, part.slice(eq + 1).trim());
+    }
+    const credential = fields.get("Credential");
+    signedHeadersText = fields.get("SignedHeaders");
+    const given = fields.get("Signature");
+    if (credential === undefined || signedHeadersText === undefined || given === undefined) {
+      throw malformed("it needs Credential, SignedHeaders and Signature");
+    }
+    if (fields.size !== 3) throw malformed("it has unknown fields");
+    ({ accessKey, scope } = parseCredential(credential, malformed));
+    signature = given;
   }
-  const fields = new Map<string, string>();
-  for (const part of value.slice(space + 1).split(",")) {
-    const eq = part.indexOf("=");
-    if (eq < 0) throw malformed(`unexpected ${JSON.stringify(part.trim())}`);
-    const name = part.slice(0, eq).trim();
-    if (fields.has(name)) throw malformed(`${name} appears twice`);
-    fields.set(name, part.slice(eq + 1).trim());
-  }
-  const credential = fields.get("Credential");
-  const signedHeaders = fields.get("SignedHeaders");
-  const signature = fields.get("Signature");
-  if (credential === undefined || signedHeaders === undefined || signature === undefined) {
-    throw malformed("it needs Credential, SignedHeaders and Signature");
-  }
-  if (fields.size !== 3) throw malformed("it has unknown fields");
-  const { accessKey, scope } = parseCredential(credential, malformed);
   const datetime = headers.get("x-amz-date");
   if (datetime === null) {
     throw new S3Error("AccessDenied", "AWS authentication requires a valid x-amz-date header");
@@ -161,13 +206,27 @@ function parseHeaderAuthorization(value: string, headers: Headers): ParsedAuthor
       "Missing required header for this request: x-amz-content-sha256",
     );
   }
+  let signedHeaders: readonly string[];
+  if (known !== undefined) {
+    signedHeaders = known.signedHeaders;
+  } else {
+    signedHeaders = parseSignedHeaders(signedHeadersText!, malformed);
+    if (split !== undefined) {
+      if (parsedCredentials.size >= PARSED_CREDENTIALS_MAX) parsedCredentials.clear();
+      parsedCredentials.set(split.prefix, {
+        accessKey,
+        scope: Object.freeze({ ...scope }),
+        signedHeaders: Object.freeze([...signedHeaders]),
+      });
+    }
+  }
   return {
     kind: "header",
     accessKey,
-    scope,
+    scope: { ...scope },
     datetime,
     timeMs,
-    signedHeaders: parseSignedHeaders(signedHeaders, malformed),
+    signedHeaders: [...signedHeaders],
     signature,
     payloadHash,
     payload: parsePayloadMode(payloadHash),
@@ -217,10 +276,16 @@ export function parseAuthorization(
   params: readonly RawQueryParam[],
 ): ParsedAuthorization {
   const header = headers.get("authorization");
-  const names = new Set(params.map((p) => p.name));
-  const presigned = names.has("X-Amz-Signature") || names.has("X-Amz-Algorithm") ||
-    names.has("X-Amz-Credential");
-  const sigV2Query = names.has("Signature") && names.has("AWSAccessKeyId");
+  let presigned = false;
+  let sigV2Signature = false;
+  let sigV2AccessKey = false;
+  for (const { name } of params) {
+    if (name === "X-Amz-Signature" || name === "X-Amz-Algorithm" || name === "X-Amz-Credential") {
+      presigned = true;
+    } else if (name === "Signature") sigV2Signature = true;
+    else if (name === "AWSAccessKeyId") sigV2AccessKey = true;
+  }
+  const sigV2Query = sigV2Signature && sigV2AccessKey;
   if (header !== null && (presigned || sigV2Query)) {
     throw new S3Error(
       "InvalidArgument",

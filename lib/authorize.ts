@@ -12,6 +12,31 @@ import { TtlCache } from "./ttl_cache.ts";
 import { runCallback } from "./callback.ts";
 import type { Metrics } from "./metrics.ts";
 
+/**
+ * A validator question whose full {@linkcode ValidatorRequest} (query and
+ * header records) is built only when the validator is actually asked: the
+ * decision cache keys on the other fields.
+ */
+export interface LazyValidatorRequest {
+  /** HTTP method. */
+  method: string;
+  /** S3 operation name. */
+  operation: string;
+  /** The client's bucket name. */
+  bucket: string;
+  /** The decoded object key, if any. */
+  key?: string;
+  /** Builds the request the validator sees. */
+  build: () => ValidatorRequest;
+}
+
+/** The decision cache's key: length-prefixed where a field could hold any text. */
+function cacheKey(token: string, r: ValidatorRequest | LazyValidatorRequest): string {
+  return `${token.length}:${token}${r.bucket.length}:${r.bucket}${r.method}\n${r.operation}\n${
+    r.key === undefined ? "-" : `+${r.key}`
+  }`;
+}
+
 /** Asks the validator, with caching. */
 export class Authorizer {
   #config: ResolvedConfig;
@@ -26,24 +51,37 @@ export class Authorizer {
     this.#cache = new TtlCache({ maxEntries: config.cacheSize, clock: config.clock });
   }
 
-  /** True when the validator allows `request` (always true without a validator). */
-  async allowed(
+  /**
+   * Like {@linkcode Authorizer.allowed}, but answers synchronously when it
+   * can (no validator, or a cached decision) and asks only otherwise.
+   */
+  check(
     token: string,
-    request: ValidatorRequest,
+    request: ValidatorRequest | LazyValidatorRequest,
     options: { ttlMs: number },
-  ): Promise<boolean> {
+  ): boolean | Promise<boolean> {
     const validator = this.#config.validator;
     if (validator === undefined) return true;
-    const id = JSON.stringify([
-      token,
-      request.bucket,
-      request.method,
-      request.operation,
-      request.key ?? null,
-    ]);
+    const id = cacheKey(token, request);
+    const cached = this.#cache.get(id);
+    if (cached !== undefined) {
+      this.#metrics?.cacheLookup("validator", "hit");
+      return cached;
+    }
+    return this.#ask(validator, token, id, request, options);
+  }
+
+  async #ask(
+    validator: NonNullable<ResolvedConfig["validator"]>,
+    token: string,
+    id: string,
+    question: ValidatorRequest | LazyValidatorRequest,
+    options: { ttlMs: number },
+  ): Promise<boolean> {
     let missed = false;
     const allowed = await this.#cache.getOrLoad(id, async () => {
       missed = true;
+      const request = "build" in question ? question.build() : question;
       const decision: unknown = await runCallback(
         "validator",
         () => validator(token, request.bucket, request),
@@ -61,13 +99,22 @@ export class Authorizer {
     return allowed;
   }
 
+  /** True when the validator allows `request` (always true without a validator). */
+  async allowed(
+    token: string,
+    request: ValidatorRequest | LazyValidatorRequest,
+    options: { ttlMs: number },
+  ): Promise<boolean> {
+    return await this.check(token, request, options);
+  }
+
   /** Throws AccessDenied unless allowed. */
   async require(
     token: string,
-    request: ValidatorRequest,
+    request: ValidatorRequest | LazyValidatorRequest,
     options: { ttlMs: number },
   ): Promise<void> {
-    if (!(await this.allowed(token, request, options))) {
+    if (!(await this.check(token, request, options))) {
       throw new S3Error("AccessDenied", "Access Denied");
     }
   }

@@ -67,15 +67,12 @@ export function parseRequestTarget(url: string, options: ParseTargetOptions): Re
     if (hostname.length > suffix.length + 1 && hostname.endsWith("." + suffix)) {
       const bucket = hostname.slice(0, -(suffix.length + 1));
       const rawKey = rawPath.slice(1);
-      return {
-        rawPath,
-        rawQuery,
-        params,
-        host,
-        bucket,
-        ...(rawKey === "" ? {} : { rawKey, key: percentDecode(rawKey) }),
-        style: "virtual",
-      };
+      const target: RequestTarget = { rawPath, rawQuery, params, host, bucket, style: "virtual" };
+      if (rawKey !== "") {
+        target.rawKey = rawKey;
+        target.key = percentDecode(rawKey);
+      }
+      return target;
     }
   }
   const rest = rawPath.slice(1);
@@ -83,13 +80,17 @@ export function parseRequestTarget(url: string, options: ParseTargetOptions): Re
   const slash = rest.indexOf("/");
   const rawBucket = slash < 0 ? rest : rest.slice(0, slash);
   const rawKey = slash < 0 ? "" : rest.slice(slash + 1);
-  return {
+  const target: RequestTarget = {
     rawPath,
     rawQuery,
     params,
     host,
     bucket: percentDecode(rawBucket),
-    ...(rawKey === "" ? {} : { rawKey, key: percentDecode(rawKey) }),
     style: "path",
   };
+  if (rawKey !== "") {
+    target.rawKey = rawKey;
+    target.key = percentDecode(rawKey);
+  }
+  return target;
 }

@@ -14,6 +14,10 @@ import { startMetricsServer } from "./metrics_server.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { RedisUseCounter } from "./redis_use_counter.ts";
 import { MemoryUseCounter, type UseCounter } from "./use_counter.ts";
+import { DeadlineQueue } from "./deadlines.ts";
+
+/** How long a request waits for its answer before osp watches for its client leaving. */
+const WATCH_CLIENT_AFTER_MS = 50;
 
 /**
  * A running proxy.
@@ -103,6 +107,7 @@ export function serve(config: ProxyConfig): ProxyServer {
   // Requests in flight: their aborts cancel upstream work (client gone, or the
   // shutdown grace period over).
   const inflight = new Set<AbortController>();
+  const watchQueue = new DeadlineQueue(WATCH_CLIENT_AFTER_MS);
   const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
     const max = current.maxConcurrentRequests;
     if (max > 0 && inflight.size >= max) {
@@ -119,15 +124,35 @@ export function serve(config: ProxyConfig): ProxyServer {
     const abort = new AbortController();
     inflight.add(abort);
     const gone = () => abort.abort(new Error("the client went away"));
-    info.completed.catch(gone).finally(() => inflight.delete(abort));
+    info.completed.then(() => inflight.delete(abort), () => {
+      gone();
+      inflight.delete(abort);
+    });
     // `completed` stays pending while the handler still awaits a backend;
-    // req.signal aborts as soon as the client leaves (and, harmlessly, after
-    // a delivered response).
-    req.signal.addEventListener("abort", gone, { once: true });
+    // req.signal aborts when the client leaves, even one that left before it
+    // was first read. Reading it costs every request an async op and, under
+    // Deno's legacy semantics (it also aborts after every delivered
+    // response), a DOMException: so it is read only for requests still
+    // unanswered after WATCH_CLIENT_AFTER_MS, and ignored once answered
+    // (`completed` alone then says whether the client left).
+    let answered = false;
+    const watch = watchQueue.add(() => {
+      req.signal.addEventListener("abort", () => {
+        if (!answered) gone();
+      }, { once: true });
+    });
+    let remoteIp: string | undefined;
     return handler(req, {
-      remoteIp: info.remoteAddr.hostname,
+      // Asked of Deno only when needed (the validator, the log line).
+      get remoteIp() {
+        return remoteIp ??= info.remoteAddr.hostname;
+      },
       signal: abort.signal,
       completed: info.completed,
+    }).then((response) => {
+      answered = true;
+      watchQueue.settle(watch);
+      return response;
     });
   };
   let http: Deno.NetAddr | undefined;
@@ -173,6 +198,7 @@ export function serve(config: ProxyConfig): ProxyServer {
   }
   const finished = Promise.all(servers.map((s) => s.finished)).then(async () => {
     await metricsServer?.shutdown();
+    watchQueue.close();
     transport.close();
     await useCounter.close();
   });

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
 
 /** The algorithm name of header and query SigV4. */
 export const ALGORITHM = "AWS4-HMAC-SHA256";
@@ -17,6 +17,13 @@ export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49
 
 const HEX = "0123456789ABCDEF";
 const UTF8 = new TextEncoder();
+const UTF8_DECODER = new TextDecoder();
+
+/** `%XX` (upper-case hex) for every byte value. */
+const ESCAPED: string[] = Array.from({ length: 256 }, (_, b) => "%" + HEX[b >> 4] + HEX[b & 15]);
+/** Text that encodes to itself: unreserved characters only (and `/`, for paths). */
+const UNRESERVED_ONLY = /^[A-Za-z0-9\-._~]*$/;
+const PATH_UNRESERVED_ONLY = /^[A-Za-z0-9\-._~/]*$/;
 
 function isUnreserved(byte: number): boolean {
   return (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) ||
@@ -37,42 +44,68 @@ function hexValue(code: number): number {
  */
 export function percentDecodeBytes(raw: string): Uint8Array {
   if (!raw.includes("%")) return UTF8.encode(raw);
-  const out: number[] = [];
+  // At most 3 bytes per UTF-16 unit (a surrogate pair is 4 bytes for 2 units).
+  const out = new Uint8Array(raw.length * 3);
+  let n = 0;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c === 0x25 && i + 2 < raw.length) {
       const hi = hexValue(raw.charCodeAt(i + 1));
       const lo = hexValue(raw.charCodeAt(i + 2));
       if (hi >= 0 && lo >= 0) {
-        out.push(hi * 16 + lo);
+        out[n++] = hi * 16 + lo;
         i += 2;
         continue;
       }
     }
     if (c < 0x80) {
-      out.push(c);
+      out[n++] = c;
+    } else if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 0x3f);
     } else {
-      // Non-ASCII text in a raw URL: take its UTF-8 bytes (surrogate pairs included).
-      const cp = raw.codePointAt(i)!;
-      const ch = String.fromCodePoint(cp);
-      for (const b of UTF8.encode(ch)) out.push(b);
-      if (cp > 0xffff) i++;
+      // Non-ASCII text in a raw URL: its UTF-8 bytes; a lone surrogate becomes
+      // U+FFFD, as TextEncoder does.
+      let cp = c;
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const next = raw.charCodeAt(i + 1);
+        if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+          i++;
+        } else {
+          cp = 0xfffd;
+        }
+      }
+      if (cp < 0x10000) {
+        out[n++] = 0xe0 | (cp >> 12);
+        out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+        out[n++] = 0x80 | (cp & 0x3f);
+      } else {
+        out[n++] = 0xf0 | (cp >> 18);
+        out[n++] = 0x80 | ((cp >> 12) & 0x3f);
+        out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+        out[n++] = 0x80 | (cp & 0x3f);
+      }
     }
   }
-  return Uint8Array.from(out);
+  return out.slice(0, n);
 }
 
 /** Decodes a raw URL component to text (invalid UTF-8 becomes U+FFFD). */
 export function percentDecode(raw: string): string {
-  return new TextDecoder().decode(percentDecodeBytes(raw));
+  // Without escapes the bytes are the text's own UTF-8: decoding them gives the
+  // text back, lone surrogates replaced by U+FFFD as the round trip would.
+  if (!raw.includes("%")) return raw.toWellFormed();
+  return UTF8_DECODER.decode(percentDecodeBytes(raw));
 }
 
 /** S3 URI-encoding of bytes: unreserved kept, `/` kept when `keepSlash`. */
 function encodeBytes(bytes: Uint8Array, keepSlash: boolean): string {
   let out = "";
-  for (const b of bytes) {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
     if (isUnreserved(b) || (keepSlash && b === 0x2f)) out += String.fromCharCode(b);
-    else out += "%" + HEX[b >> 4] + HEX[b & 15];
+    else out += ESCAPED[b];
   }
   return out;
 }
@@ -85,7 +118,9 @@ export interface UriEncodeOptions {
 
 /** URI-encodes text the way SigV4 wants: RFC 3986 unreserved kept, UTF-8 bytes as `%XX`. */
 export function uriEncode(text: string, options: UriEncodeOptions = {}): string {
-  return encodeBytes(UTF8.encode(text), options.keepSlash ?? false);
+  const keepSlash = options.keepSlash ?? false;
+  if ((keepSlash ? PATH_UNRESERVED_ONLY : UNRESERVED_ONLY).test(text)) return text;
+  return encodeBytes(UTF8.encode(text), keepSlash);
 }
 
 /**
@@ -95,6 +130,8 @@ export function uriEncode(text: string, options: UriEncodeOptions = {}): string 
  */
 export function canonicalUri(rawPath: string): string {
   if (rawPath === "") return "/";
+  // The common case: nothing to decode or encode.
+  if (PATH_UNRESERVED_ONLY.test(rawPath)) return rawPath;
   return encodeBytes(percentDecodeBytes(rawPath), true);
 }
 
@@ -129,12 +166,15 @@ export function parseRawQuery(rawQuery: string): RawQueryParam[] {
   return params;
 }
 
+/** One raw query name or value in canonical encoding. */
+function canonicalQueryPart(raw: string): string {
+  return UNRESERVED_ONLY.test(raw) ? raw : encodeBytes(percentDecodeBytes(raw), false);
+}
+
 /** The canonical query string of raw parameters: each part encoded, sorted by name then value. */
 export function canonicalQuery(params: readonly RawQueryParam[]): string {
-  const pairs = params.map((p) => [
-    encodeBytes(percentDecodeBytes(p.rawName), false),
-    encodeBytes(percentDecodeBytes(p.rawValue), false),
-  ]);
+  if (params.length === 0) return "";
+  const pairs = params.map((p) => [canonicalQueryPart(p.rawName), canonicalQueryPart(p.rawValue)]);
   pairs.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
   return pairs.map(([n, v]) => `${n}=${v}`).join("&");
 }
@@ -201,8 +241,44 @@ export function stringToSign(
   }`;
 }
 
+// HMAC-SHA256 (RFC 2104) from two plain SHA-256 passes: in Deno, node:crypto's
+// createHmac costs about twice as much as this, mostly in key handling and in
+// turning digests into Buffers. Digests are taken as hex (the fast path) and
+// the inner one decoded here.
+const HMAC_BLOCK = 64;
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 16; i++) {
+  HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
+}
+// The key's ipad block, and its opad block followed by the inner digest (so
+// the outer hash takes one update). update() copies its input at once, so
+// these buffers serve every call.
+const INNER_PAD = new Uint8Array(HMAC_BLOCK);
+const OUTER_PAD = new Uint8Array(HMAC_BLOCK + 32);
+const OUTER_DIGEST = OUTER_PAD.subarray(HMAC_BLOCK);
+
+function hexToBytes(hex: string, out: Uint8Array = new Uint8Array(hex.length >> 1)): Uint8Array {
+  for (let i = 0; i < out.length; i++) {
+    out[i] = (HEX_VALUE[hex.charCodeAt(2 * i)] << 4) | HEX_VALUE[hex.charCodeAt(2 * i + 1)];
+  }
+  return out;
+}
+
+/** Hex HMAC-SHA256 of UTF-8 text. */
+function hmacHex(key: Uint8Array, data: string): string {
+  const k = key.length > HMAC_BLOCK ? createHash("sha256").update(key).digest() : key;
+  for (let i = 0; i < HMAC_BLOCK; i++) {
+    const b = i < k.length ? k[i] : 0;
+    INNER_PAD[i] = b ^ 0x36;
+    OUTER_PAD[i] = b ^ 0x5c;
+  }
+  const inner = createHash("sha256").update(INNER_PAD).update(data).digest("hex");
+  hexToBytes(inner, OUTER_DIGEST);
+  return createHash("sha256").update(OUTER_PAD).digest("hex");
+}
+
 function hmac(key: string | Uint8Array, data: string): Uint8Array {
-  return createHmac("sha256", key).update(data).digest();
+  return hexToBytes(hmacHex(typeof key === "string" ? UTF8.encode(key) : key, data));
 }
 
 /** Derives the SigV4 signing key (no cache). */
@@ -238,7 +314,7 @@ export class SigningKeyCache {
 
 /** Hex HMAC-SHA256 of the string to sign with the signing key: the signature. */
 export function signature(signingKey: Uint8Array, toSign: string): string {
-  return createHmac("sha256", signingKey).update(toSign).digest("hex");
+  return hmacHex(signingKey, toSign);
 }
 
 /** The `Authorization` header value for a header-signed request. */
@@ -253,16 +329,31 @@ export function authorizationHeader(
 
 /** Formats a time as the SigV4 `YYYYMMDDTHHMMSSZ`. */
 export function amzDate(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const second = Math.floor(epochMs / 1000);
+  if (second !== lastAmzSecond) {
+    lastAmzDate = new Date(second * 1000).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    lastAmzSecond = second;
+  }
+  return lastAmzDate;
 }
+// The last second formatted: requests arrive many to a second.
+let lastAmzSecond = NaN;
+let lastAmzDate = "";
 
 /** Parses `YYYYMMDDTHHMMSSZ` to epoch ms, or NaN when malformed. */
 export function parseAmzDate(value: string): number {
+  if (value === lastParsedAmzDate) return lastParsedAmzMs;
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (m === null) return NaN;
   const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-  return amzDate(ms) === value ? ms : NaN;
+  if (amzDate(ms) !== value) return NaN;
+  lastParsedAmzDate = value;
+  lastParsedAmzMs = ms;
+  return ms;
 }
+// The last date parsed: clients sign many requests within a second.
+let lastParsedAmzDate = "";
+let lastParsedAmzMs = NaN;
 
 /** The string to sign for one aws-chunked chunk. */
 export function chunkStringToSign(

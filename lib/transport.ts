@@ -13,6 +13,7 @@ import https from "node:https";
 import { Readable } from "node:stream";
 import { S3Error } from "./errors.ts";
 import { HOP_BY_HOP, type UpstreamRequest } from "./upstream.ts";
+import { DeadlineQueue } from "./deadlines.ts";
 
 /** What a transport needs to send one request. */
 export interface SendOptions {
@@ -38,6 +39,8 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 export function fetchWouldRewrite(pathAndQuery: string): boolean {
   const q = pathAndQuery.indexOf("?");
   const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
+  // A dot segment follows a slash.
+  if (!path.includes("/.")) return false;
   return path.split("/").some((s) => s === "." || s === "..");
 }
 
@@ -75,6 +78,7 @@ function unreachable(origin: string, err: unknown): S3Error {
 export class Transport {
   #clients = new Map<string, Deno.HttpClient>();
   #agents = new Map<string, http.Agent>();
+  #deadlines = new Map<number, DeadlineQueue>();
   #fetch: typeof fetch;
 
   /** Creates a transport; `fetch` is injectable for tests. */
@@ -99,12 +103,15 @@ export class Transport {
     const abort = new AbortController();
     const onClient = () => abort.abort(options.signal?.reason);
     if (options.signal?.aborted) onClient();
-    options.signal?.addEventListener("abort", onClient, { once: true });
+    // (No options object: converting one costs more than the listener; abort fires once.)
+    options.signal?.addEventListener("abort", onClient);
     let timedOut = false;
-    const timer = setTimeout(() => {
+    let queue = this.#deadlines.get(timeoutMs);
+    if (queue === undefined) this.#deadlines.set(timeoutMs, queue = new DeadlineQueue(timeoutMs));
+    const deadline = queue.add(() => {
       timedOut = true;
       abort.abort(new Error("backend response timeout"));
-    }, timeoutMs);
+    });
     try {
       return await go({ ...options, signal: abort.signal });
     } catch (err) {
@@ -115,7 +122,7 @@ export class Transport {
         { cause: err },
       );
     } finally {
-      clearTimeout(timer);
+      queue.settle(deadline);
     }
   }
 
@@ -129,7 +136,7 @@ export class Transport {
     try {
       response = await this.#fetch(request.origin + request.pathAndQuery, {
         method: request.method,
-        headers: request.headers,
+        headers: request.headerList,
         body: options.body,
         signal: options.signal,
         redirect: "manual",
@@ -143,11 +150,18 @@ export class Transport {
       ? null
       : response.body;
     if (body === null) response.body?.cancel().catch(() => {});
-    return new Response(body, {
+    // A Headers init is copied as a list (the cheapest copy Deno makes); the
+    // copy is mutable, unlike a fetched response's.
+    const forwarded = new Response(body, {
       status: response.status,
       statusText: response.statusText,
-      headers: responseHeaders(response.headers),
+      headers: response.headers,
     });
+    const headers = forwarded.headers;
+    for (const name of HOP_BY_HOP) {
+      if (headers.has(name)) headers.delete(name);
+    }
+    return forwarded;
   }
 
   #agent(origin: string, options: SendOptions): http.Agent {
@@ -169,7 +183,7 @@ export class Transport {
   #sendNode(request: UpstreamRequest, options: SendOptions): Promise<Response> {
     const url = new URL(request.origin);
     const headers: Record<string, string> = {};
-    for (const [name, value] of request.headers) headers[name] = value;
+    for (const [name, value] of request.headerList) headers[name] = value;
     if (options.contentLength !== undefined) {
       headers["content-length"] = String(options.contentLength);
     } else if (options.body === null) {
@@ -234,6 +248,8 @@ export class Transport {
   close(): void {
     for (const client of this.#clients.values()) client.close();
     for (const agent of this.#agents.values()) agent.destroy();
+    for (const queue of this.#deadlines.values()) queue.close();
+    this.#deadlines.clear();
     this.#clients.clear();
     this.#agents.clear();
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import { authenticate, type VerifiedRequest } from "./authenticate.ts";
-import { Authorizer } from "./authorize.ts";
+import { Authorizer, type LazyValidatorRequest } from "./authorize.ts";
 import type { HmacKey, ResolvedBucket, ResolvedConfig, ValidatorRequest } from "./config.ts";
 import { formatCopySource, parseCopySource } from "./copy_source.ts";
 import { type BackendCredentials, Credentials } from "./credentials.ts";
@@ -53,8 +53,8 @@ export interface HandlerDeps {
 
 /** Connection facts of a request. */
 export interface ConnInfo {
-  /** The client's IP address. */
-  remoteIp: string;
+  /** The client's IP address (may be computed when first read). */
+  readonly remoteIp: string;
   /** Aborts when the client goes away before the response is delivered. */
   signal?: AbortSignal;
   /** Settles once the response has been delivered (rejects if it was not). */
@@ -72,7 +72,8 @@ interface RequestState {
   operation: string;
   bucket: string;
   accessKey?: string;
-  sourceIp: string;
+  /** The client's IP address, read only when needed (the validator or the log). */
+  sourceIp: () => string;
   upstreamMs?: number;
   presigned?: "hit" | "rejected";
 }
@@ -120,11 +121,27 @@ async function readSmallBody(
   return out;
 }
 
+// Request ids: 16 upper-case hex digits, a random per-process prefix and a
+// counter — unique within a process without asking for random bytes each time.
+const REQUEST_ID_PREFIX = Array.from(
+  crypto.getRandomValues(new Uint8Array(3)),
+  (b) => b.toString(16).padStart(2, "0"),
+).join("").toUpperCase();
+let requestCounter = 0;
+
+const REQUEST_ID_KEY = crypto.getRandomValues(new Uint32Array(1))[0];
+
 function requestId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out.toUpperCase();
+  // 40 bits: a trillion requests before the counter wraps. The low 32 bits go
+  // through a keyed bijection (xor, multiply by an odd constant, xorshift), so
+  // ids stay unique but do not tell clients how many requests were served.
+  requestCounter = (requestCounter + 1) % 0x10000000000;
+  let low = (requestCounter % 0x100000000) ^ REQUEST_ID_KEY;
+  low = Math.imul(low, 0x9e3779b1);
+  low = (low ^ (low >>> 16)) >>> 0;
+  const high = Math.floor(requestCounter / 0x100000000);
+  return REQUEST_ID_PREFIX + high.toString(16).toUpperCase().padStart(2, "0") +
+    low.toString(16).toUpperCase().padStart(8, "0");
 }
 
 function sameCredentials(a: BackendCredentials, b: BackendCredentials): boolean {
@@ -149,17 +166,29 @@ export function createHandler(deps: HandlerDeps): Handler {
   const startedAt = new Date(config.clock());
   const serverHeaders = { server: config.serverName };
 
+  /** The validator's view of a request, built only if the validator is asked (not cached). */
   function validatorRequest(
     verified: VerifiedRequest,
-    fields: { operation: string; bucket: string; key?: string; sourceIp: string },
-  ): ValidatorRequest {
-    const query: Record<string, string> = {};
-    for (const p of verified.target.params) if (!isPresignParam(p.name)) query[p.name] = p.value;
-    const headers: Record<string, string> = {};
-    for (const [name, value] of verified.headers) {
-      if (name !== "authorization") headers[name] = value;
-    }
-    return { method: verified.method, query, headers, ...fields };
+    fields: { operation: string; bucket: string; key?: string },
+    sourceIp: () => string,
+  ): LazyValidatorRequest {
+    return {
+      method: verified.method,
+      operation: fields.operation,
+      bucket: fields.bucket,
+      key: fields.key,
+      build: (): ValidatorRequest => {
+        const query: Record<string, string> = {};
+        for (const p of verified.target.params) {
+          if (!isPresignParam(p.name)) query[p.name] = p.value;
+        }
+        const headers: Record<string, string> = {};
+        verified.headers.forEach((value, name) => {
+          if (name !== "authorization") headers[name] = value;
+        });
+        return { method: verified.method, query, headers, ...fields, sourceIp: sourceIp() };
+      },
+    };
   }
 
   const defaultRoute = config.buckets.get(DEFAULT_ROUTE);
@@ -198,7 +227,7 @@ export function createHandler(deps: HandlerDeps): Handler {
 
   async function listBuckets(
     verified: VerifiedRequest,
-    sourceIp: string,
+    sourceIp: () => string,
     signal?: AbortSignal,
   ): Promise<Response> {
     const listed = new Map<string, ListedBucket>();
@@ -212,7 +241,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     const allowed = await Promise.all(candidates.map((b) =>
       authorizer.allowed(
         verified.token,
-        validatorRequest(verified, { operation: "ListBuckets", bucket: b.name, sourceIp }),
+        validatorRequest(verified, { operation: "ListBuckets", bucket: b.name }, sourceIp),
         { ttlMs: bucketFor(b.name)?.ttlMs ?? 0 },
       )
     ));
@@ -227,7 +256,7 @@ export function createHandler(deps: HandlerDeps): Handler {
 
   async function copySourceFor(
     verified: VerifiedRequest,
-    options: { bucket: ResolvedBucket; creds: BackendCredentials; sourceIp: string },
+    options: { bucket: ResolvedBucket; creds: BackendCredentials; sourceIp: () => string },
   ): Promise<string> {
     const source = parseCopySource(verified.headers.get("x-amz-copy-source")!);
     const sourceBucket = bucketFor(source.bucket);
@@ -240,8 +269,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         operation: "GetObject",
         bucket: source.bucket,
         key: source.key,
-        sourceIp: options.sourceIp,
-      }),
+      }, options.sourceIp),
       { ttlMs: sourceBucket.ttlMs },
     );
     const sourceCreds = await credentials.backendFor(verified.token, sourceBucket);
@@ -297,16 +325,19 @@ export function createHandler(deps: HandlerDeps): Handler {
     const bucket = bucketFor(target.bucket);
     // Default-route buckets are named by clients: one label keeps metrics bounded.
     if (bucket) state.bucket = config.buckets.has(bucket.name) ? bucket.name : "_default";
-    await authorizer.require(
+    // Synchronous when the decision is cached (the common case).
+    const decision = authorizer.check(
       verified.token,
       validatorRequest(verified, {
         operation,
         bucket: target.bucket,
         key: target.key,
-        sourceIp: state.sourceIp,
-      }),
+      }, state.sourceIp),
       { ttlMs: bucket?.ttlMs ?? 0 },
     );
+    if (!(decision === true || (decision !== false && await decision))) {
+      throw new S3Error("AccessDenied", "Access Denied");
+    }
     if (bucket === undefined) {
       throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
     }
@@ -348,8 +379,7 @@ export function createHandler(deps: HandlerDeps): Handler {
             operation: "DeleteObject",
             bucket: target.bucket!,
             key: o.key,
-            sourceIp: state.sourceIp,
-          }),
+          }, state.sourceIp),
           { ttlMs: bucket.ttlMs },
         )
       ));
@@ -452,11 +482,13 @@ export function createHandler(deps: HandlerDeps): Handler {
   return async (request, conn) => {
     const id = requestId();
     const started = performance.now();
+    // The log line is written after the response, when Deno no longer has the address.
+    const clientIp = logger.enabled("info") ? conn.remoteIp : undefined;
     metrics?.requestStarted();
     const state: RequestState = {
       operation: "Unknown",
       bucket: UNKNOWN_BUCKET,
-      sourceIp: conn.remoteIp,
+      sourceIp: () => conn.remoteIp,
     };
     let target: RequestTarget | undefined;
     let response: Response;
@@ -509,9 +541,10 @@ export function createHandler(deps: HandlerDeps): Handler {
         bytesOut,
         presigned: state.presigned,
       });
+      if (!logger.enabled("info")) return;
       logger.log("info", "request", {
         requestId: id,
-        clientIp: conn.remoteIp,
+        clientIp,
         accessKey: state.accessKey,
         method: request.method,
         bucket: state.bucket,

@@ -2,7 +2,9 @@
 // x-amz-content-sha256 mode, next to a direct plain PUT to the same no-op
 // backend, with the proxy's peak RSS (VmHWM, reset before each upload).
 // Backend, proxy and this generator are three processes.
-//   deno run -A bench/upload_modes.ts [--mib 1024]
+//   deno run -A bench/upload_modes.ts [--mib 1024] [--parallel N]
+// With --parallel N, N uploads of that size run at once per mode (MB/s is
+// their sum): peak RSS then shows what a transfer costs beyond the first.
 import http from "node:http";
 import { createHash } from "node:crypto";
 import { chunkedEncodedLength } from "../lib/aws_chunked.ts";
@@ -23,6 +25,9 @@ import {
 
 const mibFlag = Deno.args.indexOf("--mib");
 const SIZE = (mibFlag >= 0 ? Number(Deno.args[mibFlag + 1]) : 1024) * 1024 * 1024;
+const parallelFlag = Deno.args.indexOf("--parallel");
+/** Uploads at once per mode (each of SIZE bytes): shows whether memory grows per transfer. */
+const PARALLEL = parallelFlag >= 0 ? Number(Deno.args[parallelFlag + 1]) : 1;
 const CHUNK = 64 * 1024;
 const KEY = { accessKey: "bench-client", secretKey: "bench-client-secret" };
 const here = (f: string) => new URL(f, import.meta.url).pathname;
@@ -63,8 +68,12 @@ function peakRss(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024;
 }
 
-async function upload(port: number, mode: Mode | "direct"): Promise<{ mbs: number; etag: string }> {
-  const path = `/bench/upload-${SIZE}`;
+async function upload(
+  port: number,
+  mode: Mode | "direct",
+  n = 0,
+): Promise<{ mbs: number; etag: string }> {
+  const path = `/bench/upload-${SIZE}-${n}`;
   const time = Date.now();
   const datetime = amzDate(time);
   const scope = { date: datetime.slice(0, 8), region: "us-east-1", service: "s3" };
@@ -188,10 +197,15 @@ for (
   ] as Mode[]
 ) {
   await Deno.writeTextFile(`/proc/${proxy.info.pid}/clear_refs`, "5").catch(() => {});
-  const r = await upload(proxy.info.port, mode);
-  if (r.etag !== `"${SIZE}"`) {
-    throw new Error(`${mode}: the backend received ${r.etag} bytes, not ${SIZE}`);
+  const all = await Promise.all(
+    Array.from({ length: PARALLEL }, (_, n) => upload(proxy.info.port, mode, n)),
+  );
+  for (const one of all) {
+    if (one.etag !== `"${SIZE}"`) {
+      throw new Error(`${mode}: the backend received ${one.etag} bytes, not ${SIZE}`);
+    }
   }
+  const r = { mbs: all.reduce((sum, one) => sum + one.mbs, 0) };
   rows.push(
     `| ${mode === "plain" ? "UNSIGNED-PAYLOAD (plain)" : mode} | ${r.mbs.toFixed(0)} | ${
       (r.mbs / direct.mbs).toFixed(2)
@@ -199,9 +213,9 @@ for (
   );
 }
 console.log(
-  `${
-    SIZE / 2 ** 20
-  } MiB upload through osp per payload mode (64 KiB chunks; decoded for the backend), ${Deno.build.os}, ${navigator.hardwareConcurrency} cores:\n`,
+  `${SIZE / 2 ** 20} MiB upload${
+    PARALLEL > 1 ? ` ×${PARALLEL} at once` : ""
+  } through osp per payload mode (64 KiB chunks; decoded for the backend), ${Deno.build.os}, ${navigator.hardwareConcurrency} cores:\n`,
 );
 console.log("| mode | MB/s | × direct | proxy peak RSS |\n|---|---|---|---|\n" + rows.join("\n"));
 proxy.child.kill("SIGTERM");

@@ -1,10 +1,12 @@
 /**
  * Sends upstream requests. `fetch` (one pooled `Deno.HttpClient` per backend)
  * carries almost everything: it streams with flat memory and keeps the
- * Content-Length of an untouched incoming body. `node:http(s)` carries what
- * fetch cannot: paths with `.`/`..` segments (WHATWG URL parsing would
- * collapse them and change the key) and backends whose TLS certificate is
- * not to be verified.
+ * Content-Length of an untouched incoming body. osp's own HTTP/1.1 client
+ * (`http1.ts`) carries what fetch cannot: bodies osp transformed (fetch would
+ * send them chunked) and paths with `.`/`..` segments (WHATWG URL parsing
+ * would collapse them and change the key). `node:http(s)` is left for HTTPS
+ * backends whose certificate is not to be verified, which Deno's own TLS
+ * client cannot skip.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import { Readable } from "node:stream";
 import { S3Error } from "./errors.ts";
 import { HOP_BY_HOP, type UpstreamRequest } from "./upstream.ts";
 import { DeadlineQueue } from "./deadlines.ts";
+import { BodySourceError, sendHttp1 } from "./http1.ts";
 
 /** What a transport needs to send one request. */
 export interface SendOptions {
@@ -27,8 +30,8 @@ export interface SendOptions {
   verify: boolean;
   /**
    * The body is a transformed stream (decoded or verified by osp): it goes
-   * through node:http, which keeps the explicit Content-Length that fetch
-   * would replace with chunked encoding.
+   * through osp's HTTP/1.1 client, which keeps the explicit Content-Length
+   * that fetch would replace with chunked encoding.
    */
   transformedBody?: boolean;
 }
@@ -91,11 +94,14 @@ export class Transport {
     request: UpstreamRequest,
     options: SendOptions & { headerTimeoutMs?: number },
   ): Promise<Response> {
-    const viaNode = options.transformedBody === true ||
-      (!options.verify && request.origin.startsWith("https:")) ||
-      fetchWouldRewrite(request.pathAndQuery);
+    const unverifiedTls = !options.verify && request.origin.startsWith("https:");
+    const own = options.transformedBody === true || fetchWouldRewrite(request.pathAndQuery);
     const go = (o: SendOptions) =>
-      viaNode ? this.#sendNode(request, o) : this.#sendFetch(request, o);
+      unverifiedTls
+        ? this.#sendNode(request, o)
+        : own
+        ? this.#sendOwn(request, o)
+        : this.#sendFetch(request, o);
     // The timeout bounds the wait for response headers (connect included);
     // once they arrive the body may take as long as it needs.
     const timeoutMs = options.headerTimeoutMs ?? 0;
@@ -162,6 +168,30 @@ export class Transport {
       if (headers.has(name)) headers.delete(name);
     }
     return forwarded;
+  }
+
+  async #sendOwn(request: UpstreamRequest, options: SendOptions): Promise<Response> {
+    let response: Response;
+    try {
+      response = await sendHttp1(request, {
+        body: options.body,
+        contentLength: options.contentLength,
+        signal: options.signal,
+      });
+    } catch (err) {
+      if (err instanceof BodySourceError) {
+        // A verification failure inside the body stream is the client's answer.
+        if (err.cause instanceof S3Error) throw err.cause;
+        throw clientGone(err.cause);
+      }
+      if (options.signal?.aborted) throw clientGone(err);
+      throw unreachable(request.origin, err);
+    }
+    const headers = response.headers;
+    for (const name of HOP_BY_HOP) {
+      if (headers.has(name)) headers.delete(name);
+    }
+    return response;
   }
 
   #agent(origin: string, options: SendOptions): http.Agent {

@@ -1,0 +1,437 @@
+/**
+ * A small HTTP/1.1 client on `Deno.connect` / `Deno.connectTls`, for what
+ * `fetch` cannot send: a request body osp produced itself (decoded, re-framed
+ * or verified) with an explicit Content-Length, and a path sent byte for byte
+ * (dot segments included). It streams the body with backpressure and holds no
+ * more than one chunk, unlike `node:http`, which buffers.
+ *
+ * One connection per request (`connection: close`): these are uploads, where
+ * a handshake is small next to the body, and a connection cut in the middle
+ * of a failed upload is never reused.
+ *
+ * Errors: a failure of the request body stream rejects with
+ * {@linkcode BodySourceError} (its cause is the stream's error); anything
+ * else is a connection failure.
+ *
+ * @module
+ */
+
+/** Where and what to send. */
+export interface Http1Request {
+  /** `http://host:port` or `https://host:port`. */
+  origin: string;
+  /** HTTP method. */
+  method: string;
+  /** Sent verbatim as the request target. */
+  pathAndQuery: string;
+  /** Lower-case header names, `host` included; never `content-length`. */
+  headerList: readonly (readonly [string, string])[];
+}
+
+/** How to send it. */
+export interface Http1Options {
+  /** The request body, or null for none. */
+  body: ReadableStream<Uint8Array> | null;
+  /**
+   * The exact body length, sent as Content-Length. Without one a body goes
+   * out with `transfer-encoding: chunked`; no body is `content-length: 0`.
+   */
+  contentLength?: number;
+  /** Closes the connection: before the response it rejects, after it the body errors. */
+  signal?: AbortSignal;
+  /** Extra root certificates (PEM) for an HTTPS origin. */
+  caCerts?: string[];
+  /** The largest response head accepted, in bytes (default 64 KiB). */
+  maxHeadBytes?: number;
+}
+
+/** The request body stream failed; `cause` is its error. */
+export class BodySourceError extends Error {
+  /** Wraps the body stream's error. */
+  constructor(cause: unknown) {
+    super("the request body stream failed", { cause });
+    this.name = "BodySourceError";
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const READ_SIZE = 64 * 1024;
+const CRLF = encoder.encode("\r\n");
+const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+const NO_BODY_STATUS = new Set([204, 304]);
+
+/** A connection with a read buffer and an idempotent close. */
+class Socket {
+  #conn: Deno.Conn;
+  #buf = new Uint8Array(READ_SIZE);
+  #start = 0;
+  #end = 0;
+  #closed = false;
+  #onClose: (() => void)[] = [];
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Buffered bytes not yet taken. */
+  get buffered(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /** Calls `fn` once when the socket closes. */
+  onClose(fn: () => void): void {
+    if (this.#closed) fn();
+    else this.#onClose.push(fn);
+  }
+
+  /** Reads more into the buffer (growing it up to `limit`); false at EOF. */
+  async fill(limit = READ_SIZE): Promise<boolean> {
+    if (this.#start > 0 && this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#end === this.#buf.length) {
+      if (this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      } else if (this.#buf.length < limit) {
+        const bigger = new Uint8Array(Math.min(limit, this.#buf.length * 2));
+        bigger.set(this.#buf);
+        this.#buf = bigger;
+      } else {
+        throw new Error(`the response head is larger than ${limit} bytes`);
+      }
+    }
+    const n = await this.#conn.read(this.#buf.subarray(this.#end));
+    if (n === null) return false;
+    this.#end += n;
+    return true;
+  }
+
+  /** Takes up to `n` buffered bytes, as a copy. */
+  take(n: number): Uint8Array {
+    const count = Math.min(n, this.#end - this.#start);
+    const out = this.#buf.slice(this.#start, this.#start + count);
+    this.#start += count;
+    return out;
+  }
+
+  /** Drops `n` buffered bytes. */
+  skip(n: number): void {
+    this.#start += n;
+  }
+
+  async writeAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+    for (const fn of this.#onClose.splice(0)) fn();
+  }
+}
+
+function hasForbiddenChars(text: string): boolean {
+  return /[\r\n\0]/.test(text);
+}
+
+function requestHead(request: Http1Request, contentLength: number | undefined): Uint8Array {
+  if (hasForbiddenChars(request.method) || /[\s]/.test(request.pathAndQuery)) {
+    throw new TypeError("invalid request line");
+  }
+  let head = `${request.method} ${request.pathAndQuery} HTTP/1.1\r\n`;
+  for (const [name, value] of request.headerList) {
+    if (name === "content-length" || name === "connection" || name === "transfer-encoding") {
+      continue;
+    }
+    if (hasForbiddenChars(name) || hasForbiddenChars(value)) {
+      throw new TypeError(`invalid header ${JSON.stringify(name)}`);
+    }
+    head += `${name}: ${value}\r\n`;
+  }
+  head += contentLength === undefined
+    ? "transfer-encoding: chunked\r\n"
+    : `content-length: ${contentLength}\r\n`;
+  head += "connection: close\r\n\r\n";
+  return encoder.encode(head);
+}
+
+/** Index of the blank line ending a head in `bytes`, or -1. */
+function headEnd(bytes: Uint8Array): number {
+  for (let i = 3; i < bytes.length; i++) {
+    if (
+      bytes[i] === 10 && bytes[i - 1] === 13 && bytes[i - 2] === 10 && bytes[i - 3] === 13
+    ) return i + 1;
+  }
+  return -1;
+}
+
+interface ResponseHead {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+}
+
+function parseHead(text: string): ResponseHead {
+  const lines = text.split("\r\n");
+  const match = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]);
+  if (match === null) {
+    throw new Error(`malformed status line ${JSON.stringify(lines[0].slice(0, 80))}`);
+  }
+  const headers: [string, string][] = [];
+  for (const line of lines.slice(1)) {
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0 || line[0] === " " || line[0] === "\t") {
+      throw new Error(`malformed header line ${JSON.stringify(line.slice(0, 80))}`);
+    }
+    headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+  }
+  return { status: Number(match[1]), statusText: match[2] ?? "", headers };
+}
+
+async function readHead(socket: Socket, maxHeadBytes: number): Promise<ResponseHead> {
+  // Interim 1xx answers (100 Continue) are skipped.
+  while (true) {
+    let end = headEnd(socket.buffered);
+    while (end < 0) {
+      if (!await socket.fill(maxHeadBytes)) {
+        throw new Error("the backend closed the connection before its response head");
+      }
+      end = headEnd(socket.buffered);
+    }
+    const head = parseHead(decoder.decode(socket.buffered.subarray(0, end - 4)));
+    socket.skip(end);
+    if (head.status >= 200) return head;
+  }
+}
+
+/** A CRLF-terminated line from the socket (chunked framing), at most 4 KiB. */
+async function readLine(socket: Socket): Promise<string> {
+  while (true) {
+    const buffered = socket.buffered;
+    const lf = buffered.indexOf(10);
+    if (lf >= 0) {
+      if (lf === 0 || buffered[lf - 1] !== 13) throw new Error("chunked framing: bare LF");
+      const line = decoder.decode(buffered.subarray(0, lf - 1));
+      socket.skip(lf + 1);
+      return line;
+    }
+    if (buffered.length > 4096) throw new Error("chunked framing: line too long");
+    if (!await socket.fill()) throw new Error("the backend closed the connection mid-body");
+  }
+}
+
+/** Response body bytes: `length` of them, or chunked, or up to EOF (length -1). */
+function bodyStream(
+  socket: Socket,
+  framing: { chunked: boolean; length: number },
+): ReadableStream<Uint8Array> {
+  let remaining = framing.length; // bytes left: whole body, or current chunk when chunked
+  let chunkState: "size" | "data" | "crlf" = "size";
+  let done = false;
+  const available = async (): Promise<boolean> => {
+    if (socket.buffered.length > 0) return true;
+    return await socket.fill();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (framing.chunked) {
+          if (chunkState === "crlf") {
+            if (await readLine(socket) !== "") throw new Error("chunked framing: missing CRLF");
+            chunkState = "size";
+          }
+          if (chunkState === "size") {
+            const line = await readLine(socket);
+            const size = line.split(";")[0].trim();
+            if (!/^[0-9a-fA-F]{1,15}$/.test(size)) {
+              throw new Error("chunked framing: bad chunk size");
+            }
+            remaining = parseInt(size, 16);
+            if (remaining === 0) {
+              while (await readLine(socket) !== "") { /* trailers: dropped */ }
+              done = true;
+            } else chunkState = "data";
+          }
+        } else if (remaining === 0) done = true;
+        if (done) {
+          socket.close();
+          controller.close();
+          return;
+        }
+        if (!await available()) {
+          if (framing.length < 0) {
+            socket.close();
+            controller.close();
+            return;
+          }
+          throw new Error("the backend closed the connection mid-body");
+        }
+        const want = remaining < 0 ? READ_SIZE : Math.min(remaining, READ_SIZE);
+        const bytes = socket.take(want);
+        if (remaining > 0) remaining -= bytes.length;
+        if (framing.chunked && remaining === 0) chunkState = "crlf";
+        controller.enqueue(bytes);
+      } catch (err) {
+        socket.close();
+        controller.error(err);
+      }
+    },
+    cancel() {
+      socket.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+function framingOf(
+  head: ResponseHead,
+  method: string,
+): { chunked: boolean; length: number } | null {
+  if (method === "HEAD" || NO_BODY_STATUS.has(head.status)) return null;
+  const te = head.headers.find(([n]) => n === "transfer-encoding")?.[1];
+  if (te !== undefined) {
+    if (te.toLowerCase().split(",").at(-1)?.trim() !== "chunked") {
+      throw new Error(`unsupported transfer-encoding ${JSON.stringify(te)}`);
+    }
+    return { chunked: true, length: 0 };
+  }
+  const lengths = head.headers.filter(([n]) => n === "content-length").map(([, v]) => v);
+  if (lengths.length > 0) {
+    if (lengths.some((v) => v !== lengths[0]) || !/^\d{1,15}$/.test(lengths[0])) {
+      throw new Error("invalid content-length in the response");
+    }
+    return { chunked: false, length: Number(lengths[0]) };
+  }
+  return { chunked: false, length: -1 };
+}
+
+async function connect(origin: string, options: Http1Options): Promise<Deno.Conn> {
+  const url = new URL(origin);
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const tls = url.protocol === "https:";
+  const port = Number(url.port) || (tls ? 443 : 80);
+  if (!tls) return await Deno.connect({ hostname, port, signal: options.signal });
+  const pending = Deno.connectTls({ hostname, port, caCerts: options.caCerts });
+  if (options.signal === undefined) return await pending;
+  // connectTls takes no signal: close the connection if it arrives too late.
+  const signal = options.signal;
+  return await new Promise<Deno.Conn>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    pending.then((conn) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) {
+        conn.close();
+        reject(signal.reason);
+      } else resolve(conn);
+    }, (err) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(err);
+    });
+  });
+}
+
+/**
+ * Sends one request over a new connection and resolves with the response as
+ * soon as its head arrives; the response body streams from the socket. The
+ * request body keeps streaming meanwhile; if the backend answers early, what
+ * is left of it is cancelled.
+ */
+export async function sendHttp1(request: Http1Request, options: Http1Options): Promise<Response> {
+  const contentLength = options.body === null ? 0 : options.contentLength;
+  if (options.body === null && (options.contentLength ?? 0) !== 0) {
+    throw new TypeError("contentLength without a body");
+  }
+  const chunked = contentLength === undefined;
+  const head = requestHead(request, contentLength);
+  const socket = new Socket(await connect(request.origin, options));
+  const signal = options.signal;
+  const onAbort = () => socket.close();
+  if (signal !== undefined) {
+    if (signal.aborted) socket.close();
+    signal.addEventListener("abort", onAbort);
+    socket.onClose(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  let bodyError: { error: unknown } | undefined;
+  const reader = options.body?.getReader();
+  const writing = (async () => {
+    await socket.writeAll(head);
+    if (reader === undefined) return;
+    let sent = 0;
+    while (true) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+        if (contentLength !== undefined) {
+          if (!result.done && sent + result.value.length > contentLength) {
+            throw new Error(`the body is longer than its Content-Length ${contentLength}`);
+          }
+          if (result.done && sent !== contentLength) {
+            throw new Error(`the body ended at ${sent} of ${contentLength} bytes`);
+          }
+        }
+      } catch (err) {
+        // The body failed: cut the connection before the last byte goes out,
+        // so the backend never completes the request.
+        bodyError = { error: err };
+        socket.close();
+        return;
+      }
+      if (result.done) {
+        if (chunked) await socket.writeAll(LAST_CHUNK);
+        return;
+      }
+      const bytes = result.value;
+      if (bytes.length === 0) continue;
+      sent += bytes.length;
+      if (chunked) await socket.writeAll(encoder.encode(`${bytes.length.toString(16)}\r\n`));
+      await socket.writeAll(bytes);
+      if (chunked) await socket.writeAll(CRLF);
+    }
+  })().catch((err) => {
+    // A write failed: the backend answered early and closed, or the
+    // connection broke (the response read reports it). Stop reading the body.
+    reader?.cancel(err).catch(() => {});
+  });
+
+  let response: ResponseHead;
+  try {
+    response = await readHead(socket, options.maxHeadBytes ?? 64 * 1024);
+  } catch (err) {
+    socket.close();
+    await writing;
+    if (bodyError !== undefined) throw new BodySourceError(bodyError.error);
+    throw err;
+  }
+  let framing: { chunked: boolean; length: number } | null;
+  try {
+    framing = framingOf(response, request.method);
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  const body = framing === null || (!framing.chunked && framing.length === 0)
+    ? null
+    : bodyStream(socket, framing);
+  // With nothing to read the exchange is over: a request body still
+  // streaming (an early answer) is cancelled by the failing write.
+  if (body === null) socket.close();
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}

@@ -11,6 +11,7 @@ import { createLogger } from "./log.ts";
 import { Transport } from "./transport.ts";
 import { Metrics } from "./metrics.ts";
 import { startMetricsServer } from "./metrics_server.ts";
+import { backendOrigins, BackendProbe } from "./backend_probe.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { RedisUseCounter } from "./redis_use_counter.ts";
 import { MemoryUseCounter, type UseCounter } from "./use_counter.ts";
@@ -180,16 +181,19 @@ export function serve(config: ProxyConfig): ProxyServer {
     https = s.addr;
   }
   let stopping = false;
+  const backendProbe = new BackendProbe();
   const metricsServer = metrics === undefined ? undefined : startMetricsServer({
     port: resolved.metricsPort!,
     hostname: resolved.hostname,
     metrics,
     ready: () => !stopping,
-    readyDetails: () =>
-      Promise.resolve({
-        listeners: { http: http?.port ?? null, https: https?.port ?? null },
-        buckets: resolved.buckets.size,
-      }),
+    // Backend reachability is reported in the details only: `ready` never
+    // depends on it (see lib/backend_probe.ts).
+    readyDetails: async () => ({
+      listeners: { http: http?.port ?? null, https: https?.port ?? null },
+      buckets: resolved.buckets.size,
+      backends: await backendProbe.check(backendOrigins(current.buckets.values())),
+    }),
   });
   if (metricsServer) {
     logger.log("info", "metrics listening", {

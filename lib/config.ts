@@ -262,6 +262,12 @@ export interface ProxyConfig {
   callbackTimeoutMs?: number;
   /** Longest wait for a backend's response headers (connect included), ms; default 120000 (0 = none). */
   upstreamTimeoutMs?: number;
+  /**
+   * Longest time a request or response body may go without a byte moving,
+   * ms; then both sides are cut (a stalled upload is 400 RequestTimeout, a
+   * stalled download is cut short). Default 60000 (0 = none).
+   */
+  bodyIdleTimeoutMs?: number;
   /** Requests handled at once; above it osp answers 503 SlowDown; default 0 = no limit. */
   maxConcurrentRequests?: number;
   /** On shutdown, how long in-flight transfers may finish before they are aborted, ms; default 30000. */
@@ -329,6 +335,7 @@ export interface ResolvedConfig {
   cacheSize: number;
   callbackTimeoutMs: number;
   upstreamTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
   maxConcurrentRequests: number;
   shutdownGraceMs: number;
   iamEndpoint: string;
@@ -361,6 +368,7 @@ const CONFIG_FIELDS = new Set([
   "cacheSize",
   "callbackTimeoutMs",
   "upstreamTimeoutMs",
+  "bodyIdleTimeoutMs",
   "maxConcurrentRequests",
   "shutdownGraceMs",
   "iamEndpoint",
@@ -741,6 +749,9 @@ export function resolveConfigProblems(
   const upstreamTimeoutMs =
     checkNonNegative(p, "upstreamTimeoutMs", config.upstreamTimeoutMs, { integer: true }) ??
       120_000;
+  const bodyIdleTimeoutMs =
+    checkNonNegative(p, "bodyIdleTimeoutMs", config.bodyIdleTimeoutMs, { integer: true }) ??
+      60_000;
   const maxConcurrentRequests = checkNonNegative(
     p,
     "maxConcurrentRequests",
@@ -784,6 +795,7 @@ export function resolveConfigProblems(
       cacheSize,
       callbackTimeoutMs,
       upstreamTimeoutMs,
+      bodyIdleTimeoutMs,
       maxConcurrentRequests,
       shutdownGraceMs,
       iamEndpoint,

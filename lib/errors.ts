@@ -21,6 +21,7 @@ export const S3_ERROR_STATUS = {
   XAmzContentSHA256Mismatch: 400,
   BadDigest: 400,
   IncompleteBody: 400,
+  RequestTimeout: 400,
   MissingContentLength: 411,
   NoSuchBucket: 404,
   MethodNotAllowed: 405,

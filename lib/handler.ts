@@ -16,7 +16,8 @@ import type { Logger } from "./log.ts";
 import { operationName } from "./operation.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
 import { SigningKeyCache, uriEncode } from "./sigv4.ts";
-import type { Transport } from "./transport.ts";
+import { STREAMED_UPLOAD_MIN, type Transport } from "./transport.ts";
+import { idleTimedStream, IdleWatch } from "./idle_watch.ts";
 import { buildServiceRequest, buildUpstreamRequest } from "./upstream.ts";
 import type { UseCounter } from "./use_counter.ts";
 import { isPresignParam } from "./authorization.ts";
@@ -165,6 +166,9 @@ export function createHandler(deps: HandlerDeps): Handler {
   });
   const startedAt = new Date(config.clock());
   const serverHeaders = { server: config.serverName };
+  const downloadIdle = config.bodyIdleTimeoutMs > 0
+    ? new IdleWatch(config.bodyIdleTimeoutMs)
+    : undefined;
 
   /** The validator's view of a request, built only if the validator is asked (not cached). */
   function validatorRequest(
@@ -430,6 +434,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         signal,
         verify: config.verify,
         headerTimeoutMs: config.upstreamTimeoutMs,
+        idleTimeoutMs: config.bodyIdleTimeoutMs,
       });
       state.upstreamMs = performance.now() - sent;
       return response;
@@ -566,8 +571,28 @@ export function createHandler(deps: HandlerDeps): Handler {
     }
     // With a Content-Length and Deno.serve's `completed`, the body streams
     // untouched (no per-chunk JavaScript); only chunked answers are counted.
+    // Large and unsized bodies are watched for inactivity instead (a stalled
+    // backend or a client that stopped reading); that costs the native pipe.
     const declared = response.headers.get("content-length");
-    if (conn.completed !== undefined && declared !== null && /^\d+$/.test(declared)) {
+    const sized = declared !== null && /^\d+$/.test(declared);
+    if (downloadIdle !== undefined && (!sized || Number(declared) >= STREAMED_UPLOAD_MIN)) {
+      const idleMs = config.bodyIdleTimeoutMs;
+      return new Response(
+        response.body.pipeThrough(idleTimedStream(downloadIdle, {
+          idleError: () => new Error(`no byte moved for ${idleMs} ms`),
+          onIdle: () =>
+            logger.log("warn", "response body idle: cut", {
+              requestId: id,
+              bucket: state.bucket,
+              key,
+              idleMs,
+            }),
+          onDone: finish,
+        })),
+        { status, statusText: response.statusText, headers: response.headers },
+      );
+    }
+    if (conn.completed !== undefined && sized) {
       conn.completed.then(() => finish(Number(declared)), () => finish(0));
       return response;
     }

@@ -43,6 +43,55 @@ export interface Http1Options {
   caCerts?: string[];
   /** The largest response head accepted, in bytes (default 64 KiB). */
   maxHeadBytes?: number;
+  /**
+   * Read the body with a BYOB reader into one reused buffer: no allocation
+   * per chunk, so no garbage for the GC to catch up with. Only for a byte
+   * stream whose chunks nobody else keeps (an untouched request body); other
+   * streams are read normally.
+   */
+  reuseBuffer?: boolean;
+  /**
+   * Called whenever the request moves: `"read"` after a body chunk arrived
+   * (now waiting for the backend to take it), `"written"` after the head or a
+   * chunk went out (now waiting for the body source).
+   */
+  onProgress?: (event: "read" | "written") => void;
+  /** Called once the whole request (head and body) has been written. */
+  onBodySent?: () => void;
+}
+
+/** A body reader: default, or BYOB into one reused buffer. */
+interface BodyReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason: unknown): Promise<void>;
+}
+
+function bodyReader(body: ReadableStream<Uint8Array>, reuse: boolean): BodyReader {
+  if (reuse) {
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = body.getReader({ mode: "byob" });
+    } catch {
+      // Not a byte stream: read it normally.
+    }
+    if (byob !== undefined) {
+      const reader = byob;
+      let buffer = new Uint8Array(READ_SIZE);
+      return {
+        async read() {
+          const result = await reader.read(buffer);
+          // The buffer was transferred into the result; take it back for the next read.
+          if (result.value !== undefined) buffer = new Uint8Array(result.value.buffer);
+          return result.done
+            ? { done: true, value: undefined }
+            : { done: false, value: result.value! };
+        },
+        cancel: (reason) => reader.cancel(reason),
+      };
+    }
+  }
+  const reader = body.getReader();
+  return { read: () => reader.read(), cancel: (reason) => reader.cancel(reason) };
 }
 
 /** The request body stream failed; `cause` is its error. */
@@ -366,10 +415,22 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
   }
 
   let bodyError: { error: unknown } | undefined;
-  const reader = options.body?.getReader();
+  const reader = options.body ? bodyReader(options.body, options.reuseBuffer === true) : undefined;
+  const progress = options.onProgress ?? (() => {});
+  let writeDone = false;
+  // The connection closed with the body unsent (failure, abort, early
+  // answer): release the body source, which may be waiting on a stalled client.
+  socket.onClose(() => {
+    if (!writeDone) reader?.cancel(new Error("the upstream connection closed")).catch(() => {});
+  });
   const writing = (async () => {
     await socket.writeAll(head);
-    if (reader === undefined) return;
+    progress("written");
+    if (reader === undefined) {
+      writeDone = true;
+      options.onBodySent?.();
+      return;
+    }
     let sent = 0;
     while (true) {
       let result: ReadableStreamReadResult<Uint8Array>;
@@ -392,14 +453,18 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
       }
       if (result.done) {
         if (chunked) await socket.writeAll(LAST_CHUNK);
+        writeDone = true;
+        options.onBodySent?.();
         return;
       }
       const bytes = result.value;
       if (bytes.length === 0) continue;
+      progress("read");
       sent += bytes.length;
       if (chunked) await socket.writeAll(encoder.encode(`${bytes.length.toString(16)}\r\n`));
       await socket.writeAll(bytes);
       if (chunked) await socket.writeAll(CRLF);
+      progress("written");
     }
   })().catch((err) => {
     // A write failed: the backend answered early and closed, or the

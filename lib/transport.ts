@@ -15,7 +15,8 @@ import https from "node:https";
 import { Readable } from "node:stream";
 import { S3Error } from "./errors.ts";
 import { HOP_BY_HOP, type UpstreamRequest } from "./upstream.ts";
-import { DeadlineQueue } from "./deadlines.ts";
+import { type Deadline, DeadlineQueue } from "./deadlines.ts";
+import { IdleWatch } from "./idle_watch.ts";
 import { BodySourceError, sendHttp1 } from "./http1.ts";
 
 /** What a transport needs to send one request. */
@@ -35,6 +36,22 @@ export interface SendOptions {
    */
   transformedBody?: boolean;
 }
+
+/**
+ * Bodies of at least this many bytes, or of unknown length, go through osp's
+ * own client even when untouched: it streams them through one reused buffer
+ * and can time their inactivity, which fetch cannot. Smaller ones stay on
+ * fetch's pooled connections, bounded by the header timeout.
+ */
+export const STREAMED_UPLOAD_MIN = 1024 * 1024;
+
+type Route = "fetch" | "own" | "node";
+
+/** SendOptions plus the progress hooks of osp's own client. */
+type RouteOptions = SendOptions & {
+  onProgress?: (event: "read" | "written") => void;
+  onBodySent?: () => void;
+};
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
@@ -82,6 +99,7 @@ export class Transport {
   #clients = new Map<string, Deno.HttpClient>();
   #agents = new Map<string, http.Agent>();
   #deadlines = new Map<number, DeadlineQueue>();
+  #idle = new Map<number, IdleWatch>();
   #fetch: typeof fetch;
 
   /** Creates a transport; `fetch` is injectable for tests. */
@@ -89,47 +107,120 @@ export class Transport {
     this.#fetch = options.fetch ?? fetch;
   }
 
-  /** Sends the request and returns the backend's response, body streaming. */
+  /**
+   * Sends the request and returns the backend's response, body streaming.
+   *
+   * - `headerTimeoutMs` bounds the wait for the response head: from the start
+   *   (connect included), or for a body osp streams itself, from the moment
+   *   the body has gone out, so a long upload is never cut for its length.
+   * - `idleTimeoutMs` cuts an upload through osp's own client when no byte
+   *   moves for that long: 400 RequestTimeout when the client stopped
+   *   sending, 503 when the backend stopped taking bytes.
+   */
   async send(
     request: UpstreamRequest,
-    options: SendOptions & { headerTimeoutMs?: number },
+    options: SendOptions & { headerTimeoutMs?: number; idleTimeoutMs?: number },
   ): Promise<Response> {
-    const unverifiedTls = !options.verify && request.origin.startsWith("https:");
-    const own = options.transformedBody === true || fetchWouldRewrite(request.pathAndQuery);
-    const go = (o: SendOptions) =>
-      unverifiedTls
-        ? this.#sendNode(request, o)
-        : own
-        ? this.#sendOwn(request, o)
-        : this.#sendFetch(request, o);
-    // The timeout bounds the wait for response headers (connect included);
-    // once they arrive the body may take as long as it needs.
-    const timeoutMs = options.headerTimeoutMs ?? 0;
-    if (timeoutMs <= 0) return await go(options);
+    const route = this.#route(request, options);
+    const headerMs = options.headerTimeoutMs ?? 0;
+    const watchBody = route === "own" && options.body !== null;
+    const idleMs = watchBody ? options.idleTimeoutMs ?? 0 : 0;
+    if (headerMs <= 0 && idleMs <= 0) return await this.#go(route, request, options);
     const abort = new AbortController();
     const onClient = () => abort.abort(options.signal?.reason);
     if (options.signal?.aborted) onClient();
     // (No options object: converting one costs more than the listener; abort fires once.)
     options.signal?.addEventListener("abort", onClient);
-    let timedOut = false;
-    let queue = this.#deadlines.get(timeoutMs);
-    if (queue === undefined) this.#deadlines.set(timeoutMs, queue = new DeadlineQueue(timeoutMs));
-    const deadline = queue.add(() => {
-      timedOut = true;
-      abort.abort(new Error("backend response timeout"));
-    });
-    try {
-      return await go({ ...options, signal: abort.signal });
-    } catch (err) {
-      if (!timedOut) throw err;
-      throw new S3Error(
-        "ServiceUnavailable",
-        `The backend ${request.origin} did not answer within ${timeoutMs} ms; please retry`,
-        { cause: err },
+    let expired: S3Error | undefined;
+    const expire = (error: S3Error) => {
+      if (expired !== undefined) return;
+      expired = error;
+      abort.abort(error);
+    };
+    let queue: DeadlineQueue | undefined;
+    let deadline: Deadline | undefined;
+    const startHeaderClock = () => {
+      if (headerMs <= 0 || deadline !== undefined || expired !== undefined) return;
+      queue = this.#deadlines.get(headerMs);
+      if (queue === undefined) this.#deadlines.set(headerMs, queue = new DeadlineQueue(headerMs));
+      deadline = queue.add(() =>
+        expire(
+          new S3Error(
+            "ServiceUnavailable",
+            `The backend ${request.origin} did not answer within ${headerMs} ms; please retry`,
+          ),
+        )
       );
+    };
+    let waitingOnClient = false;
+    const idle = idleMs > 0
+      ? this.#idleWatch(idleMs).watch(() =>
+        expire(
+          waitingOnClient
+            ? new S3Error(
+              "RequestTimeout",
+              `Your socket connection to the server was not read from or written to within the timeout period (${idleMs} ms). Idle connections will be closed.`,
+            )
+            : new S3Error(
+              "ServiceUnavailable",
+              `The backend ${request.origin} took no data for ${idleMs} ms; please retry`,
+            ),
+        )
+      )
+      : undefined;
+    if (!watchBody) startHeaderClock();
+    try {
+      return await this.#go(route, request, {
+        ...options,
+        signal: abort.signal,
+        onProgress: watchBody
+          ? (event) => {
+            waitingOnClient = event === "written";
+            idle?.touch();
+          }
+          : undefined,
+        onBodySent: watchBody
+          ? () => {
+            idle?.stop();
+            startHeaderClock();
+          }
+          : undefined,
+      });
+    } catch (err) {
+      throw expired ?? err;
     } finally {
-      queue.settle(deadline);
+      if (deadline !== undefined) queue!.settle(deadline);
+      idle?.stop();
     }
+  }
+
+  /**
+   * Which client carries a request: node:http for unverified TLS; osp's own
+   * for transformed bodies, dot-segment paths and large or unsized bodies;
+   * fetch for the rest.
+   */
+  #route(request: UpstreamRequest, options: SendOptions): Route {
+    if (!options.verify && request.origin.startsWith("https:")) return "node";
+    if (options.transformedBody === true || fetchWouldRewrite(request.pathAndQuery)) return "own";
+    if (
+      options.body !== null &&
+      (options.contentLength === undefined || options.contentLength >= STREAMED_UPLOAD_MIN)
+    ) return "own";
+    return "fetch";
+  }
+
+  #go(route: Route, request: UpstreamRequest, options: RouteOptions): Promise<Response> {
+    return route === "own"
+      ? this.#sendOwn(request, options)
+      : route === "node"
+      ? this.#sendNode(request, options)
+      : this.#sendFetch(request, options);
+  }
+
+  #idleWatch(ms: number): IdleWatch {
+    let watch = this.#idle.get(ms);
+    if (watch === undefined) this.#idle.set(ms, watch = new IdleWatch(ms));
+    return watch;
   }
 
   async #sendFetch(request: UpstreamRequest, options: SendOptions): Promise<Response> {
@@ -170,13 +261,17 @@ export class Transport {
     return forwarded;
   }
 
-  async #sendOwn(request: UpstreamRequest, options: SendOptions): Promise<Response> {
+  async #sendOwn(request: UpstreamRequest, options: RouteOptions): Promise<Response> {
     let response: Response;
     try {
       response = await sendHttp1(request, {
         body: options.body,
         contentLength: options.contentLength,
         signal: options.signal,
+        // An untouched client body is read into one reused buffer.
+        reuseBuffer: options.transformedBody !== true,
+        onProgress: options.onProgress,
+        onBodySent: options.onBodySent,
       });
     } catch (err) {
       if (err instanceof BodySourceError) {
@@ -279,6 +374,8 @@ export class Transport {
     for (const client of this.#clients.values()) client.close();
     for (const agent of this.#agents.values()) agent.destroy();
     for (const queue of this.#deadlines.values()) queue.close();
+    for (const watch of this.#idle.values()) watch.close();
+    this.#idle.clear();
     this.#deadlines.clear();
     this.#clients.clear();
     this.#agents.clear();

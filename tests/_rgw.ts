@@ -561,7 +561,10 @@ admin_socket = ${dir}/run/$cluster-$name.asok
 [osd]
 osd_data = ${dir}/osd/$cluster-$id
 osd_objectstore = memstore
-memstore_device_bytes = 2147483648
+# A cap, not an allocation: a 10-minute soak at 100 workers keeps about 1 GiB
+# live plus overwritten tails waiting for RGW's garbage collector; at 2 GiB
+# the OSD went full (failsafe at 100 %) a minute in and RGW stopped answering.
+memstore_device_bytes = 6442450944
 osd_max_object_name_len = 460
 osd_max_object_namespace_len = 64
 

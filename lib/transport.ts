@@ -123,7 +123,8 @@ export class Transport {
   ): Promise<Response> {
     const route = this.#route(request, options);
     const headerMs = options.headerTimeoutMs ?? 0;
-    const watchBody = route === "own" && options.body !== null;
+    // Bodies osp pumps itself (own client, node:http) report progress; fetch's do not.
+    const watchBody = route !== "fetch" && options.body !== null;
     const idleMs = watchBody ? options.idleTimeoutMs ?? 0 : 0;
     if (headerMs <= 0 && idleMs <= 0) return await this.#go(route, request, options);
     const abort = new AbortController();
@@ -305,7 +306,7 @@ export class Transport {
     return agent;
   }
 
-  #sendNode(request: UpstreamRequest, options: SendOptions): Promise<Response> {
+  #sendNode(request: UpstreamRequest, options: RouteOptions): Promise<Response> {
     const url = new URL(request.origin);
     const headers: Record<string, string> = {};
     for (const [name, value] of request.headerList) headers[name] = value;
@@ -357,10 +358,14 @@ export class Transport {
       }
       (async () => {
         try {
+          const progress = options.onProgress ?? (() => {});
           for await (const chunk of options.body!) {
+            progress("read");
             if (!req.write(chunk)) await new Promise((r) => req.once("drain", r));
+            progress("written");
           }
           req.end();
+          options.onBodySent?.();
         } catch (err) {
           bodyError = err;
           req.destroy(err as Error);

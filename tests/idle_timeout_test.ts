@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type ProxyConfig, serve } from "../mod.ts";
 import { signHeaders } from "./_sign.ts";
+import { selfSignedCert } from "./_tls.ts";
 
 const KEY = { accessKey: "idle-ak", secretKey: "idle-secret" };
 const enc = new TextEncoder();
@@ -284,4 +285,55 @@ Deno.test("idle: bodyIdleTimeoutMs 0 turns the watch off; a negative value is a 
     () => proxyTo(1, { bodyIdleTimeoutMs: -1 }),
     (err: unknown) => err instanceof TypeError && /bodyIdleTimeoutMs/.test(err.message),
   );
+});
+
+Deno.test("idle: through node:http too (HTTPS backend, verify: false), a long upload is not cut by the header timeout", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "osp-idle-tls-" });
+  const { cert, key } = await selfSignedCert(dir);
+  let received = "";
+  const backend = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(cert),
+    key: await Deno.readTextFile(key),
+    onListen() {},
+  }, async (req) => {
+    received = createHash("sha256").update(new Uint8Array(await req.arrayBuffer())).digest("hex");
+    return new Response(null, { headers: { etag: '"x"' } });
+  });
+  const proxy = serve({
+    httpPort: 0,
+    hostname: "127.0.0.1",
+    logLevel: "error",
+    hmacKeystore: [KEY],
+    verify: false,
+    upstreamTimeoutMs: 300,
+    bodyIdleTimeoutMs: 2000,
+    cosMap: {
+      b: {
+        host: "127.0.0.1",
+        port: backend.addr.port,
+        tls: true,
+        addressingStyle: "path",
+        accessKey: "x",
+        secretKey: "y",
+      },
+    },
+  });
+  try {
+    const body = bytesOf(1.5 * MiB, 9);
+    const conn = await startPut(proxy.http!.port, "slow-tls", body.length);
+    for (let o = 0; o < body.length; o += 256 * 1024) {
+      await conn.write(body.subarray(o, o + 256 * 1024));
+      await sleep(120);
+    }
+    const res = await readResponse(conn);
+    conn.close();
+    assert.equal(res.status, 200, res.body);
+    assert.equal(received, createHash("sha256").update(body).digest("hex"));
+  } finally {
+    await proxy.shutdown();
+    await backend.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

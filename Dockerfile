@@ -34,9 +34,11 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["deno", "eval", "await fetch('http://127.0.0.1:8080/', { signal: AbortSignal.timeout(4000) }).then((r) => r.body?.cancel(), () => Deno.exit(1))"]
 
 # The image's entrypoint (tini) prefixes `deno` and forwards SIGTERM, which
-# osp answers with a graceful shutdown.
+# osp answers with a graceful shutdown. --unstable-net lets `threads` > 1
+# share the port (Deno.serve's reusePort); it changes nothing with one isolate.
 CMD ["run", "--frozen", "--cached-only", \
   "--allow-net", \
   "--allow-read=/app,/config", \
   "--allow-env=TLS_CERT_PATH,TLS_KEY_PATH,OSP_ENABLE_REQUEST_COUNTING", \
+  "--unstable-net", \
   "main.ts", "--config", "/config/osp.config.ts"]

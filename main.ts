@@ -7,7 +7,11 @@
  */
 import { parseArgs } from "node:util";
 import { toFileUrl } from "./lib/file_url.ts";
-import { checkConfig, type LogLevel, type ProxyConfig, serve } from "./mod.ts";
+import { checkConfig, type LogLevel, type ProxyConfig } from "./mod.ts";
+import { startServer } from "./lib/server.ts";
+import { loadConfigModule } from "./lib/config_module.ts";
+import { inWorkerScope } from "./lib/threads.ts";
+import { runWorker } from "./lib/worker.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 const HELP = `osp ${denoJson.version}: an S3 reverse proxy
@@ -25,6 +29,8 @@ Options:
       --hostname <addr>   override hostname
       --metrics-port <n>  override metricsPort
       --log-level <lvl>   debug | info | warn | error
+      --threads <n>       override threads (isolates sharing the ports; > 1 needs
+                          deno run --unstable-net)
       --check             validate the config, print every problem, exit 1 if any
   -h, --help              this text
   -V, --version           the version
@@ -40,7 +46,9 @@ function port(name: string, value: string | undefined): number | undefined {
 export async function loadConfig(
   args: string[],
   options: { reload?: number } = {},
-): Promise<{ config: ProxyConfig; check: boolean } | { exit: number; text: string }> {
+): Promise<
+  { config: ProxyConfig; check: boolean; configModule: string } | { exit: number; text: string }
+> {
   const { values } = parseArgs({
     args,
     options: {
@@ -52,6 +60,7 @@ export async function loadConfig(
       hostname: { type: "string" },
       "metrics-port": { type: "string" },
       "log-level": { type: "string" },
+      threads: { type: "string" },
       check: { type: "boolean" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "V" },
@@ -61,18 +70,18 @@ export async function loadConfig(
   if (values.help) return { exit: 0, text: HELP };
   if (values.version) return { exit: 0, text: `osp ${denoJson.version}` };
   if (values.config === undefined) return { exit: 2, text: `--config is required\n\n${HELP}` };
-  // On reload a query string makes Deno import the module afresh.
-  const url = toFileUrl(values.config) + (options.reload ? `?reload=${options.reload}` : "");
-  const mod = await import(url);
-  let loaded = mod.default;
-  if (typeof loaded === "function") loaded = await loaded();
-  if (typeof loaded !== "object" || loaded === null) {
+  const configModule = toFileUrl(values.config);
+  let config: ProxyConfig;
+  try {
+    // On reload a query string makes Deno import the module afresh.
+    config = await loadConfigModule(configModule, { reload: options.reload });
+  } catch (err) {
+    if (!(err instanceof TypeError && /must default-export/.test(err.message))) throw err;
     return {
       exit: 1,
       text: `${values.config} must default-export a config object or a function returning one`,
     };
   }
-  const config: ProxyConfig = { ...loaded };
   const httpPort = port("http-port", values["http-port"]);
   const httpsPort = port("https-port", values["https-port"]);
   const metricsPort = port("metrics-port", values["metrics-port"]);
@@ -81,13 +90,19 @@ export async function loadConfig(
   if (metricsPort !== undefined) config.metricsPort = metricsPort;
   if (values.hostname !== undefined) config.hostname = values.hostname;
   if (values["log-level"] !== undefined) config.logLevel = values["log-level"] as LogLevel;
+  if (values.threads !== undefined) {
+    if (!/^[1-9]\d*$/.test(values.threads)) {
+      throw new TypeError(`--threads must be a positive integer, not ${values.threads}`);
+    }
+    config.threads = Number(values.threads);
+  }
   if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
     config.tls = {
       cert: values["tls-cert"] ?? config.tls?.cert ?? "",
       key: values["tls-key"] ?? config.tls?.key ?? "",
     };
   }
-  return { config, check: values.check ?? false };
+  return { config, check: values.check ?? false, configModule };
 }
 
 async function main(): Promise<number> {
@@ -111,7 +126,18 @@ async function main(): Promise<number> {
     console.error(`osp: invalid config:\n  - ${problems.join("\n  - ")}`);
     return 1;
   }
-  const server = serve(loaded.config);
+  let server;
+  try {
+    // Worker isolates (threads > 1) run this very module (or the bundle made
+    // of it), which turns into lib/worker.ts there: see the end of the file.
+    server = startServer(loaded.config, {
+      configModule: loaded.configModule,
+      workerEntry: import.meta.url,
+    });
+  } catch (err) {
+    console.error(`osp: ${(err as Error).message}`);
+    return 1;
+  }
   // Exit once shutdown resolves: in-flight requests finished, or the grace
   // period is over and whatever still runs is cut off with the process.
   const stop = () => {
@@ -134,8 +160,17 @@ async function main(): Promise<number> {
       }));
     }
   });
-  await server.finished;
+  try {
+    await server.finished;
+  } catch (err) {
+    // A worker isolate failed (logged, everything shut down).
+    console.error(`osp: ${(err as Error).message}`);
+    return 1;
+  }
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  if (inWorkerScope()) runWorker();
+  else Deno.exit(await main());
+}

@@ -24,7 +24,7 @@
  */
 
 export { serve } from "./lib/server.ts";
-export type { ProxyServer } from "./lib/server.ts";
+export type { ProxyServer, ServeOptions } from "./lib/server.ts";
 export { S3Error } from "./lib/errors.ts";
 export type { S3ErrorCode, S3ErrorOptions } from "./lib/errors.ts";
 export { checkConfig } from "./lib/check_config.ts";

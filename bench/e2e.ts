@@ -10,7 +10,9 @@
 //   deno run -A bench/e2e.ts              # 1 GiB throughput, 5 GiB RSS, 5 s loads
 //   deno run -A bench/e2e.ts --quick      # 256 MiB, 256 MiB, 2 s loads
 //   flags: --gib N (throughput size) --big-gib N (RSS size) --duration S
-//          --rounds N --concurrency 1,16,64 --out FILE --rgw
+//          --rounds N --concurrency 1,16,64 --out FILE --rgw --threads N
+// (`--threads N`: the proxy runs N isolates; bench/threads.ts compares 1 and N
+// on small GETs alone.)
 //
 // Proxy CPU comes from /proc/<pid>/stat (utime+stime, all threads) deltas over
 // each run; peak RSS from /proc/<pid>/status VmHWM, reset before each big
@@ -18,6 +20,7 @@
 // every 100 ms. `--rgw` runs the same measurements against a throwaway Ceph
 // RGW (tests/_rgw.ts) instead of the no-op backend.
 import type { Job, Result } from "./load.ts";
+import { type Proc, spawnDeno } from "./_procs.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -30,6 +33,7 @@ function parseOptions(args: string[]) {
     durationS: 5,
     rounds: 3,
     concurrency: [1, 16, 64],
+    threads: 1,
     out: new URL("./results/latest.md", import.meta.url).pathname,
   };
   const explicit = new Set<string>();
@@ -49,10 +53,11 @@ function parseOptions(args: string[]) {
     else if (a === "--rounds") o.rounds = Number(value());
     else if (a === "--concurrency") o.concurrency = value().split(",").map(Number);
     else if (a === "--out") o.out = value();
+    else if (a === "--threads") o.threads = Number(value());
     else if (a === "--help" || a === "-h") {
       console.log(
         "deno run -A bench/e2e.ts [--quick] [--gib N] [--big-gib N] [--duration S] [--rounds N]\n" +
-          "  [--concurrency 1,16,64] [--out FILE] [--rgw]",
+          "  [--concurrency 1,16,64] [--out FILE] [--rgw] [--threads N]",
       );
       Deno.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -127,54 +132,6 @@ function machineTicks(): { busy: number; steal: number } {
 
 // ---------------------------------------------------------------- processes
 
-class Lines {
-  #reader: ReadableStreamDefaultReader<string>;
-  #pending = "";
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  async next(): Promise<string> {
-    for (;;) {
-      const nl = this.#pending.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.#pending.slice(0, nl);
-        this.#pending = this.#pending.slice(nl + 1);
-        return line;
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) throw new Error("process output ended");
-      this.#pending += value;
-    }
-  }
-  /** Reads everything else in the background (so the pipe never fills). */
-  drain(): void {
-    (async () => {
-      try {
-        while (!(await this.#reader.read()).done);
-      } catch { /* closed */ }
-    })();
-  }
-}
-
-interface Proc {
-  child: Deno.ChildProcess;
-  pid: number;
-  lines: Lines;
-  first: Record<string, unknown>;
-}
-
-async function spawnDeno(args: string[], stdin = false): Promise<Proc> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = new Lines(child.stdout);
-  const first = JSON.parse(await lines.next());
-  return { child, pid: child.pid, lines, first };
-}
-
 async function stop(p: Proc): Promise<void> {
   try {
     p.child.kill("SIGTERM");
@@ -237,8 +194,11 @@ const startProxy = async (): Promise<Proc> => {
     "--allow-net",
     "--allow-env",
     "--allow-read",
+    ...(opts.threads > 1 ? ["--unstable-net"] : []),
     here("./proxy_process.ts"),
     String(backendPort),
+    "--threads",
+    String(opts.threads),
     "--bucket",
     BUCKET,
     "--backend-key",
@@ -256,7 +216,7 @@ const startProxy = async (): Promise<Proc> => {
 let proxy = await startProxy();
 let proxyPid = proxy.first.pid as number;
 const freshIdleRssKb = statusKb(proxyPid, "VmRSS");
-const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], true);
+const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
 const loadIn = load.child.stdin.getWriter();
 
 const direct: Target = { name: "direct", port: backendPort, ...backendCreds };
@@ -549,7 +509,7 @@ p(
 );
 p(`- backend: ${backendDesc}, own process, 127.0.0.1`);
 p(
-  `- proxy: \`bench/proxy_process.ts\` (serve() from mod.ts), own process: header SigV4 verified against a static keystore, validator, re-signed for the backend; 1 bucket, path style, plain HTTP, logLevel warn, threads 1`,
+  `- proxy: \`bench/proxy_process.ts\` (serve() from mod.ts), own process: header SigV4 verified against a static keystore, validator, re-signed for the backend; 1 bucket, path style, plain HTTP, logLevel warn, threads ${opts.threads}`,
 );
 p(
   `- load: \`bench/load.ts\`, own process: raw HTTP/1.1 keep-alive, one connection per concurrent request, every request SigV4-signed (cached signing key); GET bodies compared byte for byte with the expected pattern and their length checked, SHA-256 checked on 1 in 10 small GETs and on one extra untimed ${
@@ -618,7 +578,6 @@ for (const [key, rows] of Object.entries(small)) {
     }% | ${f2(Math.max(...d.other, ...x.other))} |`,
   );
 }
-p(`| GET/PUT | any | threads > 1 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | – |`);
 p();
 const smallRequests = Object.values(small).reduce(
   (s, rows) => s + rows.direct.requests + rows.proxy.requests,
@@ -629,7 +588,7 @@ const smallHashed = Object.values(small).reduce(
   0,
 );
 p(
-  `${smallRequests} small requests; ${smallHashed} GET bodies SHA-256-checked, ${largeHashed} large GET bodies SHA-256-checked. Multi-isolate (\`threads\`) is not implemented yet: n/a.`,
+  `${smallRequests} small requests; ${smallHashed} GET bodies SHA-256-checked, ${largeHashed} large GET bodies SHA-256-checked. 1 vs N isolates (\`threads\`): \`bench/threads.ts\`.`,
 );
 p();
 p(`## Peak RSS of the proxy: ${sizeLabel(HUGE)} through the proxy`);
@@ -700,7 +659,6 @@ for (const method of ["GET", "PUT"]) {
     }${HUGE < 5 * GiB ? " (size < 5 GiB)" : ""} |`,
   );
 }
-p(`| multi-isolate (\`threads\`) small-object runs | n/a | n/a |`);
 if (failures) {
   p();
   p(`## Check failures`);

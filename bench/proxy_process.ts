@@ -6,40 +6,21 @@
 // read by the harness from /proc/<pid>.
 //   deno run --allow-net --allow-env --allow-read bench/proxy_process.ts <backend-port> \
 //     [--bucket bench] [--backend-bucket name] [--backend-key k --backend-secret s] \
-//     [--client-key k --client-secret s] [--log-level warn]
+//     [--client-key k --client-secret s] [--log-level warn] [--threads N]
+// `--threads N` with N > 1 runs N isolates on the port and needs --unstable-net;
+// the workers import bench/proxy_config.ts, which rebuilds the config from
+// these flags (handed over in OSP_BENCH_FLAGS).
 import { serve } from "../mod.ts";
-import type { LogLevel } from "../mod.ts";
-
-function flag(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < Deno.args.length ? Deno.args[i + 1] : fallback;
-}
+import { benchConfig } from "./proxy_config.ts";
 
 const backendPort = Number(Deno.args[0]);
 if (!Number.isInteger(backendPort) || backendPort <= 0) {
   console.error("usage: proxy_process.ts <backend-port> [flags]");
   Deno.exit(2);
 }
-const bucket = flag("bucket", "bench");
-const clientKey = flag("client-key", "bench-client");
-
-const server = serve({
-  httpPort: 0,
-  hostname: "127.0.0.1",
-  logLevel: flag("log-level", "warn") as LogLevel,
-  hmacKeystore: [{ accessKey: clientKey, secretKey: flag("client-secret", "bench-client-secret") }],
-  validator: (token) => token === clientKey,
-  cosMap: {
-    [bucket]: {
-      host: flag("backend-host", "127.0.0.1"),
-      port: backendPort,
-      tls: false,
-      addressingStyle: "path",
-      backendBucket: flag("backend-bucket", bucket),
-      accessKey: flag("backend-key", "bench-backend"),
-      secretKey: flag("backend-secret", "bench-backend-secret"),
-    },
-  },
+Deno.env.set("OSP_BENCH_FLAGS", JSON.stringify(Deno.args));
+const server = serve(benchConfig(Deno.args), {
+  configModule: new URL("./proxy_config.ts", import.meta.url),
 });
 
 let stopping = false;

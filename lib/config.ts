@@ -243,7 +243,7 @@ export interface ProxyConfig {
    * Shared state. `redis`: a `redis://` or `rediss://` URL; presigned URL use
    * counts are then kept there and shared by every instance using it (while
    * Redis cannot answer, capped presigned URLs get 503 ServiceUnavailable).
-   * Default: counted in memory, per isolate.
+   * Default: counted in memory, in the main isolate (exact across `threads`).
    */
   store?: { redis: string };
   /** `server` header on osp's own responses; default `osp`. */

@@ -16,7 +16,15 @@
  *
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "prom-client";
 
 /** The prefix of every metric name, applied once here. */
 export const METRIC_PREFIX = "osp_";
@@ -94,6 +102,24 @@ export interface RequestRecord {
 export interface MetricsOptions {
   /** The proxy's version, shown in `osp_build_info`. */
   version: string;
+  /**
+   * The isolate this instance counts for in `osp_isolate_requests_total`:
+   * 0 for the main isolate, 1… for workers (`threads` > 1); default 0.
+   */
+  isolate?: number;
+}
+
+/** One registry's metrics as `registry.getMetricsAsJSON()` returns them (structured-cloneable). */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
+
+/**
+ * Merges the snapshots of several isolates' registries into one text
+ * exposition: counters and histograms are summed, as is
+ * `osp_active_requests`; the process-wide gauges (`osp_memory_bytes`,
+ * `osp_build_info`) are taken once, by their `aggregator` (`max`, `first`).
+ */
+export function renderAggregated(snapshots: MetricsSnapshot[]): Promise<string> {
+  return AggregatorRegistry.aggregate(snapshots).metrics();
 }
 
 /** A non-negative finite number, else 0: metrics must never throw on the request path. */
@@ -122,6 +148,7 @@ export class Metrics {
   readonly #responseSize: Histogram<"operation" | "bucket">;
   readonly #cache: Counter<"cache" | "result">;
   readonly #callbackDuration: Histogram<"callback">;
+  readonly #isolateRequests: { inc(): void };
 
   /** Creates the metrics in a fresh private registry. */
   constructor(options: MetricsOptions) {
@@ -170,10 +197,12 @@ export class Metrics {
         this.set(active());
       },
     });
+    // Process-wide: every isolate reads the same RSS, so isolates are not summed.
     new Gauge({
       name: name("memory_bytes"),
       help: "Resident set size of the process, in bytes.",
       registers,
+      aggregator: "max",
       collect() {
         this.set(Deno.memoryUsage().rss);
       },
@@ -183,6 +212,7 @@ export class Metrics {
       help: "Always 1; labels name the proxy and Deno versions.",
       labelNames: ["version", "deno"],
       registers,
+      aggregator: "first",
     }).set({ version: options.version, deno: Deno.version.deno }, 1);
     this.#requestDuration = new Histogram({
       name: name("request_duration_seconds"),
@@ -222,6 +252,12 @@ export class Metrics {
       buckets: SHORT_SECONDS,
       registers,
     });
+    this.#isolateRequests = new Counter({
+      name: name("isolate_requests_total"),
+      help: "Requests handled, by isolate (0 = the main one; 1… = workers with threads > 1).",
+      labelNames: ["isolate"],
+      registers,
+    }).labels({ isolate: String(options.isolate ?? 0) });
   }
 
   /** Requests in progress now, as `osp_active_requests` will show it. */
@@ -244,6 +280,7 @@ export class Metrics {
     const { operation, bucket } = r;
     const labels = { operation, bucket };
     this.#requests.inc({ operation, bucket, status: String(r.status) });
+    this.#isolateRequests.inc();
     if (r.code !== undefined || r.status >= 400) {
       this.#errors.inc({ operation, bucket, code: r.code || NO_CODE });
     }
@@ -286,6 +323,11 @@ export class Metrics {
   /** Renders every metric in the Prometheus text exposition format (see {@linkcode contentType}). */
   render(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** Every metric as plain data, for the main isolate to merge (see {@linkcode renderAggregated}). */
+  snapshot(): Promise<MetricsSnapshot> {
+    return this.registry.getMetricsAsJSON();
   }
 }
 

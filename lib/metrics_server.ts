@@ -20,8 +20,11 @@ export interface MetricsServerOptions {
   port: number;
   /** Address to listen on, e.g. `0.0.0.0` or `127.0.0.1`. */
   hostname: string;
-  /** The metrics served at `/metrics`. */
-  metrics: Metrics;
+  /**
+   * The metrics served at `/metrics`: a {@linkcode Metrics}, or anything that
+   * renders the text format (the main isolate merging every isolate's).
+   */
+  metrics: Pick<Metrics, "render" | "contentType">;
   /** True when the proxy can serve traffic; a throw counts as not ready. */
   ready: () => boolean;
   /**

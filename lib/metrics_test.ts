@@ -187,6 +187,7 @@ Deno.test("metrics: every metric in the table is exported once with the osp_ pre
       osp_auth_cache_hits_total: "counter",
       osp_build_info: "gauge",
       osp_callback_duration_seconds: "histogram",
+      osp_isolate_requests_total: "counter",
       osp_memory_bytes: "gauge",
       osp_presigned_url_hits_total: "counter",
       osp_presigned_url_rejected_total: "counter",

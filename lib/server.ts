@@ -1,24 +1,22 @@
 /**
- * Listeners: HTTP and HTTPS (HTTP/2 by ALPN) side by side, sharing one
- * handler, with graceful shutdown.
+ * The proxy: HTTP and HTTPS (HTTP/2 by ALPN) listeners side by side, sharing
+ * one handler, with graceful shutdown, the metrics and health listener, and,
+ * with `threads` > 1, worker isolates on the same ports (lib/threads.ts).
  *
  * @module
  */
 import { type ProxyConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
-import { createHandler } from "./handler.ts";
-import { errorResponse, S3Error } from "./errors.ts";
 import { createLogger } from "./log.ts";
-import { Transport } from "./transport.ts";
-import { Metrics } from "./metrics.ts";
+import { Metrics, renderAggregated } from "./metrics.ts";
 import { startMetricsServer } from "./metrics_server.ts";
 import { backendOrigins, BackendProbe } from "./backend_probe.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { RedisUseCounter } from "./redis_use_counter.ts";
 import { MemoryUseCounter, type UseCounter } from "./use_counter.ts";
-import { DeadlineQueue } from "./deadlines.ts";
-
-/** How long a request waits for its answer before osp watches for its client leaving. */
-const WATCH_CLIENT_AFTER_MS = 50;
+import { reusePortAvailable, startListeners } from "./listeners.ts";
+import { callbackNames, configData } from "./config_module.ts";
+import { WorkerPool } from "./threads.ts";
+import { toFileUrl } from "./file_url.ts";
 
 /**
  * A running proxy.
@@ -41,12 +39,18 @@ export interface ProxyServer {
    * Swaps in a new config (bucket map, keys, callbacks, options): requests in
    * flight finish on the old one, and every cache starts empty. An invalid
    * config throws a TypeError and the old one stays. Listeners, `store` and
-   * `threads` change only on restart.
+   * `threads` change only on restart. With `threads` > 1 each worker isolate
+   * then re-imports the config module for its callbacks and takes the data
+   * fields of `config`, shortly after this returns.
    */
   reload(config: ProxyConfig): void;
   /** Requests per bucket and operation, with `enableRequestCounting`. */
   requestCounts(): Record<string, Record<string, number>>;
-  /** Resolves when every listener has closed. */
+  /**
+   * Resolves when every listener has closed. With `threads` > 1 it rejects,
+   * after everything has shut down, when a worker isolate failed to start or
+   * crashed (the error is logged too).
+   */
   readonly finished: Promise<void>;
   /** Stops accepting, lets in-flight requests finish, then closes backend connections. */
   shutdown(): Promise<void>;
@@ -55,8 +59,34 @@ export interface ProxyServer {
 }
 
 /**
+ * Options of {@linkcode serve}.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve, type ServeOptions } from "@osp/osp";
+ * import config from "./osp.config.ts";
+ * const options: ServeOptions = { configModule: new URL("./osp.config.ts", import.meta.url) };
+ * serve({ ...config, threads: 4 }, options);
+ * ```
+ */
+export interface ServeOptions {
+  /**
+   * The module that default-exports this config (or an async function
+   * returning it), as a URL or a path relative to the working directory.
+   * Required when `threads` > 1: callbacks (`validator`, `hmacFetcher`,
+   * `bucketCredsFetcher`…) cannot be passed to another isolate, so each
+   * worker isolate imports this module and takes its callbacks from it; every
+   * other field comes from `config`. The module must not start a server
+   * itself, and must give the same callbacks as `config`.
+   */
+  configModule?: string | URL;
+}
+
+/**
  * Validates `config` (a TypeError names every bad field) and starts the
- * listeners it asks for.
+ * listeners it asks for. With `threads` > 1, `options.configModule` is
+ * required (see {@linkcode ServeOptions}), and Deno must run with
+ * `--unstable-net` (the isolates share the ports through SO_REUSEPORT).
  *
  * @example
  * ```ts ignore
@@ -70,9 +100,52 @@ export interface ProxyServer {
  * Deno.addSignalListener("SIGTERM", () => server.shutdown());
  * await server.finished;
  * ```
+ *
+ * @example Four isolates on one port
+ * ```ts ignore
+ * // osp.config.ts default-exports the config, validator included.
+ * import { serve } from "@osp/osp";
+ * import config from "./osp.config.ts";
+ * const server = serve({ ...config, threads: 4 }, {
+ *   configModule: new URL("./osp.config.ts", import.meta.url),
+ * });
+ * await server.finished;
+ * ```
  */
-export function serve(config: ProxyConfig): ProxyServer {
+export function serve(config: ProxyConfig, options: ServeOptions = {}): ProxyServer {
+  return startServer(config, options);
+}
+
+/**
+ * {@linkcode serve}, with the worker entry module as a parameter: main.ts
+ * passes its own URL, so that a bundle of it (one file) is its own worker.
+ */
+export function startServer(
+  config: ProxyConfig,
+  options: ServeOptions & { workerEntry?: string | URL } = {},
+): ProxyServer {
   const resolved = resolveConfig(config);
+  const threads = resolved.threads;
+  let configModule: string | undefined;
+  if (threads > 1) {
+    if (options.configModule === undefined) {
+      throw new TypeError(
+        `threads is ${threads}, but serve() was given no configModule: worker isolates cannot ` +
+          `receive callbacks (validator, hmacFetcher, bucketCredsFetcher…) from this one, so each ` +
+          `imports the config module itself; pass serve(config, { configModule }) or set threads to 1`,
+      );
+    }
+    if (!reusePortAvailable()) {
+      throw new TypeError(
+        `threads is ${threads}, which needs Deno's --unstable-net flag: the isolates share the ` +
+          `ports through SO_REUSEPORT (Deno.serve's reusePort), which Deno 2.9 allows only with ` +
+          `it (deno run --unstable-net …, or "unstable": ["net"] in deno.json); or set threads to 1`,
+      );
+    }
+    configModule = options.configModule instanceof URL
+      ? options.configModule.href
+      : toFileUrl(options.configModule);
+  }
   const logger = createLogger({ level: resolved.logLevel });
   if (resolved.skipSignatureValidation) {
     logger.log(
@@ -80,119 +153,78 @@ export function serve(config: ProxyConfig): ProxyServer {
       "skipSignatureValidation is ON: client signatures are NOT verified; anyone who knows an access key id can use the proxy",
     );
   }
-  if (resolved.threads > 1) {
-    logger.log("warn", "threads > 1 is not implemented yet; running one isolate");
-  }
-  const transport = new Transport({ fetch: resolved.fetch });
   const useCounter: UseCounter = resolved.store?.redis
     ? new RedisUseCounter({ url: resolved.store.redis, logger })
     : new MemoryUseCounter({ clock: resolved.clock });
   const metrics = resolved.metricsPort === undefined
     ? undefined
-    : new Metrics({ version: denoJson.version });
-  const counts = new Map<string, Map<string, number>>();
-  const make = (config: ResolvedConfig) =>
-    createHandler({
-      config,
-      logger: createLogger({ level: config.logLevel }),
-      transport,
+    : new Metrics({ version: denoJson.version, isolate: 0 });
+  let listeners;
+  try {
+    listeners = startListeners(resolved, {
+      logger,
       useCounter,
       metrics,
-      requestCounts: config.enableRequestCounting ? counts : undefined,
+      isolate: threads > 1 ? 0 : undefined,
     });
-  // Swapped whole on reload: requests in flight finish on the handler (and
-  // config) they started with.
-  let handler = make(resolved);
-  let current = resolved;
-  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
-  // Requests in flight: their aborts cancel upstream work (client gone, or the
-  // shutdown grace period over).
-  const inflight = new Set<AbortController>();
-  const watchQueue = new DeadlineQueue(WATCH_CLIENT_AFTER_MS);
-  const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
-    const max = current.maxConcurrentRequests;
-    if (max > 0 && inflight.size >= max) {
-      req.body?.cancel().catch(() => {});
-      return errorResponse(new S3Error("SlowDown", "Please reduce your request rate."), {
-        requestId: crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase(),
-        resource: "/",
-        method: req.method,
-        headers: { server: current.serverName, "retry-after": "1" },
+  } catch (err) {
+    useCounter.close();
+    throw err;
+  }
+  const { http, https } = listeners;
+  let stopping = false;
+  let failure: Error | undefined;
+  // Workers start once this isolate has bound the ports (a port 0 is now a
+  // number), with every data field of the config and the callbacks' names.
+  let pool: WorkerPool | undefined;
+  if (threads > 1) {
+    try {
+      pool = new WorkerPool({
+        count: threads - 1,
+        entry: options.workerEntry ?? new URL("./worker.ts", import.meta.url),
+        start: {
+          configModule: configModule!,
+          data: { ...configData(config), httpPort: http?.port, httpsPort: https?.port },
+          callbacks: callbackNames(config),
+          metrics: metrics !== undefined,
+          remoteCounter: resolved.store === undefined,
+        },
+        counter: useCounter,
+        logger,
+        onFailure: (err) => {
+          failure ??= err;
+          logger.log("error", "a worker isolate failed; shutting down", { reason: err.message });
+          shutdown();
+        },
+      });
+    } catch (err) {
+      // A config that cannot be posted (DataCloneError).
+      listeners.shutdown();
+      useCounter.close();
+      throw new TypeError(`threads: the config cannot be sent to worker isolates: ${err}`, {
+        cause: err,
       });
     }
-    // `completed` rejects when the client leaves before the response is
-    // delivered: that cancels the upstream request too.
-    const abort = new AbortController();
-    inflight.add(abort);
-    const gone = () => abort.abort(new Error("the client went away"));
-    info.completed.then(() => inflight.delete(abort), () => {
-      gone();
-      inflight.delete(abort);
-    });
-    // `completed` stays pending while the handler still awaits a backend;
-    // req.signal aborts when the client leaves, even one that left before it
-    // was first read. Reading it costs every request an async op and, under
-    // Deno's legacy semantics (it also aborts after every delivered
-    // response), a DOMException: so it is read only for requests still
-    // unanswered after WATCH_CLIENT_AFTER_MS, and ignored once answered
-    // (`completed` alone then says whether the client left).
-    let answered = false;
-    const watch = watchQueue.add(() => {
-      req.signal.addEventListener("abort", () => {
-        if (!answered) gone();
-      }, { once: true });
-    });
-    let remoteIp: string | undefined;
-    return handler(req, {
-      // Asked of Deno only when needed (the validator, the log line).
-      get remoteIp() {
-        return remoteIp ??= info.remoteAddr.hostname;
-      },
-      signal: abort.signal,
-      completed: info.completed,
-    }).then((response) => {
-      answered = true;
-      watchQueue.settle(watch);
-      return response;
-    });
-  };
-  let http: Deno.NetAddr | undefined;
-  let https: Deno.NetAddr | undefined;
-  const onListen = (scheme: string) => (addr: Deno.NetAddr) =>
-    logger.log("info", "listening", { url: `${scheme}://${addr.hostname}:${addr.port}` });
-  if (resolved.httpPort !== undefined) {
-    const s = Deno.serve({
-      port: resolved.httpPort,
-      hostname: resolved.hostname,
-      onListen: onListen("http"),
-    }, serveHandler);
-    servers.push(s);
-    http = s.addr;
   }
-  if (resolved.httpsPort !== undefined) {
-    const s = Deno.serve({
-      port: resolved.httpsPort,
-      hostname: resolved.hostname,
-      cert: resolved.tls!.cert,
-      key: resolved.tls!.key,
-      onListen: onListen("https"),
-    }, serveHandler);
-    servers.push(s);
-    https = s.addr;
-  }
-  let stopping = false;
   const backendProbe = new BackendProbe();
   const metricsServer = metrics === undefined ? undefined : startMetricsServer({
     port: resolved.metricsPort!,
     hostname: resolved.hostname,
-    metrics,
-    ready: () => !stopping,
+    metrics: pool === undefined ? metrics : {
+      contentType: metrics.contentType,
+      render: async () => {
+        const [own, others] = await Promise.all([metrics.snapshot(), pool!.metrics()]);
+        return renderAggregated([own, ...others]);
+      },
+    },
+    ready: () => !stopping && (pool?.allListening ?? true),
     // Backend reachability is reported in the details only: `ready` never
     // depends on it (see lib/backend_probe.ts).
     readyDetails: async () => ({
       listeners: { http: http?.port ?? null, https: https?.port ?? null },
+      ...(pool ? { isolates: { total: threads, listening: 1 + pool.listening } } : {}),
       buckets: resolved.buckets.size,
-      backends: await backendProbe.check(backendOrigins(current.buckets.values())),
+      backends: await backendProbe.check(backendOrigins(listeners.current.buckets.values())),
     }),
   });
   if (metricsServer) {
@@ -200,39 +232,20 @@ export function serve(config: ProxyConfig): ProxyServer {
       url: `http://${metricsServer.addr.hostname}:${metricsServer.addr.port}/metrics`,
     });
   }
-  const finished = Promise.all(servers.map((s) => s.finished)).then(async () => {
+  const finished = Promise.all([listeners.finished, pool?.finished]).then(async () => {
     await metricsServer?.shutdown();
-    watchQueue.close();
-    transport.close();
     await useCounter.close();
+    if (failure) throw failure;
   });
+  // Whoever ignores `finished` must not get an unhandled rejection.
+  finished.catch(() => {});
   let stopped: Promise<void> | undefined;
   const shutdown = () => {
     stopping = true;
-    stopped ??= (async () => {
-      // In-flight transfers may finish within the grace period; then they
-      // (and their upstream requests) are aborted and shutdown resolves.
-      // Downloads that Deno.serve pipes natively from a backend cannot be cut
-      // from JavaScript: they end when the process exits (main.ts exits as
-      // soon as shutdown resolves).
-      let grace: ReturnType<typeof setTimeout> | undefined;
-      const graceOver = new Promise<void>((resolve) => {
-        grace = setTimeout(() => {
-          if (inflight.size > 0) {
-            logger.log("warn", "shutdown grace period over; aborting in-flight requests", {
-              requests: inflight.size,
-            });
-          }
-          for (const a of inflight) a.abort(new Error("shutdown grace period over"));
-          resolve();
-        }, current.shutdownGraceMs);
-      });
-      await Promise.race([
-        Promise.all(servers.map((s) => s.shutdown())).then(() => finished),
-        graceOver,
-      ]);
-      clearTimeout(grace);
-    })();
+    stopped ??= pool === undefined
+      ? listeners.shutdown()
+      : Promise.all([listeners.shutdown(), pool.shutdown(listeners.current.shutdownGraceMs)])
+        .then(() => {});
     return stopped;
   };
   // Fields a reload cannot change: they belong to listeners and shared state.
@@ -251,21 +264,35 @@ export function serve(config: ProxyConfig): ProxyServer {
     if (fixed(config) !== fixed(resolved)) {
       logger.log("warn", "reload: listener, store and thread settings change only on restart");
     }
-    handler = make(config);
-    current = config;
-    logger.log("info", "config reloaded", { buckets: config.buckets.size });
-  };
-  const requestCounts = () => {
-    const out: Record<string, Record<string, number>> = {};
-    for (const [bucket, ops] of counts) out[bucket] = Object.fromEntries(ops);
-    return out;
+    listeners.reload(config);
+    if (!pool) {
+      logger.log("info", "config reloaded", { buckets: config.buckets.size });
+      return;
+    }
+    // Ports, store and threads stay as they started, in every isolate.
+    const data = {
+      ...configData(next),
+      httpPort: http?.port,
+      httpsPort: https?.port,
+      threads,
+      store: resolved.store,
+    };
+    pool.reload(data, callbackNames(next)).then((problems) => {
+      if (problems.length === 0) {
+        logger.log("info", "config reloaded", { buckets: config.buckets.size, isolates: threads });
+      } else {
+        logger.log("error", "reload failed in some isolates; they keep their old config", {
+          problems,
+        });
+      }
+    });
   };
   return {
     http,
     https,
     metrics: metricsServer?.addr,
     reload,
-    requestCounts,
+    requestCounts: listeners.requestCounts,
     finished,
     shutdown,
     [Symbol.asyncDispose]: shutdown,

@@ -1,5 +1,6 @@
 // Runs main.ts (or a bundle of it) as a child process and waits until it
-// logs the URL it listens on.
+// logs the URL it listens on. Its stdout is read all along (so a chatty
+// process never blocks on a full pipe) and kept for waitFor.
 
 /** A running osp process. */
 export interface MainProcess {
@@ -8,6 +9,8 @@ export interface MainProcess {
   child: Deno.ChildProcess;
   /** Waits until the process has printed a line matching `re`. */
   waitFor(re: RegExp): Promise<RegExpExecArray>;
+  /** Everything the process has printed on stdout so far. */
+  output(): string;
   /** Releases the output stream (call after the process has ended). */
   release(): Promise<void>;
 }
@@ -26,23 +29,44 @@ export async function startMain(
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  const waitFor = async (re: RegExp) => {
-    for (;;) {
-      const m = re.exec(seen);
-      if (m) return m;
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`osp ended before printing ${re}:\n${seen}`);
-      seen += value;
-    }
-  };
+  let ended = false;
+  const waiters = new Set<() => void>();
+  const pump = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += value;
+        for (const w of [...waiters]) w();
+      }
+    } catch { /* cancelled */ }
+    ended = true;
+    for (const w of [...waiters]) w();
+  })();
+  const waitFor = (re: RegExp) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(seen);
+        if (m) {
+          waiters.delete(check);
+          resolve(m);
+        } else if (ended) {
+          waiters.delete(check);
+          reject(new Error(`osp ended before printing ${re}:\n${seen}`));
+        }
+      };
+      waiters.add(check);
+      check();
+    });
   const base = (await waitFor(/"msg":"listening","url":"(http:\/\/[^"]+)"/))[1];
   return {
     base,
     child,
     waitFor,
+    output: () => seen,
     async release() {
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
+      await reader.cancel().catch(() => {});
+      await pump;
     },
   };
 }

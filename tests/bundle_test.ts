@@ -7,7 +7,7 @@ import { startMain } from "./_main.ts";
 
 const KEY = { accessKey: "bundle-ak", secretKey: "bundle-secret" };
 
-Deno.test("bundle: dist/osp.js runs outside the project and proxies a signed request", async () => {
+Deno.test("bundle: dist/osp.js runs outside the project and proxies a signed request, with threads too", async () => {
   const dir = await Deno.makeTempDir({ prefix: "osp-bundle-" });
   const backend = countingBackend();
   try {
@@ -38,6 +38,31 @@ Deno.test("bundle: dist/osp.js runs outside the project and proxies a signed req
       main.child.kill("SIGTERM");
       assert.equal((await main.child.status).code, 0);
       await main.release();
+    }
+    // threads > 1: the bundle is its own worker entry (lib/worker.ts is inside it).
+    const threaded = await startMain(
+      ["--config", "osp.config.ts", "--http-port", "0", "--threads", "2"],
+      {
+        script: "osp.js",
+        cwd: dir,
+        permissions: ["--allow-net", "--allow-read", "--allow-env", "--unstable-net"],
+      },
+    );
+    try {
+      await threaded.waitFor(/"msg":"all isolates listening","isolates":2/);
+      for (let i = 0; i < 8; i++) {
+        const client = Deno.createHttpClient({});
+        const url = `${threaded.base}/b/key-${i}`;
+        const res = await fetch(url, { headers: signHeaders("GET", url, KEY), client });
+        assert.equal(res.status, 200);
+        assert.equal(await res.text(), "backend-ok");
+        client.close();
+      }
+      assert.equal(threaded.output().match(/"msg":"listening"/g)?.length, 2);
+    } finally {
+      threaded.child.kill("SIGTERM");
+      assert.equal((await threaded.child.status).code, 0);
+      await threaded.release();
     }
   } finally {
     await backend.close();

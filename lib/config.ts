@@ -263,11 +263,17 @@ export interface ProxyConfig {
   /** Longest wait for a backend's response headers (connect included), ms; default 120000 (0 = none). */
   upstreamTimeoutMs?: number;
   /**
-   * Longest time a request or response body may go without a byte moving,
-   * ms; then both sides are cut (a stalled upload is 400 RequestTimeout, a
-   * stalled download is cut short). Default 60000 (0 = none).
+   * Longest time an upload body may go without a byte moving, ms; then both
+   * sides are cut (client stalled: 400 RequestTimeout; backend stopped
+   * reading: 503). Default 60000 (0 = none).
    */
   bodyIdleTimeoutMs?: number;
+  /**
+   * Longest time a download body may go without a byte moving, ms; then the
+   * response is cut short and the backend's cancelled. Watching costs Deno's
+   * native pipe (about half the GET throughput), so the default is 0 (none).
+   */
+  downloadIdleTimeoutMs?: number;
   /** Requests handled at once; above it osp answers 503 SlowDown; default 0 = no limit. */
   maxConcurrentRequests?: number;
   /** On shutdown, how long in-flight transfers may finish before they are aborted, ms; default 30000. */
@@ -336,6 +342,7 @@ export interface ResolvedConfig {
   callbackTimeoutMs: number;
   upstreamTimeoutMs: number;
   bodyIdleTimeoutMs: number;
+  downloadIdleTimeoutMs: number;
   maxConcurrentRequests: number;
   shutdownGraceMs: number;
   iamEndpoint: string;
@@ -369,6 +376,7 @@ const CONFIG_FIELDS = new Set([
   "callbackTimeoutMs",
   "upstreamTimeoutMs",
   "bodyIdleTimeoutMs",
+  "downloadIdleTimeoutMs",
   "maxConcurrentRequests",
   "shutdownGraceMs",
   "iamEndpoint",
@@ -752,6 +760,12 @@ export function resolveConfigProblems(
   const bodyIdleTimeoutMs =
     checkNonNegative(p, "bodyIdleTimeoutMs", config.bodyIdleTimeoutMs, { integer: true }) ??
       60_000;
+  const downloadIdleTimeoutMs = checkNonNegative(
+    p,
+    "downloadIdleTimeoutMs",
+    config.downloadIdleTimeoutMs,
+    { integer: true },
+  ) ?? 0;
   const maxConcurrentRequests = checkNonNegative(
     p,
     "maxConcurrentRequests",
@@ -796,6 +810,7 @@ export function resolveConfigProblems(
       callbackTimeoutMs,
       upstreamTimeoutMs,
       bodyIdleTimeoutMs,
+      downloadIdleTimeoutMs,
       maxConcurrentRequests,
       shutdownGraceMs,
       iamEndpoint,

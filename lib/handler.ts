@@ -166,8 +166,8 @@ export function createHandler(deps: HandlerDeps): Handler {
   });
   const startedAt = new Date(config.clock());
   const serverHeaders = { server: config.serverName };
-  const downloadIdle = config.bodyIdleTimeoutMs > 0
-    ? new IdleWatch(config.bodyIdleTimeoutMs)
+  const downloadIdle = config.downloadIdleTimeoutMs > 0
+    ? new IdleWatch(config.downloadIdleTimeoutMs)
     : undefined;
 
   /** The validator's view of a request, built only if the validator is asked (not cached). */
@@ -571,12 +571,13 @@ export function createHandler(deps: HandlerDeps): Handler {
     }
     // With a Content-Length and Deno.serve's `completed`, the body streams
     // untouched (no per-chunk JavaScript); only chunked answers are counted.
-    // Large and unsized bodies are watched for inactivity instead (a stalled
-    // backend or a client that stopped reading); that costs the native pipe.
+    // With downloadIdleTimeoutMs, large and unsized bodies are watched for
+    // inactivity instead (a stalled backend or a client that stopped
+    // reading); that costs the native pipe.
     const declared = response.headers.get("content-length");
     const sized = declared !== null && /^\d+$/.test(declared);
     if (downloadIdle !== undefined && (!sized || Number(declared) >= STREAMED_UPLOAD_MIN)) {
-      const idleMs = config.bodyIdleTimeoutMs;
+      const idleMs = config.downloadIdleTimeoutMs;
       return new Response(
         response.body.pipeThrough(idleTimedStream(downloadIdle, {
           idleError: () => new Error(`no byte moved for ${idleMs} ms`),

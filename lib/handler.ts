@@ -18,6 +18,7 @@ import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
 import { SigningKeyCache, uriEncode } from "./sigv4.ts";
 import { STREAMED_UPLOAD_MIN, type Transport } from "./transport.ts";
 import { idleTimedStream, IdleWatch } from "./idle_watch.ts";
+import { bufferedBodyLength } from "./http1.ts";
 import { buildServiceRequest, buildUpstreamRequest } from "./upstream.ts";
 import type { UseCounter } from "./use_counter.ts";
 import { isPresignParam } from "./authorization.ts";
@@ -565,6 +566,14 @@ export function createHandler(deps: HandlerDeps): Handler {
           : Math.round(state.upstreamMs * 10) / 10,
       });
     };
+    // Bytes read whole from the backend: `response.body` is not touched, so
+    // Deno.serve sends them without a stream.
+    const buffered = bufferedBodyLength(response);
+    if (buffered !== undefined) {
+      if (conn.completed === undefined) finish(buffered);
+      else conn.completed.then(() => finish(buffered), () => finish(0));
+      return response;
+    }
     if (response.body === null) {
       finish(0);
       return response;

@@ -5,9 +5,13 @@
  * (dot segments included). It streams the body with backpressure and holds no
  * more than one chunk, unlike `node:http`, which buffers.
  *
- * One connection per request (`connection: close`): these are uploads, where
- * a handshake is small next to the body, and a connection cut in the middle
- * of a failed upload is never reused.
+ * Requests with a body get a connection of their own (`connection: close`):
+ * these are uploads, where a handshake is small next to the body, and a
+ * connection cut in the middle of a failed upload is never reused. Requests
+ * without a body may reuse idle keep-alive connections from an
+ * {@linkcode Http1Pool}; a small response body (up to
+ * {@linkcode SMALL_BODY_MAX}) is then read whole and handed over as bytes,
+ * which Deno.serve answers without a stream.
  *
  * Errors: a failure of the request body stream rejects with
  * {@linkcode BodySourceError} (its cause is the stream's error); anything
@@ -58,6 +62,11 @@ export interface Http1Options {
   onProgress?: (event: "read" | "written") => void;
   /** Called once the whole request (head and body) has been written. */
   onBodySent?: () => void;
+  /**
+   * Keep-alive connections to reuse and return, for a request without a
+   * body (others always get a connection of their own).
+   */
+  pool?: Http1Pool;
 }
 
 /** A body reader: default, or BYOB into one reused buffer. */
@@ -118,9 +127,21 @@ class Socket {
   #end = 0;
   #closed = false;
   #onClose: (() => void)[] = [];
+  /** Bytes received since the socket was taken for the current request. */
+  received = 0;
+  /** When it went back to the pool (performance.now()). */
+  idleSince = 0;
+  /** How long it may stay idle in the pool, in ms. */
+  idleLimit = 0;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
+  }
+
+  /** Forgets the close callbacks of the request that used it. */
+  resetForReuse(): void {
+    this.#onClose.length = 0;
+    this.received = 0;
   }
 
   get closed(): boolean {
@@ -157,11 +178,12 @@ class Socket {
     const n = await this.#conn.read(this.#buf.subarray(this.#end));
     if (n === null) return false;
     this.#end += n;
+    this.received += n;
     return true;
   }
 
   /** Takes up to `n` buffered bytes, as a copy. */
-  take(n: number): Uint8Array {
+  take(n: number): Uint8Array<ArrayBuffer> {
     const count = Math.min(n, this.#end - this.#start);
     const out = this.#buf.slice(this.#start, this.#start + count);
     this.#start += count;
@@ -194,7 +216,11 @@ function hasForbiddenChars(text: string): boolean {
   return /[\r\n\0]/.test(text);
 }
 
-function requestHead(request: Http1Request, contentLength: number | undefined): Uint8Array {
+function requestHead(
+  request: Http1Request,
+  contentLength: number | undefined,
+  keepAlive: boolean,
+): Uint8Array {
   if (hasForbiddenChars(request.method) || /[\s]/.test(request.pathAndQuery)) {
     throw new TypeError("invalid request line");
   }
@@ -211,7 +237,7 @@ function requestHead(request: Http1Request, contentLength: number | undefined): 
   head += contentLength === undefined
     ? "transfer-encoding: chunked\r\n"
     : `content-length: ${contentLength}\r\n`;
-  head += "connection: close\r\n\r\n";
+  head += keepAlive ? "\r\n" : "connection: close\r\n\r\n";
   return encoder.encode(head);
 }
 
@@ -229,6 +255,8 @@ interface ResponseHead {
   status: number;
   statusText: string;
   headers: [string, string][];
+  /** The connection may carry another request after this response. */
+  keepAlive: boolean;
 }
 
 function parseHead(text: string): ResponseHead {
@@ -238,15 +266,20 @@ function parseHead(text: string): ResponseHead {
     throw new Error(`malformed status line ${JSON.stringify(lines[0].slice(0, 80))}`);
   }
   const headers: [string, string][] = [];
-  for (const line of lines.slice(1)) {
+  let keepAlive = lines[0].startsWith("HTTP/1.1");
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
     if (line === "") continue;
     const colon = line.indexOf(":");
     if (colon <= 0 || line[0] === " " || line[0] === "\t") {
       throw new Error(`malformed header line ${JSON.stringify(line.slice(0, 80))}`);
     }
-    headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === "connection" && /(^|,)\s*close\s*(,|$)/i.test(value)) keepAlive = false;
+    headers.push([name, value]);
   }
-  return { status: Number(match[1]), statusText: match[2] ?? "", headers };
+  return { status: Number(match[1]), statusText: match[2] ?? "", headers, keepAlive };
 }
 
 async function readHead(socket: Socket, maxHeadBytes: number): Promise<ResponseHead> {
@@ -285,6 +318,7 @@ async function readLine(socket: Socket): Promise<string> {
 function bodyStream(
   socket: Socket,
   framing: { chunked: boolean; length: number },
+  finished: () => void,
 ): ReadableStream<Uint8Array> {
   let remaining = framing.length; // bytes left: whole body, or current chunk when chunked
   let chunkState: "size" | "data" | "crlf" = "size";
@@ -315,7 +349,7 @@ function bodyStream(
           }
         } else if (remaining === 0) done = true;
         if (done) {
-          socket.close();
+          finished();
           controller.close();
           return;
         }
@@ -392,19 +426,206 @@ async function connect(origin: string, options: Http1Options): Promise<Deno.Conn
   });
 }
 
+/** Response bodies up to this many bytes are read whole on a pooled connection. */
+export const SMALL_BODY_MAX = 64 * 1024;
+
+const bufferedLengths = new WeakMap<Response, number>();
+
 /**
- * Sends one request over a new connection and resolves with the response as
+ * The length of a response body this client read whole (bytes, not a
+ * stream), or undefined. Reading `response.body` would turn the bytes into a
+ * stream, which costs Deno.serve its fast path; this says how much will go
+ * out without touching it.
+ */
+export function bufferedBodyLength(response: Response): number | undefined {
+  return bufferedLengths.get(response);
+}
+
+/**
+ * Idle keep-alive connections, per origin, for requests without a body.
+ * A connection goes back after its response was read to the end, when the
+ * backend did not ask to close it; it is dropped after `idleTimeoutMs`
+ * unused (or the backend's `keep-alive: timeout`, less a second, if that is
+ * shorter). A request that finds its reused connection closed by the
+ * backend before any byte of the answer is sent again on a new one.
+ */
+export class Http1Pool {
+  #idle = new Map<string, Socket[]>();
+  #maxIdle: number;
+  #idleMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Creates an empty pool. */
+  constructor(options: { maxIdlePerOrigin?: number; idleTimeoutMs?: number } = {}) {
+    this.#maxIdle = options.maxIdlePerOrigin ?? 256;
+    this.#idleMs = options.idleTimeoutMs ?? 4000;
+  }
+
+  /** Idle connections held, over all origins. */
+  get idleCount(): number {
+    let n = 0;
+    for (const list of this.#idle.values()) n += list.length;
+    return n;
+  }
+
+  /** The most recently returned live connection to `origin`, if any. */
+  take(origin: string): Socket | undefined {
+    const list = this.#idle.get(origin);
+    if (list === undefined) return undefined;
+    const now = performance.now();
+    while (list.length > 0) {
+      const socket = list.pop()!;
+      if (socket.closed || now - socket.idleSince > socket.idleLimit) {
+        socket.close();
+        continue;
+      }
+      return socket;
+    }
+    return undefined;
+  }
+
+  /** Takes a connection back; anything in doubt is closed instead. */
+  give(origin: string, socket: Socket, options: { idleLimitMs?: number } = {}): void {
+    socket.resetForReuse();
+    if (socket.closed || socket.buffered.length > 0 || this.#maxIdle <= 0) {
+      socket.close();
+      return;
+    }
+    socket.idleSince = performance.now();
+    socket.idleLimit = Math.min(this.#idleMs, options.idleLimitMs ?? Infinity);
+    let list = this.#idle.get(origin);
+    if (list === undefined) this.#idle.set(origin, list = []);
+    list.push(socket);
+    if (list.length > this.#maxIdle) list.shift()!.close();
+    if (this.#timer === undefined) {
+      const timer = setInterval(() => this.#sweep(), Math.max(250, this.#idleMs / 2));
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [origin, list] of this.#idle) {
+      const kept = list.filter((s) => {
+        if (!s.closed && now - s.idleSince <= s.idleLimit) return true;
+        s.close();
+        return false;
+      });
+      if (kept.length === 0) this.#idle.delete(origin);
+      else this.#idle.set(origin, kept);
+    }
+    if (this.#idle.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** Closes every idle connection. */
+  close(): void {
+    for (const list of this.#idle.values()) for (const s of list) s.close();
+    this.#idle.clear();
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** `keep-alive: timeout=N` of a response, in ms less a second of margin. */
+function keepAliveLimit(head: ResponseHead): number | undefined {
+  const value = head.headers.find(([n]) => n === "keep-alive")?.[1];
+  const match = value === undefined ? null : /(?:^|,)\s*timeout\s*=\s*(\d+)/i.exec(value);
+  return match === null ? undefined : Math.max(0, Number(match[1]) * 1000 - 1000);
+}
+
+/** A bodiless request over a pooled keep-alive connection. */
+async function sendPooled(
+  request: Http1Request,
+  options: Http1Options,
+  pool: Http1Pool,
+): Promise<Response> {
+  const head = requestHead(request, 0, true);
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  for (let attempt = 0;; attempt++) {
+    // A retry never takes another idle connection: they are likely as stale.
+    const reused = attempt === 0 ? pool.take(request.origin) : undefined;
+    const socket = reused ?? new Socket(await connect(request.origin, options));
+    const onAbort = () => socket.close();
+    const detach = () => signal?.removeEventListener("abort", onAbort);
+    if (signal !== undefined) {
+      if (signal.aborted) socket.close();
+      signal.addEventListener("abort", onAbort);
+      socket.onClose(detach);
+    }
+    let response: ResponseHead;
+    let framing: { chunked: boolean; length: number } | null;
+    try {
+      await socket.writeAll(head);
+      options.onProgress?.("written");
+      options.onBodySent?.();
+      response = await readHead(socket, options.maxHeadBytes ?? 64 * 1024);
+      framing = framingOf(response, request.method);
+    } catch (err) {
+      socket.close();
+      // The backend had closed the idle connection: nothing of an answer came.
+      if (reused !== undefined && socket.received === 0 && !signal?.aborted) continue;
+      throw err;
+    }
+    const reusable = response.keepAlive && (framing === null || framing.length >= 0 ||
+      framing.chunked);
+    const finished = () => {
+      detach();
+      if (reusable && !socket.closed) {
+        pool.give(request.origin, socket, { idleLimitMs: keepAliveLimit(response) });
+      } else socket.close();
+    };
+    let body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null = null;
+    if (framing === null || (!framing.chunked && framing.length === 0)) {
+      finished();
+    } else if (!framing.chunked && framing.length > 0 && framing.length <= SMALL_BODY_MAX) {
+      try {
+        while (socket.buffered.length < framing.length) {
+          if (!await socket.fill(READ_SIZE + SMALL_BODY_MAX)) {
+            throw new Error("the backend closed the connection mid-body");
+          }
+        }
+      } catch (err) {
+        socket.close();
+        throw err;
+      }
+      body = socket.take(framing.length);
+      finished();
+    } else {
+      body = bodyStream(socket, framing, finished);
+    }
+    const answer = new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+    if (body instanceof Uint8Array) bufferedLengths.set(answer, body.length);
+    return answer;
+  }
+}
+
+/**
+ * Sends one request (over a new connection, or a pooled one for a bodiless
+ * request when `pool` is given) and resolves with the response as
  * soon as its head arrives; the response body streams from the socket. The
  * request body keeps streaming meanwhile; if the backend answers early, what
  * is left of it is cancelled.
  */
 export async function sendHttp1(request: Http1Request, options: Http1Options): Promise<Response> {
+  if (options.pool !== undefined && options.body === null) {
+    if ((options.contentLength ?? 0) !== 0) throw new TypeError("contentLength without a body");
+    return await sendPooled(request, options, options.pool);
+  }
   const contentLength = options.body === null ? 0 : options.contentLength;
   if (options.body === null && (options.contentLength ?? 0) !== 0) {
     throw new TypeError("contentLength without a body");
   }
   const chunked = contentLength === undefined;
-  const head = requestHead(request, contentLength);
+  const head = requestHead(request, contentLength, false);
   const socket = new Socket(await connect(request.origin, options));
   const signal = options.signal;
   const onAbort = () => socket.close();
@@ -490,7 +711,7 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
   }
   const body = framing === null || (!framing.chunked && framing.length === 0)
     ? null
-    : bodyStream(socket, framing);
+    : bodyStream(socket, framing, () => socket.close());
   // With nothing to read the exchange is over: a request body still
   // streaming (an early answer) is cancelled by the failing write.
   if (body === null) socket.close();

@@ -64,7 +64,10 @@ export interface Http1Options {
   onBodySent?: () => void;
   /**
    * Keep-alive connections to reuse and return, for a request without a
-   * body (others always get a connection of their own).
+   * body or with a small one of known length (at most
+   * {@linkcode SMALL_BODY_MAX}), which is read whole before anything is sent
+   * so that it can be sent again on a new connection. Other requests always
+   * get a connection of their own.
    */
   pool?: Http1Pool;
 }
@@ -560,15 +563,67 @@ function keepAliveLimit(head: ResponseHead): number | undefined {
   return match === null ? undefined : Math.max(0, Number(match[1]) * 1000 - 1000);
 }
 
-/** A bodiless request over a pooled keep-alive connection. */
+/**
+ * Reads a small body of exactly `length` bytes; rejects when it is longer or
+ * shorter, or when `signal` aborts (the body is then cancelled).
+ */
+async function readWhole(
+  body: ReadableStream<Uint8Array>,
+  length: number,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let got = 0;
+  const reader = body.getReader();
+  const onAbort = () => reader.cancel(signal!.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort);
+  try {
+    while (true) {
+      signal?.throwIfAborted();
+      const { done, value } = await reader.read();
+      signal?.throwIfAborted();
+      if (done) break;
+      if (got + value.length > length) {
+        throw new Error(`the body is longer than its Content-Length ${length}`);
+      }
+      out.set(value, got);
+      got += value.length;
+    }
+    if (got !== length) throw new Error(`the body ended at ${got} of ${length} bytes`);
+    return out;
+  } catch (err) {
+    reader.cancel(err).catch(() => {});
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** A request without a body, or with a small one, over a pooled keep-alive connection. */
 async function sendPooled(
   request: Http1Request,
   options: Http1Options,
   pool: Http1Pool,
 ): Promise<Response> {
-  const head = requestHead(request, 0, true);
   const signal = options.signal;
   signal?.throwIfAborted();
+  let payload: Uint8Array | undefined;
+  if (options.body !== null) {
+    options.onProgress?.("written"); // waiting on the client's body
+    try {
+      payload = await readWhole(options.body, options.contentLength!, signal);
+    } catch (err) {
+      throw new BodySourceError(err);
+    }
+    options.onProgress?.("read");
+  }
+  const head = requestHead(request, payload?.length ?? 0, true);
+  let message = head;
+  if (payload !== undefined && payload.length > 0) {
+    message = new Uint8Array(head.length + payload.length);
+    message.set(head);
+    message.set(payload, head.length);
+  }
   for (let attempt = 0;; attempt++) {
     // A retry never takes another idle connection: they are likely as stale.
     const reused = attempt === 0 ? pool.take(request.origin) : undefined;
@@ -583,7 +638,7 @@ async function sendPooled(
     let response: ResponseHead;
     let framing: { chunked: boolean; length: number } | null;
     try {
-      await socket.writeAll(head);
+      await socket.writeAll(message);
       options.onProgress?.("written");
       options.onBodySent?.();
       response = await readHead(socket, options.maxHeadBytes ?? 64 * 1024);
@@ -639,8 +694,14 @@ async function sendPooled(
  * is left of it is cancelled.
  */
 export async function sendHttp1(request: Http1Request, options: Http1Options): Promise<Response> {
-  if (options.pool !== undefined && options.body === null) {
-    if ((options.contentLength ?? 0) !== 0) throw new TypeError("contentLength without a body");
+  if (
+    options.pool !== undefined &&
+    (options.body === null ||
+      (options.contentLength !== undefined && options.contentLength <= SMALL_BODY_MAX))
+  ) {
+    if (options.body === null && (options.contentLength ?? 0) !== 0) {
+      throw new TypeError("contentLength without a body");
+    }
     return await sendPooled(request, options, options.pool);
   }
   const contentLength = options.body === null ? 0 : options.contentLength;

@@ -2,7 +2,13 @@
 // raw TCP server that answers several requests per connection, as scripted.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { bufferedBodyLength, Http1Pool, sendHttp1, SMALL_BODY_MAX } from "./http1.ts";
+import {
+  BodySourceError,
+  bufferedBodyLength,
+  Http1Pool,
+  sendHttp1,
+  SMALL_BODY_MAX,
+} from "./http1.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -11,6 +17,7 @@ interface Seen {
   /** Which accepted connection (0, 1, …) carried it. */
   conn: number;
   head: string;
+  body: string;
 }
 
 /** What the server does with a request: bytes to write, then maybe close. */
@@ -46,7 +53,16 @@ function keepAliveServer(answer: (seen: Seen, index: number) => Answer | Promise
             }
             const head = pending.slice(0, end);
             pending = pending.slice(end + 4);
-            const entry = { conn: id, head };
+            // (Test bodies are ASCII: the string length is the byte length.)
+            const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+            while (pending.length < length) {
+              const n = await conn.read(buf);
+              if (n === null) return;
+              pending += dec.decode(buf.subarray(0, n));
+            }
+            const body = pending.slice(0, length);
+            pending = pending.slice(length);
+            const entry = { conn: id, head, body };
             seen.push(entry);
             const out = await answer(entry, seen.length - 1);
             const bytes = typeof out.bytes === "string" ? enc.encode(out.bytes) : out.bytes;
@@ -347,6 +363,94 @@ Deno.test("pool: at most maxIdlePerOrigin idle connections are kept", async () =
     );
     for (const a of answers) assert.equal(await a.text(), "x");
     assert.equal(pool.idleCount, 3);
+  } finally {
+    pool.close();
+    await server.close();
+  }
+});
+
+function put(
+  origin: string,
+  path: string,
+  pool: Http1Pool,
+  body: ReadableStream<Uint8Array>,
+  options: { contentLength: number; signal?: AbortSignal },
+) {
+  return sendHttp1({
+    origin,
+    method: "PUT",
+    pathAndQuery: path,
+    headerList: [["host", "backend.test"]],
+  }, { body, pool, contentLength: options.contentLength, signal: options.signal });
+}
+
+const streamOf = (...parts: string[]) => ReadableStream.from(parts.map((p) => enc.encode(p)));
+
+Deno.test("pool: small bodies go out whole on pooled connections, and again after a stale one", async () => {
+  const server = keepAliveServer((s) => ({
+    bytes: `HTTP/1.1 200 OK\r\netag: "${s.body.length}"\r\ncontent-length: 0\r\n\r\n`,
+  }));
+  const pool = new Http1Pool();
+  try {
+    const one = await put(server.origin, "/k1", pool, streamOf("hello ", "world"), {
+      contentLength: 11,
+    });
+    assert.equal(one.headers.get("etag"), '"11"');
+    const big = "x".repeat(SMALL_BODY_MAX);
+    const two = await put(server.origin, "/k2", pool, streamOf(big), {
+      contentLength: big.length,
+    });
+    assert.equal(two.headers.get("etag"), `"${big.length}"`);
+    assert.equal(server.connections, 1);
+    server.dropAll();
+    await new Promise((r) => setTimeout(r, 20));
+    const three = await put(server.origin, "/k3", pool, streamOf("again"), { contentLength: 5 });
+    assert.equal(three.headers.get("etag"), '"5"');
+    assert.equal(server.connections, 2);
+    assert.deepEqual(server.seen.map((s) => [pathOf(s.head), s.body.length]), [
+      ["/k1", 11],
+      ["/k2", big.length],
+      ["/k3", 5],
+    ]);
+    assert.equal(server.seen[0].body, "hello world");
+    assert.equal(server.seen[2].body, "again");
+    assert.match(server.seen[0].head, /content-length: 11/);
+  } finally {
+    pool.close();
+    await server.close();
+  }
+});
+
+Deno.test("pool: a small body shorter, longer or aborted is never sent", async () => {
+  const server = keepAliveServer(() => ({ bytes: withLength(enc.encode("")) }));
+  const pool = new Http1Pool();
+  try {
+    await assert.rejects(
+      put(server.origin, "/short", pool, streamOf("abc"), { contentLength: 10 }),
+      (err: Error) => err instanceof BodySourceError && /ended at 3 of 10/.test(String(err.cause)),
+    );
+    await assert.rejects(
+      put(server.origin, "/long", pool, streamOf("abcdef", "ghijkl"), { contentLength: 10 }),
+      (err: Error) => err instanceof BodySourceError && /longer/.test(String(err.cause)),
+    );
+    const abort = new AbortController();
+    let cancelled = false;
+    const stalled = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode("ab"));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const pending = put(server.origin, "/stalled", pool, stalled, {
+      contentLength: 10,
+      signal: abort.signal,
+    });
+    setTimeout(() => abort.abort(new Error("client gone")), 30);
+    await assert.rejects(pending, BodySourceError);
+    assert.ok(cancelled, "the stalled body is cancelled");
+    assert.equal(server.connections, 0, "nothing reached the backend");
   } finally {
     pool.close();
     await server.close();

@@ -22,7 +22,13 @@ import { S3Error } from "./errors.ts";
 import { HOP_BY_HOP, type UpstreamRequest } from "./upstream.ts";
 import { type Deadline, DeadlineQueue } from "./deadlines.ts";
 import { IdleWatch } from "./idle_watch.ts";
-import { BodySourceError, bufferedBodyLength, Http1Pool, sendHttp1 } from "./http1.ts";
+import {
+  BodySourceError,
+  bufferedBodyLength,
+  Http1Pool,
+  sendHttp1,
+  SMALL_BODY_MAX,
+} from "./http1.ts";
 
 /** What a transport needs to send one request. */
 export interface SendOptions {
@@ -237,6 +243,10 @@ export class Transport {
       return this.#customFetch || largeRange(request) ? "fetch" : "pooled";
     }
     if (
+      options.contentLength !== undefined && options.contentLength <= SMALL_BODY_MAX &&
+      (!this.#customFetch || fetchWouldRewrite(request.pathAndQuery))
+    ) return "pooled";
+    if (
       fetchWouldRewrite(request.pathAndQuery) || options.contentLength === undefined ||
       options.contentLength >= STREAMED_UPLOAD_MIN
     ) return "own";
@@ -307,8 +317,9 @@ export class Transport {
   async #sendPooled(request: UpstreamRequest, options: RouteOptions): Promise<Response> {
     const response = await this.#sendOwn(request, { ...options, pooled: true });
     if (
-      request.method !== "GET" || response.body === null ||
-      bufferedBodyLength(response) !== undefined ||
+      // (Bytes first: reading `body` would make a stream of them.)
+      request.method !== "GET" || bufferedBodyLength(response) !== undefined ||
+      response.body === null ||
       fetchWouldRewrite(request.pathAndQuery) ||
       (response.status !== 200 && response.status !== 206)
     ) return response;

@@ -222,6 +222,27 @@ Deno.test("idle: a client that stops sending gets 400 RequestTimeout; the backen
   }
 });
 
+Deno.test("idle: a small upload (read whole before sending) whose client stalls gets 400 RequestTimeout; nothing reaches the backend", async () => {
+  const backend = uploadBackend("read-all");
+  const proxy = proxyTo(backend.port, { bodyIdleTimeoutMs: 300, upstreamTimeoutMs: 5000 });
+  try {
+    const conn = await startPut(proxy.http!.port, "small-stall", 4096);
+    await conn.write(bytesOf(1000, 5));
+    const stalledAt = performance.now();
+    const res = await readResponse(conn);
+    const ms = performance.now() - stalledAt;
+    conn.close();
+    assert.equal(res.status, 400);
+    assert.match(res.body, /<Code>RequestTimeout<\/Code>/);
+    assert.ok(ms >= 250 && ms < 2000, `answered ${ms} ms after the last byte`);
+    await sleep(50);
+    assert.equal(backend.uploads.length, 0, "no connection to the backend was even opened");
+  } finally {
+    await proxy.shutdown();
+    backend.close();
+  }
+});
+
 Deno.test("idle: a backend that stops reading an upload gets it cut, 503 for the client", async () => {
   const backend = uploadBackend("stop-reading");
   const proxy = proxyTo(backend.port, { bodyIdleTimeoutMs: 300 });

@@ -2,7 +2,8 @@
 // x-amz-content-sha256 mode, next to a direct plain PUT to the same no-op
 // backend, with the proxy's peak RSS (VmHWM, reset before each upload).
 // Backend, proxy and this generator are three processes.
-//   deno run -A bench/upload_modes.ts [--mib 1024] [--parallel N]
+//   deno run -A bench/upload_modes.ts [--mib 1024] [--parallel N] [--modes plain,STREAMING-…]
+//     [--proxy-v8-flags --some-flag]
 // With --parallel N, N uploads of that size run at once per mode (MB/s is
 // their sum): peak RSS then shows what a transfer costs beyond the first.
 import http from "node:http";
@@ -28,6 +29,21 @@ const SIZE = (mibFlag >= 0 ? Number(Deno.args[mibFlag + 1]) : 1024) * 1024 * 102
 const parallelFlag = Deno.args.indexOf("--parallel");
 /** Uploads at once per mode (each of SIZE bytes): shows whether memory grows per transfer. */
 const PARALLEL = parallelFlag >= 0 ? Number(Deno.args[parallelFlag + 1]) : 1;
+const ALL_MODES: Mode[] = [
+  "plain",
+  "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+  "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+  "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+];
+const modesFlag = Deno.args.indexOf("--modes");
+/** The modes to run, in order, through one proxy process (its RSS carries over). */
+const MODES = modesFlag >= 0 ? Deno.args[modesFlag + 1].split(",") as Mode[] : ALL_MODES;
+for (const m of MODES) {
+  if (!ALL_MODES.includes(m)) throw new Error(`--modes: unknown mode ${m}`);
+}
+const v8Flag = Deno.args.indexOf("--proxy-v8-flags");
+/** V8 flags for the proxy process (`--v8-flags=` of `deno run`), to measure their effect. */
+const V8_FLAGS = v8Flag >= 0 ? Deno.args[v8Flag + 1] : "";
 const CHUNK = 64 * 1024;
 const KEY = { accessKey: "bench-client", secretKey: "bench-client-secret" };
 const here = (f: string) => new URL(f, import.meta.url).pathname;
@@ -50,6 +66,7 @@ const proxy = await spawnJson([
   "--allow-net",
   "--allow-env",
   "--allow-read",
+  ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
   here("proxy_process.ts"),
   String(backend.info.port),
 ]);
@@ -63,9 +80,9 @@ type Mode =
   | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
   | "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 
-function peakRss(pid: number): number {
+function rss(pid: number, field: "VmHWM" | "VmRSS"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) * 1024;
 }
 
 async function upload(
@@ -187,16 +204,12 @@ async function upload(
 const rows: string[] = [];
 const direct = await upload(backend.info.port, "direct");
 if (direct.etag !== `"${SIZE}"`) throw new Error(`direct: backend got ${direct.etag}`);
-rows.push(`| direct plain PUT (no proxy) | ${direct.mbs.toFixed(0)} | 1.00 | – |`);
+rows.push(`| direct plain PUT (no proxy) | ${direct.mbs.toFixed(0)} | 1.00 | – | – |`);
 for (
-  const mode of [
-    "plain",
-    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
-    "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-  ] as Mode[]
+  const mode of MODES
 ) {
   await Deno.writeTextFile(`/proc/${proxy.info.pid}/clear_refs`, "5").catch(() => {});
+  const before = rss(proxy.info.pid, "VmRSS");
   const all = await Promise.all(
     Array.from({ length: PARALLEL }, (_, n) => upload(proxy.info.port, mode, n)),
   );
@@ -209,7 +222,7 @@ for (
   rows.push(
     `| ${mode === "plain" ? "UNSIGNED-PAYLOAD (plain)" : mode} | ${r.mbs.toFixed(0)} | ${
       (r.mbs / direct.mbs).toFixed(2)
-    } | ${(peakRss(proxy.info.pid) / 1e6).toFixed(0)} MB |`,
+    } | ${(before / 1e6).toFixed(0)} MB | ${(rss(proxy.info.pid, "VmHWM") / 1e6).toFixed(0)} MB |`,
   );
 }
 console.log(
@@ -217,7 +230,10 @@ console.log(
     PARALLEL > 1 ? ` ×${PARALLEL} at once` : ""
   } through osp per payload mode (64 KiB chunks; decoded for the backend), ${Deno.build.os}, ${navigator.hardwareConcurrency} cores:\n`,
 );
-console.log("| mode | MB/s | × direct | proxy peak RSS |\n|---|---|---|---|\n" + rows.join("\n"));
+console.log(
+  "| mode | MB/s | × direct | proxy RSS before | proxy peak RSS |\n|---|---|---|---|---|\n" +
+    rows.join("\n"),
+);
 proxy.child.kill("SIGTERM");
 backend.child.kill("SIGTERM");
 await proxy.child.status;

@@ -32,6 +32,7 @@ import {
   trailerStringToSign,
 } from "./sigv4.ts";
 import { chunkFramer } from "./aws_chunked_encoder.ts";
+import { releaseBlock, retainBlock } from "./block_pool.ts";
 
 /** The three aws-chunked payload modes of `x-amz-content-sha256`. */
 export type ChunkedMode =
@@ -275,6 +276,9 @@ class Decoder {
   #fail(err: unknown, controller: TransformStreamDefaultController<Uint8Array>): unknown {
     if (!this.#failed) {
       this.#failed = true;
+      // Never sent now: their pooled blocks are free.
+      for (const p of this.#held) releaseBlock(p);
+      for (const p of this.#current) releaseBlock(p);
       this.#held = [];
       this.#current = [];
       controller.error(err);
@@ -293,6 +297,7 @@ class Decoder {
           const sub = piece.subarray(pos, pos + take);
           pos += take;
           this.#remaining -= take;
+          retainBlock(sub);
           this.#current.push(sub);
           this.#currentLen += take;
           this.#chunkHash?.update(sub);
@@ -574,6 +579,7 @@ class Decoder {
       for (const p of pieces) {
         out.set(p, o);
         o += p.length;
+        releaseBlock(p);
       }
       controller.enqueue(out);
     } else {
@@ -599,6 +605,10 @@ class Decoder {
  *   and `done` rejects with it.
  * - Output arrays are views of the input arrays (no copy), except that many
  *   small input pieces of one chunk are merged: do not reuse input buffers.
+ *   Input in pooled blocks ({@linkcode pooledBytes}) is the exception: every
+ *   output view holds a reference to its block, to be dropped with
+ *   {@linkcode releaseBlock} once it has been written (osp's HTTP/1.1 client
+ *   does), and the decoder drops its own.
  *
  * Throws synchronously (S3Error InvalidRequest) when `expectedTrailers` is
  * non-empty in `streaming-signed` mode, and TypeError when a signed mode
@@ -615,7 +625,14 @@ export function createChunkedDecoder(options: ChunkedDecoderOptions): ChunkedDec
   done.catch(() => {});
   const decoder = new Decoder(options, resolve, reject);
   const stream = new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, controller) => decoder.transform(chunk, controller),
+    transform: (chunk, controller) => {
+      try {
+        decoder.transform(chunk, controller);
+      } finally {
+        // The piece itself is done with; the views kept of it hold their own references.
+        releaseBlock(chunk);
+      }
+    },
     flush: (controller) => decoder.flush(controller),
     cancel: (reason) => decoder.cancel(reason),
   });

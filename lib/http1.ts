@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { releaseBlock } from "./block_pool.ts";
 
 /** Where and what to send. */
 export interface Http1Request {
@@ -768,6 +769,8 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
       sent += bytes.length;
       if (chunked) await socket.writeAll(encoder.encode(`${bytes.length.toString(16)}\r\n`));
       await socket.writeAll(bytes);
+      // Written: a pooled block under these bytes may carry the next ones.
+      releaseBlock(bytes);
       if (chunked) await socket.writeAll(CRLF);
       progress("written");
     }

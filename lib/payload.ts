@@ -16,6 +16,7 @@ import { createChecksum, parseChecksumHeaderName } from "./checksums.ts";
 import type { ResolvedBucket } from "./config.ts";
 import { S3Error } from "./errors.ts";
 import { holdBackStream } from "./hold_back.ts";
+import { pooledBytes } from "./block_pool.ts";
 import type { UpstreamRequest } from "./upstream.ts";
 
 /** Data bytes per chunk when osp re-frames an upload for a backend. */
@@ -109,7 +110,12 @@ function planChunked(
       },
       contentLength: decodedLength,
       transformed: true,
-      body: (client) => (client ?? ReadableStream.from([])).pipeThrough(decoder().stream),
+      // Read into pooled blocks, which osp's HTTP/1.1 client hands back once
+      // written (the re-framing below keeps views of its own, so it does not).
+      body: (client) =>
+        (client === null ? ReadableStream.from([]) : pooledBytes(client)).pipeThrough(
+          decoder().stream,
+        ),
     };
   }
   // "resign": verify, then re-frame with the backend's key.

@@ -10,7 +10,7 @@
 //   deno run -A bench/e2e.ts              # 1 GiB throughput, 5 GiB RSS, 5 s loads
 //   deno run -A bench/e2e.ts --quick      # 256 MiB, 256 MiB, 2 s loads
 //   flags: --gib N (throughput size) --big-gib N (RSS size) --duration S
-//          --rounds N --concurrency 1,16,64 --out FILE --rgw --threads N
+//          --rounds N (small-object runs; 3) --big-rounds N (large; 5) --concurrency 1,16,64 --out FILE --rgw --threads N
 // (`--threads N`: the proxy runs N isolates; bench/threads.ts compares 1 and N
 // on small GETs alone.)
 //
@@ -32,6 +32,8 @@ function parseOptions(args: string[]) {
     bigGib: 5,
     durationS: 5,
     rounds: 3,
+    // The large-transfer figures swing most (the direct one too): more runs, a steadier median.
+    bigRounds: 5,
     concurrency: [1, 16, 64],
     threads: 1,
     out: new URL("./results/latest.md", import.meta.url).pathname,
@@ -51,13 +53,14 @@ function parseOptions(args: string[]) {
     else if (a === "--big-gib") o.bigGib = Number(value());
     else if (a === "--duration") o.durationS = Number(value());
     else if (a === "--rounds") o.rounds = Number(value());
+    else if (a === "--big-rounds") o.bigRounds = Number(value());
     else if (a === "--concurrency") o.concurrency = value().split(",").map(Number);
     else if (a === "--out") o.out = value();
     else if (a === "--threads") o.threads = Number(value());
     else if (a === "--help" || a === "-h") {
       console.log(
         "deno run -A bench/e2e.ts [--quick] [--gib N] [--big-gib N] [--duration S] [--rounds N]\n" +
-          "  [--concurrency 1,16,64] [--out FILE] [--rgw] [--threads N]",
+          "  [--big-rounds N] [--concurrency 1,16,64] [--out FILE] [--rgw] [--threads N]",
       );
       Deno.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -73,6 +76,9 @@ function parseOptions(args: string[]) {
   if (o.rgw && !explicit.has("--big-gib")) o.bigGib = Math.min(o.bigGib, 0.125);
   for (const [k, v] of Object.entries({ gib: o.gib, bigGib: o.bigGib, durationS: o.durationS })) {
     if (!(v > 0)) throw new Error(`${k} must be > 0`);
+  }
+  for (const [k, v] of Object.entries({ rounds: o.rounds, bigRounds: o.bigRounds })) {
+    if (!(Number.isInteger(v) && v > 0)) throw new Error(`${k} must be a whole number > 0`);
   }
   return o;
 }
@@ -323,9 +329,9 @@ for (const t of [direct, viaProxy]) {
 const large: Record<string, { direct: number[]; proxy: number[]; other: number[] }> = {};
 for (const method of ["GET", "PUT"] as const) {
   large[method] = { direct: [], proxy: [], other: [] };
-  for (let r = 0; r < opts.rounds; r++) {
+  for (let r = 0; r < opts.bigRounds; r++) {
     for (const t of [direct, viaProxy]) {
-      log(`${method} ${opts.gib} GiB ${t.name} round ${r + 1}/${opts.rounds}`);
+      log(`${method} ${opts.gib} GiB ${t.name} round ${r + 1}/${opts.bigRounds}`);
       const res = await run(t, {
         method,
         size: BIG,
@@ -532,7 +538,7 @@ p();
 p(
   `## Large objects: ${
     sizeLabel(BIG)
-  } (MB/s = 10^6 bytes/s, median of ${opts.rounds} interleaved runs)`,
+  } (MB/s = 10^6 bytes/s, median of ${opts.bigRounds} interleaved runs)`,
 );
 p();
 p(

@@ -104,6 +104,62 @@ Deno.test({ name: "rgw: aws-chunked uploads through osp (decode)", ...RGW_TEST }
       }
     }
 
+    await t.step(
+      "nine uploads at once in every mode, one failing among them: each stores its own bytes",
+      async () => {
+        // Decoded bodies share one pool of reused blocks: a block handed out
+        // again too early would put one upload's bytes into another's object.
+        const uploads = MODES.flatMap((mode, m) =>
+          [0, 1, 2].map((n) => ({
+            mode,
+            key: `parallel/${mode}-${n}`,
+            data: bytes(2 * 1024 * 1024 + 1000 * n + m, 500 + 10 * m + n),
+            chunkSize: [65536, 100_000, 8192][n],
+            stream: n !== 1,
+          }))
+        );
+        const badKey = "parallel/bad-signature";
+        const badData = bytes(3 * 1024 * 1024, 999);
+        const [bad, ...results] = await Promise.all([
+          send(env, badKey, {
+            key: CLIENT,
+            mode: "streaming-signed",
+            data: badData,
+            chunkSize: 65536,
+            stream: true,
+            // The 40th chunk's signature is wrong: the upload fails mid-body.
+            corrupt: (framed) => {
+              const at = chunkSignatureOffset(framed, 40);
+              return flipHex(framed, at);
+            },
+          }),
+          ...uploads.map((u) =>
+            send(env, u.key, {
+              key: CLIENT,
+              mode: u.mode,
+              data: u.data,
+              chunkSize: u.chunkSize,
+              checksum: u.mode === "streaming-signed" ? undefined : "crc32c",
+              stream: u.stream,
+            })
+          ),
+        ]);
+        assert.equal(bad.status, 403, `${bad.code} ${bad.message}`);
+        assert.equal(bad.code, "SignatureDoesNotMatch");
+        assert.equal(await stored(env, badKey), null);
+        for (const [i, u] of uploads.entries()) {
+          assert.equal(
+            results[i].status,
+            200,
+            `${u.key}: ${results[i].code} ${results[i].message}`,
+          );
+          const got = await stored(env, u.key);
+          assert.equal(got?.length, u.data.length, u.key);
+          assert.equal(sha256(got!), sha256(u.data), u.key);
+        }
+      },
+    );
+
     for (const alg of CHECKSUM_ALGORITHMS) {
       await t.step(
         `unsigned trailer with ${alg}: valid stored, wrong rejected (BadDigest)`,

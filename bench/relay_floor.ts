@@ -11,10 +11,17 @@
 //   serve-socket   Deno.serve → one keep-alive socket per request in flight
 //                  (Deno.connect, pooled), answer read whole
 //   socket-socket  Deno.listen + hand-parsed HTTP/1.1 → the same pooled sockets
+//   serve-transport Deno.serve → osp's own Transport (lib/transport.ts: its
+//                  pooled HTTP/1.1 client, with the header timeout osp sets),
+//                  request headers copied as osp does; no SigV4, no validator
 //   osp            bench/proxy_process.ts: verify, authorize, re-sign, forward
+// CPU is split into user and system (kernel) time: on loopback the kernel
+// side of every socket write and read is the same for all variants.
 // A relay is started with `--relay <variant> <backend-port>` (this file).
 import type { Job, Result } from "./load.ts";
 import { type Proc, spawnDeno } from "./_procs.ts";
+import { Transport } from "../lib/transport.ts";
+import type { UpstreamRequest } from "../lib/upstream.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -123,6 +130,35 @@ if (Deno.args[0] === "--relay") {
         }
       })();
     }
+  } else if (variant === "serve-transport") {
+    const transport = new Transport();
+    Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: (a) => console.log(JSON.stringify({ port: a.port })),
+    }, async (req) => {
+      const headerList: [string, string][] = [];
+      req.headers.forEach((value, name) => {
+        if (name !== "host" && name !== "content-length") headerList.push([name, value]);
+      });
+      headerList.push(["host", `127.0.0.1:${backendPort}`]);
+      const upstream: UpstreamRequest = {
+        method: req.method,
+        origin,
+        pathAndQuery: pathOf(req.url),
+        headerList,
+        get headers() {
+          return new Headers(headerList);
+        },
+      };
+      const length = Number(req.headers.get("content-length") ?? 0);
+      return await transport.send(upstream, {
+        body: length > 0 ? req.body : null,
+        contentLength: length,
+        verify: true,
+        headerTimeoutMs: 30_000,
+      });
+    });
   } else {
     const client = Deno.createHttpClient({ allowHost: true });
     Deno.serve({
@@ -147,7 +183,7 @@ if (Deno.args[0] === "--relay") {
 } else {
   // ---------------------------------------------------------- harness mode
   const opts = {
-    variants: ["fetch", "serve-socket", "socket-socket", "osp"],
+    variants: ["fetch", "serve-socket", "socket-socket", "serve-transport", "osp"],
     method: "GET" as "GET" | "PUT",
     concurrency: 16,
     rounds: 3,
@@ -164,10 +200,11 @@ if (Deno.args[0] === "--relay") {
     else throw new Error(`unknown flag ${a}`);
   }
   const here = (p: string) => new URL(p, import.meta.url).pathname;
+  /** User and system CPU of a process, in clock ticks (1/100 s). */
   const cpuTicks = (pid: number) => {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(f[11]) + Number(f[12]);
+    return { user: Number(f[11]), system: Number(f[12]) };
   };
   const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
   backend.lines.drain();
@@ -192,7 +229,10 @@ if (Deno.args[0] === "--relay") {
     await loadIn.write(enc.encode(JSON.stringify(job) + "\n"));
     return JSON.parse(await load.lines.next());
   };
-  const rows = new Map<string, { us: number[]; rps: number[]; p99: number[] }>();
+  const rows = new Map<
+    string,
+    { us: number[]; user: number[]; system: number[]; rps: number[]; p99: number[] }
+  >();
   for (let round = 0; round < opts.rounds; round++) {
     for (const variant of opts.variants) {
       const args = variant === "osp"
@@ -211,12 +251,15 @@ if (Deno.args[0] === "--relay") {
       await run(port, 1000); // warm-up
       const before = cpuTicks(relay.child.pid);
       const res = await run(port, opts.durationS * 1000);
-      const ticks = cpuTicks(relay.child.pid) - before;
+      const after = cpuTicks(relay.child.pid);
       relay.child.kill("SIGTERM");
       await relay.child.status;
       if (res.errors > 0) throw new Error(`${variant}: ${res.errors} errors, ${res.firstError}`);
-      const row = rows.get(variant) ?? { us: [], rps: [], p99: [] };
-      row.us.push(ticks * 1e4 / res.requests);
+      const row = rows.get(variant) ?? { us: [], user: [], system: [], rps: [], p99: [] };
+      const perRequest = (ticks: number) => ticks * 1e4 / res.requests;
+      row.us.push(perRequest(after.user + after.system - before.user - before.system));
+      row.user.push(perRequest(after.user - before.user));
+      row.system.push(perRequest(after.system - before.system));
       row.rps.push(res.requests / res.seconds);
       row.p99.push(res.p99);
       rows.set(variant, row);
@@ -228,12 +271,16 @@ if (Deno.args[0] === "--relay") {
   console.log(
     `1 KiB ${opts.method}, c=${opts.concurrency}, ${opts.rounds} rounds of ${opts.durationS} s, ${navigator.hardwareConcurrency} CPUs\n`,
   );
-  console.log("| relay | CPU µs/req (runs) | req/s | p99 ms |\n| --- | ---: | ---: | ---: |");
+  console.log(
+    "| relay | CPU µs/req (runs) | user | system | req/s | p99 ms |\n| --- | ---: | ---: | ---: | ---: | ---: |",
+  );
   for (const [variant, row] of rows) {
     console.log(
       `| ${variant} | ${median(row.us).toFixed(0)} (${
         row.us.map((x) => x.toFixed(0)).join(", ")
-      }) | ${median(row.rps).toFixed(0)} | ${median(row.p99).toFixed(2)} |`,
+      }) | ${median(row.user).toFixed(0)} | ${median(row.system).toFixed(0)} | ${
+        median(row.rps).toFixed(0)
+      } | ${median(row.p99).toFixed(2)} |`,
     );
   }
   Deno.exit(0);

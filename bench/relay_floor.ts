@@ -13,10 +13,10 @@
 //   socket-socket  Deno.listen + hand-parsed HTTP/1.1 → the same pooled sockets
 //   serve-transport Deno.serve → osp's own Transport (lib/transport.ts: its
 //                  pooled HTTP/1.1 client, with the header timeout osp sets),
-//                  request headers copied as osp does; no SigV4, no validator
+//                  request headers copied into a list; no SigV4, no validator
 //   osp            bench/proxy_process.ts: verify, authorize, re-sign, forward
-// CPU is split into user and system (kernel) time: on loopback the kernel
-// side of every socket write and read is the same for all variants.
+// CPU is split into user and system (kernel) time; system time is mostly
+// the loopback socket work, which every variant does.
 // A relay is started with `--relay <variant> <backend-port>` (this file).
 import type { Job, Result } from "./load.ts";
 import { type Proc, spawnDeno } from "./_procs.ts";

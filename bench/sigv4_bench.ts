@@ -4,6 +4,7 @@
 //
 //   deno bench -A bench/sigv4_bench.ts
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { authenticate, type AuthenticateOptions } from "../lib/authenticate.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { parseRequestTarget, splitUrl } from "../lib/request_target.ts";
@@ -13,6 +14,7 @@ import {
   canonicalQuery,
   canonicalRequest,
   canonicalUri,
+  chunkStringToSign,
   deriveSigningKey,
   EMPTY_SHA256,
   parseRawQuery,
@@ -159,4 +161,39 @@ Deno.bench("re-sign for the backend (buildUpstreamRequest, 11 headers)", () => {
 Deno.bench(`canonicalUri + canonicalQuery (${awkward.length}-char path, 8 params)`, () => {
   canonicalUri(awkward);
   canonicalQuery(awkwardParams);
+});
+
+// One aws-chunked chunk signature (a 271-byte string to sign) with a cached
+// signing key: osp's TypeScript HMAC from the key's pad states, against
+// node:crypto's createHmac, which Deno builds as a native object and a stream.
+const chunkKey = deriveSigningKey(CLIENT.secretKey, {
+  date: "20250115",
+  region: "us-east-1",
+  service: "s3",
+});
+const chunkToSign = chunkStringToSign("a".repeat(64), {
+  datetime: amzDate(NOW),
+  scope: { date: "20250115", region: "us-east-1", service: "s3" },
+  previousSignature: "b".repeat(64),
+});
+assert.equal(
+  signature(chunkKey, chunkToSign),
+  createHmac("sha256", chunkKey).update(chunkToSign).digest("hex"),
+);
+
+Deno.bench({
+  name: "chunk signature: signature() (HmacSha256, cached key state)",
+  group: "hmac",
+  baseline: true,
+  fn() {
+    signature(chunkKey, chunkToSign);
+  },
+});
+
+Deno.bench({
+  name: "chunk signature: node:crypto createHmac",
+  group: "hmac",
+  fn() {
+    createHmac("sha256", chunkKey).update(chunkToSign).digest("hex");
+  },
 });

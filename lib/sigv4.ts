@@ -7,6 +7,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { HmacSha256 } from "./hmac_sha256.ts";
 
 /** The algorithm name of header and query SigV4. */
 export const ALGORITHM = "AWS4-HMAC-SHA256";
@@ -241,44 +242,21 @@ export function stringToSign(
   }`;
 }
 
-// HMAC-SHA256 (RFC 2104) from two plain SHA-256 passes: in Deno, node:crypto's
-// createHmac costs about twice as much as this, mostly in key handling and in
-// turning digests into Buffers. Digests are taken as hex (the fast path) and
-// the inner one decoded here.
-const HMAC_BLOCK = 64;
-const HEX_VALUE = new Uint8Array(128);
-for (let i = 0; i < 16; i++) {
-  HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
-}
-// The key's ipad block, and its opad block followed by the inner digest (so
-// the outer hash takes one update). update() copies its input at once, so
-// these buffers serve every call.
-const INNER_PAD = new Uint8Array(HMAC_BLOCK);
-const OUTER_PAD = new Uint8Array(HMAC_BLOCK + 32);
-const OUTER_DIGEST = OUTER_PAD.subarray(HMAC_BLOCK);
+// HMAC in TypeScript (hmac_sha256.ts): no native object per signature, and
+// a signing key's pad states are computed once per key object.
+const KEYED = new WeakMap<Uint8Array, HmacSha256>();
 
-function hexToBytes(hex: string, out: Uint8Array = new Uint8Array(hex.length >> 1)): Uint8Array {
-  for (let i = 0; i < out.length; i++) {
-    out[i] = (HEX_VALUE[hex.charCodeAt(2 * i)] << 4) | HEX_VALUE[hex.charCodeAt(2 * i + 1)];
+function keyed(key: Uint8Array): HmacSha256 {
+  let mac = KEYED.get(key);
+  if (mac === undefined) {
+    mac = new HmacSha256(key);
+    KEYED.set(key, mac);
   }
-  return out;
-}
-
-/** Hex HMAC-SHA256 of UTF-8 text. */
-function hmacHex(key: Uint8Array, data: string): string {
-  const k = key.length > HMAC_BLOCK ? createHash("sha256").update(key).digest() : key;
-  for (let i = 0; i < HMAC_BLOCK; i++) {
-    const b = i < k.length ? k[i] : 0;
-    INNER_PAD[i] = b ^ 0x36;
-    OUTER_PAD[i] = b ^ 0x5c;
-  }
-  const inner = createHash("sha256").update(INNER_PAD).update(data).digest("hex");
-  hexToBytes(inner, OUTER_DIGEST);
-  return createHash("sha256").update(OUTER_PAD).digest("hex");
+  return mac;
 }
 
 function hmac(key: string | Uint8Array, data: string): Uint8Array {
-  return hexToBytes(hmacHex(typeof key === "string" ? UTF8.encode(key) : key, data));
+  return new HmacSha256(typeof key === "string" ? UTF8.encode(key) : key).bytes(data);
 }
 
 /** Derives the SigV4 signing key (no cache). */
@@ -312,9 +290,13 @@ export class SigningKeyCache {
   }
 }
 
-/** Hex HMAC-SHA256 of the string to sign with the signing key: the signature. */
+/**
+ * Hex HMAC-SHA256 of the string to sign with the signing key: the signature.
+ * The key's HMAC state is kept with the key object, so its bytes must not
+ * change once it has signed.
+ */
 export function signature(signingKey: Uint8Array, toSign: string): string {
-  return hmacHex(signingKey, toSign);
+  return keyed(signingKey).hex(toSign);
 }
 
 /** The `Authorization` header value for a header-signed request. */

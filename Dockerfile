@@ -36,9 +36,12 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # The image's entrypoint (tini) prefixes `deno` and forwards SIGTERM, which
 # osp answers with a graceful shutdown. --unstable-net lets `threads` > 1
 # share the port (Deno.serve's reusePort); it changes nothing with one isolate.
+# --unstable-no-legacy-abort keeps Deno 2.9 from warning, on the first slow
+# request, that request.signal also aborts after successful responses.
 CMD ["run", "--frozen", "--cached-only", \
   "--allow-net", \
   "--allow-read=/app,/config", \
   "--allow-env=TLS_CERT_PATH,TLS_KEY_PATH,OSP_ENABLE_REQUEST_COUNTING", \
   "--unstable-net", \
+  "--unstable-no-legacy-abort", \
   "main.ts", "--config", "/config/osp.config.ts"]

@@ -1,6 +1,6 @@
 // Runs main.ts (or a bundle of it) as a child process and waits until it
-// logs the URL it listens on. Its stdout is read all along (so a chatty
-// process never blocks on a full pipe) and kept for waitFor.
+// logs the URL it listens on. Its stdout and stderr are read all along (so
+// a chatty process never blocks on a full pipe) and kept: stdout for waitFor.
 
 /** A running osp process. */
 export interface MainProcess {
@@ -11,6 +11,8 @@ export interface MainProcess {
   waitFor(re: RegExp): Promise<RegExpExecArray>;
   /** Everything the process has printed on stdout so far. */
   output(): string;
+  /** Everything the process has printed on stderr so far. */
+  errors(): string;
   /** Releases the output stream (call after the process has ended). */
   release(): Promise<void>;
 }
@@ -25,8 +27,16 @@ export async function startMain(
     args: ["run", ...(options.permissions ?? ["-A"]), script, ...args],
     cwd: options.cwd,
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  let errors = "";
+  const errorPump = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({
+      write(text) {
+        errors += text;
+      },
+    }),
+  ).catch(() => {});
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let ended = false;
@@ -64,9 +74,11 @@ export async function startMain(
     child,
     waitFor,
     output: () => seen,
+    errors: () => errors,
     async release() {
       await reader.cancel().catch(() => {});
       await pump;
+      await errorPump;
     },
   };
 }

@@ -26,7 +26,7 @@ Deno.test("bundle: dist/osp.js runs outside the project and proxies a signed req
     const main = await startMain(["--config", "osp.config.ts", "--http-port", "0"], {
       script: "osp.js",
       cwd: dir,
-      permissions: ["--allow-net", "--allow-read", "--allow-env"],
+      permissions: ["--allow-net", "--allow-read", "--allow-env", "--unstable-no-legacy-abort"],
     });
     try {
       const url = `${main.base}/b/key`;
@@ -45,7 +45,13 @@ Deno.test("bundle: dist/osp.js runs outside the project and proxies a signed req
       {
         script: "osp.js",
         cwd: dir,
-        permissions: ["--allow-net", "--allow-read", "--allow-env", "--unstable-net"],
+        permissions: [
+          "--allow-net",
+          "--allow-read",
+          "--allow-env",
+          "--unstable-no-legacy-abort",
+          "--unstable-net",
+        ],
       },
     );
     try {

@@ -30,13 +30,18 @@ export async function startMain(
     stderr: "piped",
   }).spawn();
   let errors = "";
-  const errorPump = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({
-      write(text) {
-        errors += text;
-      },
-    }),
-  ).catch(() => {});
+  let exited = false;
+  child.status.then(() => exited = true);
+  const errorReader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const errorPump = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await errorReader.read();
+        if (done) break;
+        errors += value;
+      }
+    } catch { /* cancelled */ }
+  })();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let ended = false;
@@ -78,6 +83,8 @@ export async function startMain(
     async release() {
       await reader.cancel().catch(() => {});
       await pump;
+      // After the exit, read stderr to its end; before it, stop reading.
+      if (!exited) await errorReader.cancel().catch(() => {});
       await errorPump;
     },
   };

@@ -17,6 +17,24 @@ export interface MainProcess {
   release(): Promise<void>;
 }
 
+function textReader(stream: ReadableStream<Uint8Array>): ReadableStreamDefaultReader<string> {
+  return stream.pipeThrough(new TextDecoderStream()).getReader();
+}
+
+/** Hands every piece of text to `onText` until the stream ends or is cancelled. */
+async function readAll(
+  reader: ReadableStreamDefaultReader<string>,
+  onText: (text: string) => void,
+): Promise<void> {
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      onText(value);
+    }
+  } catch { /* cancelled */ }
+}
+
 /** Starts `deno run <permissions> <script> <args>` and waits for its "listening" log line. */
 export async function startMain(
   args: string[],
@@ -32,32 +50,19 @@ export async function startMain(
   let errors = "";
   let exited = false;
   child.status.then(() => exited = true);
-  const errorReader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const errorPump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await errorReader.read();
-        if (done) break;
-        errors += value;
-      }
-    } catch { /* cancelled */ }
-  })();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const errorReader = textReader(child.stderr);
+  const errorPump = readAll(errorReader, (text) => errors += text);
+  const reader = textReader(child.stdout);
   let seen = "";
   let ended = false;
   const waiters = new Set<() => void>();
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        seen += value;
-        for (const w of [...waiters]) w();
-      }
-    } catch { /* cancelled */ }
+  const pump = readAll(reader, (text) => {
+    seen += text;
+    for (const w of [...waiters]) w();
+  }).then(() => {
     ended = true;
     for (const w of [...waiters]) w();
-  })();
+  });
   const waitFor = (re: RegExp) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
       const check = () => {

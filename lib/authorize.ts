@@ -1,6 +1,6 @@
 /**
  * Authorization through the user's `validator`, cached per (token, bucket,
- * operation, key) for the bucket's ttl, with concurrent identical checks
+ * operation, key, and the inputs `validatorCacheKey` names) for the bucket's ttl, with concurrent identical checks
  * sharing one call. A throw denies with InternalError; it never allows.
  *
  * @module
@@ -26,15 +26,24 @@ export interface LazyValidatorRequest {
   bucket: string;
   /** The decoded object key, if any. */
   key?: string;
+  /**
+   * Everything else the decision may depend on (query, headers, source IP,
+   * as the config's `validatorCacheKey` says), already serialised.
+   */
+  context: string;
   /** Builds the request the validator sees. */
   build: () => ValidatorRequest;
 }
 
-/** The decision cache's key: length-prefixed where a field could hold any text. */
+/**
+ * The decision cache's key: length-prefixed where a field could hold any
+ * text. A full ValidatorRequest is keyed on all of it.
+ */
 function cacheKey(token: string, r: ValidatorRequest | LazyValidatorRequest): string {
+  const context = "context" in r ? r.context : JSON.stringify([r.query, r.headers, r.sourceIp]);
   return `${token.length}:${token}${r.bucket.length}:${r.bucket}${r.method}\n${r.operation}\n${
-    r.key === undefined ? "-" : `+${r.key}`
-  }`;
+    r.key === undefined ? "-" : `+${r.key.length}:${r.key}`
+  }${context}`;
 }
 
 /** Asks the validator, with caching. */

@@ -76,21 +76,21 @@ Deno.test("authorizer: the validator sees token, bucket and the request", async 
   assert.deepEqual(calls, [["alice", "logs", r]]);
 });
 
-Deno.test("authorizer: decisions are cached per (token, bucket, method, operation, key) for ttl", async () => {
+Deno.test("authorizer: decisions are cached per (token, bucket, method, operation, key, query, headers, source IP) for ttl", async () => {
   const clock = manualClock();
   const { validator, calls } = recording((token) => token === "alice");
   const auth = authorizer({ validator, clock: clock.now });
 
   assert.equal(await auth.allowed("alice", request(), TTL), true);
-  // Other query, headers or source IP do not form a new cache entry.
-  assert.equal(
-    await auth.allowed("alice", request({ query: { versionId: "1" }, sourceIp: "10.0.0.2" }), TTL),
-    true,
-  );
+  assert.equal(await auth.allowed("alice", request(), TTL), true);
   assert.equal(calls.length, 1);
 
-  // Each identity part makes its own entry.
+  // Each input the validator is shown makes its own entry: a yes for one
+  // version, header or address is not a yes for another.
   const variants: Partial<ValidatorRequest>[] = [
+    { query: { versionId: "1" } },
+    { sourceIp: "10.0.0.2" },
+    { headers: { host: "proxy", "x-amz-acl": "public-read" } },
     { bucket: "other" },
     { method: "HEAD" },
     { operation: "GetObjectTagging" },

@@ -22,10 +22,7 @@
  *
  * @module
  */
-import type { ResolvedBucket } from "./config.ts";
-
-/** The bucket name of the default route, which serves every bucket not in `cosMap`. */
-const DEFAULT_ROUTE = "*";
+import { DEFAULT_ROUTE, type ResolvedBucket } from "./config.ts";
 
 /** What one probe of a backend found. */
 export interface BackendStatus {

@@ -4,6 +4,10 @@
  *
  * @module
  */
+import { hasUnsafeBucketChar, isDnsName } from "./bucket_name.ts";
+
+/** The cosMap key of the default route, for buckets not named explicitly. */
+export const DEFAULT_ROUTE = "*";
 
 /**
  * A value or a promise of it: callbacks may be sync or async.
@@ -163,6 +167,49 @@ export interface BucketConfig {
    * `bucketCredsFetcher` for the clients it names.
    */
   backendCredentials?: Record<string, HmacKey>;
+  /**
+   * Refuse keys with `.` or `..` segments or an empty segment (`a//b`, a
+   * leading `/`) with 400 InvalidArgument, also when percent-encoded; default
+   * false. S3 and RGW take such keys literally, but a path-normalising
+   * middlebox between osp and the backend would turn them into another key.
+   */
+  strictKeyPaths?: boolean;
+}
+
+/**
+ * What a cached validator decision is keyed on besides token, bucket, method,
+ * operation and key. The default keys on every input the validator is shown;
+ * narrow it when your validator looks at less, for more cache hits.
+ *
+ * @example
+ * ```ts
+ * import type { ValidatorCacheKeyConfig } from "@osp/osp";
+ * // A validator that reads only token, bucket, operation and key:
+ * const validatorCacheKey: ValidatorCacheKeyConfig = { query: false, headers: [], sourceIp: false };
+ * console.log(validatorCacheKey);
+ * ```
+ */
+export interface ValidatorCacheKeyConfig {
+  /** Key on the query parameters; default true. */
+  query?: boolean;
+  /**
+   * Key on headers: `"all"` (default) is every header but those that change
+   * on every request (dates, lengths, body checksums, user agents, SDK ids);
+   * a list keys on just those names.
+   */
+  headers?: "all" | string[];
+  /** Key on the client's IP address; default true. */
+  sourceIp?: boolean;
+}
+
+/** {@linkcode ValidatorCacheKeyConfig} with every default applied. */
+export interface ValidatorCacheKey {
+  /** Key on the query parameters. */
+  query: boolean;
+  /** `"all"` but volatile ones, or exactly these lower-case names. */
+  headers: "all" | ReadonlySet<string>;
+  /** Key on the client's IP address. */
+  sourceIp: boolean;
 }
 
 /**
@@ -258,6 +305,8 @@ export interface ProxyConfig {
   secretCacheTtl?: number;
   /** Most entries in each decision cache; default 10000. */
   cacheSize?: number;
+  /** What a cached validator decision depends on; default: every input the validator sees. */
+  validatorCacheKey?: ValidatorCacheKeyConfig;
   /** Longest wait for validator, hmacFetcher and bucketCredsFetcher, ms; default 5000 (0 = none). */
   callbackTimeoutMs?: number;
   /** Longest wait for a backend's response headers (connect included), ms; default 120000 (0 = none). */
@@ -314,6 +363,7 @@ export interface ResolvedBucket {
   addContentMd5: boolean;
   serviceInstanceId?: string;
   backendCredentials?: Map<string, HmacKey>;
+  strictKeyPaths: boolean;
 }
 
 /** The configuration with every default applied. */
@@ -339,6 +389,7 @@ export interface ResolvedConfig {
   clockSkewMs: number;
   secretCacheTtlMs: number;
   cacheSize: number;
+  validatorCacheKey: ValidatorCacheKey;
   callbackTimeoutMs: number;
   upstreamTimeoutMs: number;
   bodyIdleTimeoutMs: number;
@@ -373,6 +424,7 @@ const CONFIG_FIELDS = new Set([
   "clockSkewSeconds",
   "secretCacheTtl",
   "cacheSize",
+  "validatorCacheKey",
   "callbackTimeoutMs",
   "upstreamTimeoutMs",
   "bodyIdleTimeoutMs",
@@ -402,6 +454,7 @@ const BUCKET_FIELDS = new Set([
   "addContentMd5",
   "serviceInstanceId",
   "backendCredentials",
+  "strictKeyPaths",
 ]);
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
@@ -505,6 +558,36 @@ function env(name: string): string | undefined {
   }
 }
 
+function resolveValidatorCacheKey(p: Problems, raw: unknown): ValidatorCacheKey {
+  const all: ValidatorCacheKey = { query: true, headers: "all", sourceIp: true };
+  if (raw === undefined) return all;
+  if (!isRecord(raw)) {
+    p.add("validatorCacheKey", "must be {query, headers, sourceIp}");
+    return all;
+  }
+  for (const field of Object.keys(raw)) {
+    if (!["query", "headers", "sourceIp"].includes(field)) {
+      p.add(`validatorCacheKey.${field}`, "is not a known field");
+    }
+  }
+  let headers: ValidatorCacheKey["headers"] = "all";
+  if (Array.isArray(raw.headers)) {
+    headers = new Set(raw.headers.map((h, i) => {
+      if (typeof h !== "string" || h === "") {
+        p.add(`validatorCacheKey.headers[${i}]`, "must be a header name");
+      }
+      return String(h).toLowerCase();
+    }));
+  } else if (raw.headers !== undefined && raw.headers !== "all") {
+    p.add("validatorCacheKey.headers", 'must be "all" or an array of header names');
+  }
+  return {
+    query: checkBoolean(p, "validatorCacheKey.query", raw.query) ?? true,
+    headers,
+    sourceIp: checkBoolean(p, "validatorCacheKey.sourceIp", raw.sourceIp) ?? true,
+  };
+}
+
 function resolveBucket(
   p: Problems,
   name: string,
@@ -512,8 +595,12 @@ function resolveBucket(
   options: { hasFetcher: boolean },
 ): ResolvedBucket | undefined {
   const path = `cosMap[${JSON.stringify(name)}]`;
-  // deno-lint-ignore no-control-regex
-  if (name === "" || /[/\x00-\x1f\x7f]/.test(name)) p.add(path, "is not a valid bucket name");
+  if (name === "" || (name !== DEFAULT_ROUTE && hasUnsafeBucketChar(name))) {
+    p.add(
+      path,
+      "is not a valid bucket name (no / : ? # @ % \\, white space or control characters)",
+    );
+  }
   if (!isRecord(raw)) {
     p.add(path, "must be an object");
     return undefined;
@@ -522,7 +609,7 @@ function resolveBucket(
     if (!BUCKET_FIELDS.has(field)) p.add(`${path}.${field}`, "is not a known field");
   }
   const host = checkString(p, `${path}.host`, raw.host, { required: true });
-  if (host !== undefined && /[/:?#@\s]/.test(host) && !/^\[[0-9a-fA-F:]+\]$/.test(host)) {
+  if (host !== undefined && /[/:?#@%\\\s]/.test(host) && !/^\[[0-9a-fA-F:]+\]$/.test(host)) {
     p.add(`${path}.host`, "must be a bare host name or IP (no scheme, port or path)");
   }
   if (raw.port === undefined) p.add(`${path}.port`, "is required");
@@ -538,7 +625,18 @@ function resolveBucket(
   }
   const tls = checkBoolean(p, `${path}.tls`, raw.tls) ?? true;
   const backendBucket = checkString(p, `${path}.backendBucket`, raw.backendBucket) ?? name;
-  if (backendBucket.includes("/")) p.add(`${path}.backendBucket`, "must not contain /");
+  if (name !== DEFAULT_ROUTE && hasUnsafeBucketChar(backendBucket)) {
+    p.add(
+      `${path}.backendBucket`,
+      "must not contain / : ? # @ % \\, white space or control characters",
+    );
+  } else if (name !== DEFAULT_ROUTE && style === "virtual" && !isDnsName(backendBucket)) {
+    p.add(
+      `${path}.backendBucket`,
+      'must be a lower-case DNS name with virtual-host addressing (or use addressingStyle "path")',
+    );
+  }
+  const strictKeyPaths = checkBoolean(p, `${path}.strictKeyPaths`, raw.strictKeyPaths) ?? false;
   const forwarding = raw.payloadForwarding ?? "decode";
   if (forwarding !== "decode" && forwarding !== "resign") {
     p.add(`${path}.payloadForwarding`, 'must be "decode" or "resign"');
@@ -569,7 +667,7 @@ function resolveBucket(
       }
     }
   }
-  if (name === "*" && raw.backendBucket !== undefined) {
+  if (name === DEFAULT_ROUTE && raw.backendBucket !== undefined) {
     p.add(
       `${path}.backendBucket`,
       "cannot be set on the default route: each bucket keeps its name",
@@ -610,6 +708,7 @@ function resolveBucket(
     addContentMd5,
     serviceInstanceId,
     backendCredentials,
+    strictKeyPaths,
   };
 }
 
@@ -752,6 +851,7 @@ export function resolveConfigProblems(
   const secretTtl = checkNonNegative(p, "secretCacheTtl", config.secretCacheTtl) ?? 300;
   const cacheSize = checkNonNegative(p, "cacheSize", config.cacheSize, { integer: true, min: 1 }) ??
     10_000;
+  const validatorCacheKey = resolveValidatorCacheKey(p, config.validatorCacheKey);
   const callbackTimeoutMs =
     checkNonNegative(p, "callbackTimeoutMs", config.callbackTimeoutMs, { integer: true }) ?? 5000;
   const upstreamTimeoutMs =
@@ -807,6 +907,7 @@ export function resolveConfigProblems(
       clockSkewMs: skew * 1000,
       secretCacheTtlMs: secretTtl * 1000,
       cacheSize,
+      validatorCacheKey,
       callbackTimeoutMs,
       upstreamTimeoutMs,
       bodyIdleTimeoutMs,

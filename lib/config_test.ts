@@ -71,7 +71,9 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
     addContentMd5: false,
     serviceInstanceId: undefined,
     backendCredentials: undefined,
+    strictKeyPaths: false,
   });
+  assert.deepEqual(config.validatorCacheKey, { query: true, headers: "all", sourceIp: true });
   assert.deepEqual([...config.keystore], [["client", "client-secret"]]);
   assert.equal(config.httpPort, 8080);
   assert.equal(config.httpsPort, undefined);
@@ -390,4 +392,64 @@ Deno.test("config: the default route and per-client backend identities", () => {
       'cosMap["logs"].backendCredentials["c"].secretKey is required',
     ],
   );
+});
+
+Deno.test("config: bucket names and backend buckets that could change a URL are TypeErrors naming the field", () => {
+  const bucket = { host: "rgw", port: 7480, accessKey: "a", secretKey: "b" };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ "a/b": bucket }, 'cosMap["a/b"] is not a valid bucket name'],
+    [{ "a:1": bucket }, 'cosMap["a:1"] is not a valid bucket name'],
+    [{ "a@b": bucket }, 'cosMap["a@b"] is not a valid bucket name'],
+    [{ "a%2F": bucket }, 'cosMap["a%2F"] is not a valid bucket name'],
+    [{ "a b": bucket }, 'cosMap["a b"] is not a valid bucket name'],
+    [{ "a?": bucket }, 'cosMap["a?"] is not a valid bucket name'],
+    [{ "a#": bucket }, 'cosMap["a#"] is not a valid bucket name'],
+    [{ "a\\b": bucket }, 'cosMap["a\\\\b"] is not a valid bucket name'],
+    [
+      { ok: { ...bucket, addressingStyle: "path", backendBucket: "x/y" } },
+      'cosMap["ok"].backendBucket must not contain',
+    ],
+    [
+      { ok: { ...bucket, backendBucket: "Not_DNS" } },
+      'cosMap["ok"].backendBucket must be a lower-case DNS name',
+    ],
+    [
+      { Legacy_Name: bucket },
+      'cosMap["Legacy_Name"].backendBucket must be a lower-case DNS name',
+    ],
+    [{ ok: { ...bucket, host: "rgw%2F" } }, 'cosMap["ok"].host must be a bare host name'],
+  ];
+  for (const [cosMap, expected] of cases) {
+    const found = problems({ ...minimal(), cosMap });
+    assert.ok(found.some((p) => p.startsWith(expected)), `${JSON.stringify(cosMap)}: ${found}`);
+  }
+  // Legacy names are fine with path-style addressing, where they are a path segment.
+  assert.deepEqual(
+    problems({ ...minimal(), cosMap: { Legacy_Name: { ...bucket, addressingStyle: "path" } } }),
+    [],
+  );
+});
+
+Deno.test("config: validatorCacheKey and strictKeyPaths are checked and resolved", () => {
+  const config = resolveConfig({
+    ...minimal(),
+    validatorCacheKey: { query: false, headers: ["X-Amz-Acl"], sourceIp: false },
+  } as unknown as ProxyConfig);
+  assert.deepEqual(config.validatorCacheKey, {
+    query: false,
+    headers: new Set(["x-amz-acl"]),
+    sourceIp: false,
+  });
+  assert.deepEqual(problems({ ...minimal(), validatorCacheKey: { headers: "some", ip: 1 } }), [
+    "validatorCacheKey.ip is not a known field",
+    'validatorCacheKey.headers must be "all" or an array of header names',
+  ]);
+  const strict = withBucket({
+    host: "rgw",
+    port: 1,
+    accessKey: "a",
+    secretKey: "b",
+    strictKeyPaths: "yes",
+  });
+  assert.deepEqual(problems(strict), ['cosMap["logs"].strictKeyPaths must be true or false']);
 });

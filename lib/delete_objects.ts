@@ -30,14 +30,37 @@ export interface DeleteRequest {
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
-/** Decodes XML character and entity references. */
+/** True for a code point XML 1.0 allows in a document (its `Char` production). */
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/**
+ * Decodes XML character and entity references in text that has already had
+ * its line ends normalised; a reference to a character XML does not allow is
+ * MalformedXML.
+ */
 export function xmlUnescape(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, ref: string) => {
     if (ref[0] !== "#") return ENTITIES[ref];
     const cp = ref[1] === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-    if (cp > 0x10ffff) throw new S3Error("MalformedXML", "Invalid character reference");
+    if (!isXmlChar(cp)) throw new S3Error("MalformedXML", "Invalid character reference");
     return String.fromCodePoint(cp);
   });
+}
+
+/**
+ * A document as an XML parser reads it: CRLF and lone CR become LF (XML 1.0
+ * §2.11), so a key written with a raw CR is the key the backend would read.
+ * Characters XML does not allow are MalformedXML.
+ */
+function normaliseLineEnds(xml: string): string {
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/.test(xml)) {
+    throw malformed("the document holds a character XML does not allow");
+  }
+  return xml.replace(/\r\n?/g, "\n");
 }
 
 function malformed(why: string): S3Error {
@@ -61,7 +84,7 @@ const OBJECT_FIELD = new RegExp(`^<(Key|VersionId|ETag|LastModifiedTime|Size)>($
  */
 export function parseDeleteRequest(xml: string): DeleteRequest {
   if (xml.includes("<!")) throw malformed("comments, CDATA and DOCTYPE are not accepted");
-  const body = xml.replace(/^\uFEFF?\s*(<\?xml[^>]*\?>)?\s*/, "");
+  const body = normaliseLineEnds(xml).replace(/^\uFEFF?\s*(<\?xml[^>]*\?>)?\s*/, "");
   const root = /^<Delete(\s+xmlns="[^"<]*")?\s*>([\s\S]*)<\/Delete>\s*$/.exec(body);
   if (root === null) throw malformed("the root element must be <Delete>");
   const objects: DeleteEntry[] = [];

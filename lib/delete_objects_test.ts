@@ -101,3 +101,34 @@ Deno.test("delete_objects: the forwarded document is rebuilt from parsed values"
     '<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a&lt;b &amp; c</Key><VersionId>v1</VersionId></Object></Delete>',
   );
 });
+
+Deno.test("delete_objects: CR, LF and TAB in keys survive the rebuild as character references", () => {
+  const keys = ["a\rb", "a\nb", "a\tb", "a\r\nb", " lead", "trail "];
+  const xml = deleteRequestXml({ objects: keys.map((key) => ({ key })), quiet: false });
+  // No raw CR, LF or TAB: an XML parser would turn a raw CR into LF.
+  assert.doesNotMatch(xml.slice(xml.indexOf("<Delete")), /[\r\n\t]/);
+  assert.match(xml, /<Key>a&#13;b<\/Key>/);
+  assert.deepEqual(parseDeleteRequest(xml).objects.map((o) => o.key), keys);
+});
+
+Deno.test("delete_objects: a raw CR or CRLF in the client's document is read as LF, as XML parsers do", () => {
+  const r = parseDeleteRequest(
+    "<Delete><Object><Key>a\rb</Key></Object><Object><Key>c\r\nd</Key></Object></Delete>",
+  );
+  assert.deepEqual(r.objects.map((o) => o.key), ["a\nb", "c\nd"]);
+  // A character reference is not normalised: it is the character.
+  assert.deepEqual(
+    parseDeleteRequest("<Delete><Object><Key>a&#13;b</Key></Object></Delete>").objects[0].key,
+    "a\rb",
+  );
+});
+
+Deno.test("delete_objects: characters XML does not allow are MalformedXML, raw or referenced", () => {
+  for (const key of ["a&#1;b", "a&#x0;b", "a&#xFFFE;b", "a\x01b", "a\x0bb"]) {
+    assert.throws(
+      () => parseDeleteRequest(`<Delete><Object><Key>${key}</Key></Object></Delete>`),
+      (err: unknown) => err instanceof S3Error && err.code === "MalformedXML",
+      JSON.stringify(key),
+    );
+  }
+});

@@ -89,11 +89,26 @@ const XML_ESCAPES: Record<string, string> = {
   ">": "&gt;",
   '"': "&quot;",
   "'": "&apos;",
+  "\t": "&#9;",
+  "\n": "&#10;",
+  "\r": "&#13;",
 };
 
-/** Escapes text for an XML element or attribute. */
+/**
+ * Escapes text for an XML element or attribute. Tab, LF and CR become
+ * character references: an XML parser turns a raw CR (or CRLF) into LF and
+ * folds white space in attributes, so a raw one would reach the reader as
+ * another character.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { xmlEscape } from "./errors.ts";
+ * assert.equal(xmlEscape("a\r<b>"), "a&#13;&lt;b&gt;");
+ * ```
+ */
 export function xmlEscape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
+  return text.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]);
 }
 
 /** What the XML error document names besides the code. */

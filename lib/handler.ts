@@ -7,13 +7,21 @@
  */
 import { authenticate, type VerifiedRequest } from "./authenticate.ts";
 import { Authorizer, type LazyValidatorRequest } from "./authorize.ts";
-import type { HmacKey, ResolvedBucket, ResolvedConfig, ValidatorRequest } from "./config.ts";
+import { DEFAULT_ROUTE, type HmacKey, type ResolvedBucket, type ResolvedConfig } from "./config.ts";
 import { formatCopySource, parseCopySource } from "./copy_source.ts";
+import { requireValidBucketName } from "./bucket_name.ts";
+import { checkSignedHeaderNames, droppedHeaderNames } from "./client_headers.ts";
+import { checkKeyPath } from "./key_path.ts";
+import {
+  checkHoistedHeaders,
+  type ValidatorFields,
+  validatorRequest,
+} from "./validator_request.ts";
 import { type BackendCredentials, Credentials } from "./credentials.ts";
 import { errorResponse, S3Error, toS3Error } from "./errors.ts";
 import { listBucketsXml, type ListedBucket, parseListBuckets } from "./list_buckets.ts";
 import type { Logger } from "./log.ts";
-import { operationName } from "./operation.ts";
+import { checkQueryParams, operationName } from "./operation.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
 import { SigningKeyCache, uriEncode } from "./sigv4.ts";
 import { STREAMED_UPLOAD_MIN, type Transport } from "./transport.ts";
@@ -66,11 +74,10 @@ export interface ConnInfo {
 /** A request handler: Request in, Response out, never throws. */
 export type Handler = (request: Request, conn: ConnInfo) => Promise<Response>;
 
-/** The cosMap key of the default route, for buckets not named explicitly. */
-const DEFAULT_ROUTE = "*";
-
 /** What the request path learns about a request, for logs and metrics. */
 interface RequestState {
+  /** The request id, also sent as `x-amz-request-id`. */
+  id: string;
   operation: string;
   bucket: string;
   accessKey?: string;
@@ -171,38 +178,28 @@ export function createHandler(deps: HandlerDeps): Handler {
     ? new IdleWatch(config.downloadIdleTimeoutMs)
     : undefined;
 
-  /** The validator's view of a request, built only if the validator is asked (not cached). */
-  function validatorRequest(
+  /** The validator's question: built whole only if the validator is asked (not cached). */
+  function question(
     verified: VerifiedRequest,
-    fields: { operation: string; bucket: string; key?: string },
+    fields: ValidatorFields,
     sourceIp: () => string,
   ): LazyValidatorRequest {
-    return {
-      method: verified.method,
-      operation: fields.operation,
-      bucket: fields.bucket,
-      key: fields.key,
-      build: (): ValidatorRequest => {
-        const query: Record<string, string> = {};
-        for (const p of verified.target.params) {
-          if (!isPresignParam(p.name)) query[p.name] = p.value;
-        }
-        const headers: Record<string, string> = {};
-        verified.headers.forEach((value, name) => {
-          if (name !== "authorization") headers[name] = value;
-        });
-        return { method: verified.method, query, headers, ...fields, sourceIp: sourceIp() };
-      },
-    };
+    return validatorRequest(verified, fields, { sourceIp, cacheKey: config.validatorCacheKey });
   }
 
   const defaultRoute = config.buckets.get(DEFAULT_ROUTE);
 
-  /** The bucket's config: an explicit cosMap entry, else the default route under the bucket's own name. */
+  /**
+   * The bucket's config: an explicit cosMap entry, else the default route
+   * under the bucket's own name. A name that is not explicit must be a valid
+   * S3 bucket name (else 400 InvalidBucketName), before any validator call or
+   * backend URL: it becomes a host label or a path segment there.
+   */
   function bucketFor(name: string): ResolvedBucket | undefined {
-    if (name === DEFAULT_ROUTE) return undefined;
     const explicit = config.buckets.get(name);
-    if (explicit !== undefined || defaultRoute === undefined) return explicit;
+    if (explicit !== undefined && name !== DEFAULT_ROUTE) return explicit;
+    requireValidBucketName(name);
+    if (defaultRoute === undefined) return undefined;
     return { ...defaultRoute, name, backendBucket: name };
   }
 
@@ -246,8 +243,8 @@ export function createHandler(deps: HandlerDeps): Handler {
     const allowed = await Promise.all(candidates.map((b) =>
       authorizer.allowed(
         verified.token,
-        validatorRequest(verified, { operation: "ListBuckets", bucket: b.name }, sourceIp),
-        { ttlMs: bucketFor(b.name)?.ttlMs ?? 0 },
+        question(verified, { operation: "ListBuckets", bucket: b.name }, sourceIp),
+        { ttlMs: (config.buckets.get(b.name) ?? defaultRoute)?.ttlMs ?? 0 },
       )
     ));
     const shown = candidates.filter((_, i) => allowed[i]).sort((a, b) =>
@@ -268,9 +265,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (sourceBucket === undefined) {
       throw new S3Error("AccessDenied", "Access Denied to the copy source bucket");
     }
+    if (sourceBucket.strictKeyPaths) checkKeyPath(source.key);
     await authorizer.require(
       verified.token,
-      validatorRequest(verified, {
+      question(verified, {
         operation: "GetObject",
         bucket: source.bucket,
         key: source.key,
@@ -307,7 +305,17 @@ export function createHandler(deps: HandlerDeps): Handler {
       },
     );
     state.accessKey = verified.token;
-    const queryNames = new Set(target.params.map((p) => p.name));
+    checkSignedHeaderNames(verified.auth.signedHeaders);
+    checkQueryParams(target.params, { method: request.method });
+    checkHoistedHeaders(verified);
+    if (logger.enabled("debug")) {
+      const dropped = droppedHeaderNames(request.headers);
+      if (dropped.length > 0) {
+        logger.log("debug", "dropped headers", { requestId: state.id, dropped });
+      }
+    }
+    const queryNames = new Set<string>();
+    for (const p of target.params) if (!isPresignParam(p.name)) queryNames.add(p.name);
     const operation = operationName({
       method: request.method,
       hasBucket: target.bucket !== undefined,
@@ -330,10 +338,17 @@ export function createHandler(deps: HandlerDeps): Handler {
     const bucket = bucketFor(target.bucket);
     // Default-route buckets are named by clients: one label keeps metrics bounded.
     if (bucket) state.bucket = config.buckets.has(bucket.name) ? bucket.name : "_default";
+    if (operation === "Unknown" && config.validator === undefined) {
+      throw new S3Error(
+        "NotImplemented",
+        "osp cannot name this request's S3 operation; without a validator it is refused",
+      );
+    }
+    if (bucket?.strictKeyPaths && target.key !== undefined) checkKeyPath(target.key);
     // Synchronous when the decision is cached (the common case).
     const decision = authorizer.check(
       verified.token,
-      validatorRequest(verified, {
+      question(verified, {
         operation,
         bucket: target.bucket,
         key: target.key,
@@ -380,7 +395,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       const allowed = await Promise.all(parsed.objects.map((o) =>
         authorizer.allowed(
           verified.token,
-          validatorRequest(verified, {
+          question(verified, {
             operation: "DeleteObject",
             bucket: target.bucket!,
             key: o.key,
@@ -492,6 +507,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     const clientIp = logger.enabled("info") ? conn.remoteIp : undefined;
     metrics?.requestStarted();
     const state: RequestState = {
+      id,
       operation: "Unknown",
       bucket: UNKNOWN_BUCKET,
       sourceIp: () => conn.remoteIp,

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { operationName } from "./operation.ts";
+import { S3Error } from "./errors.ts";
+import { checkQueryParams, operationName } from "./operation.ts";
+import { parseRawQuery } from "./sigv4.ts";
 
 /** [method, path kind, query names, headers, expected operation] */
 type Row = [string, "service" | "bucket" | "object", string[], Record<string, string>, string];
@@ -46,8 +48,31 @@ const TABLE: Row[] = [
   ["GET", "bucket", ["object-lock"], {}, "GetObjectLockConfiguration"],
   ["PUT", "bucket", ["publicAccessBlock"], {}, "PutPublicAccessBlock"],
   ["GET", "bucket", ["notification"], {}, "GetBucketNotificationConfiguration"],
-  // A sub-resource wins over the listing parameters.
-  ["GET", "bucket", ["tagging", "list-type"], {}, "GetBucketTagging"],
+  // Two selectors: a backend could pick either, so osp names neither.
+  ["GET", "bucket", ["tagging", "list-type"], {}, "Unknown"],
+  ["GET", "bucket", ["acl", "policy"], {}, "Unknown"],
+  // Query words osp does not know, or that do not fit the request, are Unknown.
+  ["PUT", "bucket", ["somethingunknown"], {}, "Unknown"],
+  ["PUT", "bucket", ["mdsearch"], {}, "Unknown"],
+  ["PUT", "bucket", ["uploads"], {}, "Unknown"],
+  ["GET", "bucket", ["uploadId"], {}, "Unknown"],
+  ["GET", "bucket", ["retention"], {}, "Unknown"],
+  ["POST", "object", ["append", "position"], {}, "Unknown"],
+  ["GET", "object", ["list-type"], {}, "Unknown"],
+  ["GET", "object", ["versions"], {}, "Unknown"],
+  ["DELETE", "object", ["uploadId", "tagging"], {}, "Unknown"],
+  ["PUT", "object", ["acl", "uploadId", "partNumber"], {}, "Unknown"],
+  ["GET", "service", ["acl"], {}, "Unknown"],
+  // Qualifiers, the SDKs' x-id and hoisted x-amz-* headers do not change the name.
+  [
+    "GET",
+    "bucket",
+    ["list-type", "prefix", "x-id", "encoding-type", "start-after"],
+    {},
+    "ListObjectsV2",
+  ],
+  ["PUT", "object", ["x-id", "x-amz-meta-a", "X-Amz-Acl"], {}, "PutObject"],
+  ["GET", "object", ["response-content-disposition", "partNumber"], {}, "GetObject"],
 
   // Bucket lifecycle
   ["PUT", "bucket", [], {}, "CreateBucket"],
@@ -119,4 +144,42 @@ Deno.test("operation: DELETE ?lifecycle is DeleteBucketLifecycle, as in the S3 A
     header: () => null,
   });
   assert.equal(actual, "DeleteBucketLifecycle");
+});
+
+function assertInvalid(query: string, method = "GET"): void {
+  assert.throws(
+    () => checkQueryParams(parseRawQuery(query), { method }),
+    (err: unknown) => err instanceof S3Error && err.code === "InvalidArgument",
+    `${method} ?${query}`,
+  );
+}
+
+Deno.test("operation: parameters named by their value are refused when empty or malformed", () => {
+  // RGW names DELETE ?uploadId= a DeleteObject and PUT ?partNumber=1&uploadId= a PutObject.
+  for (const q of ["uploadId=", "uploadId", "versionId=", "partNumber=", "list-type="]) {
+    assertInvalid(q, "DELETE");
+  }
+  assertInvalid("partNumber=1&uploadId=", "PUT");
+  for (const n of ["0", "10001", "01", "1.0", "-1", "1e3", " 1", "x"]) {
+    assertInvalid(`partNumber=${n}&uploadId=u`, "PUT");
+  }
+  assertInvalid("list-type=1");
+  assertInvalid("partNumber=1", "PUT");
+  checkQueryParams(parseRawQuery("partNumber=10000&uploadId=u"), { method: "PUT" });
+  checkQueryParams(parseRawQuery("partNumber=2"), { method: "GET" });
+  checkQueryParams(parseRawQuery("list-type=2&prefix="), { method: "GET" });
+});
+
+Deno.test("operation: a parameter given twice is refused, whatever its name", () => {
+  for (
+    const q of [
+      "versionId=a&versionId=b",
+      "versionId=a&versionId=a",
+      "acl&acl",
+      "prefix=a&prefix=b",
+      "uploadId=u&partNumber=1&uploadId=v",
+      // Encodings decode to the same name.
+      "versionId=a&version%49d=b",
+    ]
+  ) assertInvalid(q);
 });

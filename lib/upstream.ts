@@ -9,6 +9,9 @@ import type { VerifiedRequest } from "./authenticate.ts";
 import { isPresignParam } from "./authorization.ts";
 import type { ChunkedSigning } from "./aws_chunked.ts";
 import type { HmacKey, ResolvedBucket } from "./config.ts";
+import { isDnsName } from "./bucket_name.ts";
+import { isDroppedHeader } from "./client_headers.ts";
+import { S3Error } from "./errors.ts";
 import {
   amzDate,
   authorizationHeader,
@@ -123,6 +126,19 @@ function httpTrim(value: string): string {
   return value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
 }
 
+/**
+ * `bucket.host` for virtual-host addressing. The bucket is a DNS name by then
+ * (checked at config time for cosMap entries, per request for the default
+ * route); checked again here, where a name would become part of a URL's
+ * authority.
+ */
+function bucketHostName(bucket: ResolvedBucket): string {
+  if (!isDnsName(bucket.backendBucket)) {
+    throw new S3Error("InvalidBucketName", "The specified bucket is not valid.");
+  }
+  return `${bucket.backendBucket}.${bucket.host}`;
+}
+
 function backendHost(host: string, port: number, tls: boolean): string {
   return (tls && port === 443) || (!tls && port === 80) ? host : `${host}:${port}`;
 }
@@ -139,7 +155,7 @@ export function buildUpstreamRequest(
   const { target, auth } = request;
   const rawKey = target.rawKey;
   const virtual = bucket.addressingStyle === "virtual";
-  const hostName = virtual ? `${bucket.backendBucket}.${bucket.host}` : bucket.host;
+  const hostName = virtual ? bucketHostName(bucket) : bucket.host;
   const rawPath = virtual
     ? `/${rawKey ?? ""}`
     : `/${uriEncode(bucket.backendBucket)}${rawKey === undefined ? "" : `/${rawKey}`}`;
@@ -154,7 +170,10 @@ export function buildUpstreamRequest(
     ? undefined
     : new Set(connection.toLowerCase().split(",").map((s) => s.trim()));
   request.headers.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || DROPPED_REQUEST_HEADERS.has(name) || connectionTokens?.has(name)) {
+    if (
+      HOP_BY_HOP.has(name) || DROPPED_REQUEST_HEADERS.has(name) || connectionTokens?.has(name) ||
+      isDroppedHeader(name)
+    ) {
       return;
     }
     headers.set(name, value);

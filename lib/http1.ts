@@ -27,9 +27,13 @@ export interface Http1Request {
   origin: string;
   /** HTTP method. */
   method: string;
-  /** Sent verbatim as the request target. */
+  /** Sent verbatim as the request target: visible ASCII only (a TypeError otherwise). */
   pathAndQuery: string;
-  /** Lower-case header names, `host` included; never `content-length`. */
+  /**
+   * Lower-case header names, `host` included; never `content-length`. Values
+   * are byte strings, as `Headers` holds them: each character goes out as one
+   * byte; CR, LF, NUL or a character above 0xFF is a TypeError.
+   */
   headerList: readonly (readonly [string, string])[];
 }
 
@@ -225,8 +229,46 @@ class Socket {
   }
 }
 
+/** CR, LF and NUL (injection), and characters above 0xFF (not a byte). */
 function hasForbiddenChars(text: string): boolean {
-  return /[\r\n\0]/.test(text);
+  return /[\r\n\0\u0100-\uffff]/.test(text);
+}
+
+/** Any character that is not ASCII. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * A request head as bytes, one per character. Header values are byte strings
+ * (a non-ASCII value holds its wire bytes one per character, as `Headers`
+ * does): TextEncoder would turn each byte from 0x80 into two.
+ */
+function headBytes(head: string): Uint8Array {
+  if (!NON_ASCII.test(head)) return encoder.encode(head);
+  const out = new Uint8Array(head.length);
+  for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+  return out;
+}
+
+/**
+ * The bytes of a response head as a byte string, one character per byte, as
+ * `Headers` wants them (and as fetch and Deno.serve hand them over): UTF-8
+ * metadata reaches the client as the bytes the backend sent.
+ */
+function headText(bytes: Uint8Array): string {
+  const text = decoder.decode(bytes);
+  // Pure ASCII decodes alike either way; any byte from 0x80 makes the UTF-8
+  // decoding non-ASCII (a character or U+FFFD).
+  if (!NON_ASCII.test(text)) return text;
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return out;
+}
+
+/** Trims HTTP whitespace (SP, HTAB) only: `trim()` would also eat a UTF-8 byte 0xA0. */
+function trimOws(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
 }
 
 function requestHead(
@@ -234,7 +276,8 @@ function requestHead(
   contentLength: number | undefined,
   keepAlive: boolean,
 ): Uint8Array {
-  if (hasForbiddenChars(request.method) || /[\s]/.test(request.pathAndQuery)) {
+  // The request target: visible ASCII only (a path goes out percent-encoded).
+  if (hasForbiddenChars(request.method) || /[^\x21-\x7e]/.test(request.pathAndQuery)) {
     throw new TypeError("invalid request line");
   }
   let head = `${request.method} ${request.pathAndQuery} HTTP/1.1\r\n`;
@@ -251,7 +294,7 @@ function requestHead(
     ? "transfer-encoding: chunked\r\n"
     : `content-length: ${contentLength}\r\n`;
   head += keepAlive ? "\r\n" : "connection: close\r\n\r\n";
-  return encoder.encode(head);
+  return headBytes(head);
 }
 
 /** Index of the blank line ending a head in `bytes`, or -1. */
@@ -287,8 +330,8 @@ function parseHead(text: string): ResponseHead {
     if (colon <= 0 || line[0] === " " || line[0] === "\t") {
       throw new Error(`malformed header line ${JSON.stringify(line.slice(0, 80))}`);
     }
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    const name = trimOws(line.slice(0, colon)).toLowerCase();
+    const value = trimOws(line.slice(colon + 1));
     if (name === "connection" && /(^|,)\s*close\s*(,|$)/i.test(value)) keepAlive = false;
     headers.push([name, value]);
   }
@@ -305,7 +348,7 @@ async function readHead(socket: Socket, maxHeadBytes: number): Promise<ResponseH
       }
       end = headEnd(socket.buffered);
     }
-    const head = parseHead(decoder.decode(socket.buffered.subarray(0, end - 4)));
+    const head = parseHead(headText(socket.buffered.subarray(0, end - 4)));
     socket.skip(end);
     if (head.status >= 200) return head;
   }

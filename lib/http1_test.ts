@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { BodySourceError, sendHttp1 } from "./http1.ts";
+import { BodySourceError, Http1Pool, sendHttp1 } from "./http1.ts";
 import { caSignedCert } from "../tests/_tls.ts";
 
 const enc = new TextEncoder();
@@ -8,6 +8,8 @@ const dec = new TextDecoder();
 
 interface Received {
   head: string;
+  /** The head's bytes as received. */
+  rawHead: Uint8Array;
   body: Uint8Array;
   /** The client closed its side (EOF or reset) before sending all it declared. */
   cut: boolean;
@@ -59,7 +61,8 @@ function rawServer(
             if (headEnd >= 0 && data.length >= headEnd + 4 + length) break;
           }
           const head = headEnd >= 0 ? dec.decode(data.subarray(0, headEnd)) : dec.decode(data);
-          const req = { head, body: data.subarray(headEnd + 4), cut };
+          const rawHead = headEnd >= 0 ? data.slice(0, headEnd) : data.slice();
+          const req = { head, rawHead, body: data.subarray(headEnd + 4), cut };
           received.push(req);
           if (cut) return;
           const out = await answer(req);
@@ -302,6 +305,101 @@ Deno.test("http1: malformed answers and refused connections reject", async () =>
     await huge.close();
     await twoLengths.close();
   }
+});
+
+/** A byte string (one character per byte) of `bytes`. */
+const byteString = (bytes: Uint8Array) => String.fromCharCode(...bytes);
+
+/** Where `needle` starts in `haystack`, or -1. */
+function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+// UTF-8 metadata: é (C3 A9), à (C3 A0: 0xA0 is no space), Р (D0 A0), an emoji, and 0x80–0xFF.
+const META_BYTES = new Uint8Array([
+  ...enc.encode("Hello World\u00e9 voil\u00e0 \u0420\u0438\u043c \u{1f600} "),
+  ...Array.from({ length: 128 }, (_, i) => 0x80 + i),
+  ...enc.encode("voil\u00e0"),
+]);
+
+Deno.test("http1: header values go out as their bytes, one per character (UTF-8 metadata)", async () => {
+  for (const pooled of [false, true]) {
+    const server = rawServer(() => "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    const pool = pooled ? new Http1Pool() : undefined;
+    try {
+      const req = request(server.origin);
+      req.headerList.push(["x-amz-meta-meta1", byteString(META_BYTES)]);
+      const res = await sendHttp1(req, { body: null, pool });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      const raw = server.received[0].rawHead;
+      const line = concatBytes(
+        enc.encode("\r\nx-amz-meta-meta1: "),
+        META_BYTES,
+        enc.encode("\r\n"),
+      );
+      assert.ok(indexOfBytes(raw, line) >= 0, `pooled=${pooled}: the value's bytes, unchanged`);
+    } finally {
+      pool?.close();
+      await server.close();
+    }
+  }
+});
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("http1: response header values reach the caller as their bytes (UTF-8 metadata)", async () => {
+  for (const pooled of [false, true]) {
+    const server = rawServer(() =>
+      concatBytes(
+        enc.encode("HTTP/1.1 200 OK\r\nx-amz-meta-meta1: "),
+        META_BYTES,
+        enc.encode("\r\nx-amz-meta-edge:\t"),
+        enc.encode("voil\u00e0"),
+        enc.encode(" \r\nContent-Length: 2\r\n\r\nok"),
+      )
+    );
+    const pool = pooled ? new Http1Pool() : undefined;
+    try {
+      const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null, pool });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("x-amz-meta-meta1"), byteString(META_BYTES), `pooled=${pooled}`);
+      // Only SP and HTAB are trimmed: the trailing A0 of à stays.
+      assert.equal(res.headers.get("x-amz-meta-edge"), byteString(enc.encode("voil\u00e0")));
+      assert.equal(await res.text(), "ok");
+    } finally {
+      pool?.close();
+      await server.close();
+    }
+  }
+});
+
+Deno.test("http1: a header value that is not a byte string, or a non-ASCII target, is refused", async () => {
+  const base = { origin: "http://127.0.0.1:1", method: "PUT", pathAndQuery: "/b/k" };
+  await assert.rejects(
+    sendHttp1({ ...base, headerList: [["x-amz-meta-a", "\u65e5\u672c"]] }, { body: null }),
+    TypeError,
+  );
+  await assert.rejects(
+    sendHttp1({ ...base, headerList: [["x-amz-meta-\u0101", "v"]] }, { body: null }),
+    TypeError,
+  );
+  await assert.rejects(
+    sendHttp1({ ...base, pathAndQuery: "/b/\u00e9", headerList: [] }, { body: null }),
+    TypeError,
+  );
 });
 
 Deno.test("http1: header injection is refused before anything is sent", async () => {

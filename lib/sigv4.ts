@@ -180,9 +180,25 @@ export function canonicalQuery(params: readonly RawQueryParam[]): string {
   return pairs.map(([n, v]) => `${n}=${v}`).join("&");
 }
 
-/** A header value as SigV4 canonicalises it: trimmed, inner runs of spaces folded. */
+/** ASCII whitespace (C `isspace`): what SigV4 trims and folds in header values. */
+const EDGE_SPACE = /^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g;
+const INNER_SPACE = /[\t\n\v\f\r ]+/g;
+/** Something to fold: a run of two spaces, or any other ASCII whitespace. */
+const TO_FOLD = /[\t\n\v\f\r ]{2}|[\t\n\v\f\r]/;
+
+/**
+ * A header value as SigV4 canonicalises it: trimmed, inner runs of
+ * whitespace folded to one space. Only ASCII whitespace counts: the value is
+ * a byte string (see {@linkcode canonicalRequest}), where `\xA0` is not a
+ * no-break space but a byte of UTF-8 text (`à` is `C3 A0`, `Р` is `D0 A0`),
+ * which `String.prototype.trim` and `\s` would remove.
+ */
 export function canonicalHeaderValue(value: string): string {
-  return value.trim().replace(/\s+/g, " ");
+  let out = value;
+  if (out.charCodeAt(0) <= 0x20 || out.charCodeAt(out.length - 1) <= 0x20) {
+    out = out.replace(EDGE_SPACE, "");
+  }
+  return TO_FOLD.test(out) ? out.replace(INNER_SPACE, " ") : out;
 }
 
 /** The parts of a canonical request. */
@@ -201,7 +217,15 @@ export interface CanonicalRequestParts {
   payloadHash: string;
 }
 
-/** Builds the canonical request text. */
+/**
+ * Builds the canonical request text: a byte string, one character per byte,
+ * as it is hashed (see {@linkcode hashCanonicalRequest}). The URI and query
+ * are percent-encoded ASCII; header values are taken as byte strings, which
+ * is what `Headers` holds (Deno hands a value's wire bytes over one per
+ * character, `0x00`–`0xFF`) and what `fetch` puts back on the wire. A header
+ * value given as Unicode text must first become its UTF-8 bytes, the way the
+ * AWS SDKs send it: see {@linkcode utf8ByteString}.
+ */
 export function canonicalRequest(parts: CanonicalRequestParts): string {
   let headers = "";
   for (const name of parts.signedHeaders) {
@@ -212,9 +236,65 @@ export function canonicalRequest(parts: CanonicalRequestParts): string {
   }\n${parts.payloadHash}`;
 }
 
-/** Hex SHA-256 of text or bytes. */
+/** Hex SHA-256 of text (as UTF-8) or bytes. */
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
+}
+
+/** Any character that is not ASCII. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * The bytes of a byte string, one per character. Throws a TypeError for a
+ * character above `0xFF`, which is no byte.
+ */
+export function byteStringBytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff) {
+      throw new TypeError(
+        `not a byte string: U+${c.toString(16).toUpperCase().padStart(4, "0")} at ${i} ` +
+          "(header values are bytes: pass text through utf8ByteString)",
+      );
+    }
+    out[i] = c;
+  }
+  return out;
+}
+
+/**
+ * Text as the byte string of its UTF-8 bytes (one character per byte): how a
+ * header value given as Unicode text goes on the wire and into a signature,
+ * as botocore and the AWS SDKs send it. `"é"` becomes `"\xC3\xA9"`.
+ */
+export function utf8ByteString(text: string): string {
+  const bytes = UTF8.encode(text);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return out;
+}
+
+/**
+ * Hex SHA-256 of a canonical request, hashed as the byte string it is: each
+ * character one byte. The client signed the bytes it sent, and a header value
+ * reaches osp as those bytes one per character; UTF-8-encoding the text would
+ * turn every byte from `0x80` into two and break the signature of any
+ * non-ASCII value (UTF-8 user metadata).
+ *
+ * Throws a TypeError when a character is above `0xFF`. That can only come
+ * from a caller passing Unicode text as a header value: hashing it any way
+ * would sign bytes that no transport sends (`Headers` and `fetch` reject such
+ * values too), so it is refused rather than signed wrong; convert the text
+ * with {@linkcode utf8ByteString} first.
+ */
+export function hashCanonicalRequest(canonical: string): string {
+  // ASCII (nearly every request): its UTF-8 is its bytes, and hashing the
+  // string skips a copy.
+  if (!NON_ASCII.test(canonical)) return sha256Hex(canonical);
+  return sha256Hex(byteStringBytes(canonical));
 }
 
 /** The credential scope, `date/region/s3/aws4_request`. */
@@ -232,13 +312,17 @@ export function scopeString(scope: Scope): string {
   return `${scope.date}/${scope.region}/${scope.service}/aws4_request`;
 }
 
-/** The string to sign for a canonical request. */
+/**
+ * The string to sign for a canonical request (a byte string, hashed with
+ * {@linkcode hashCanonicalRequest}: throws a TypeError for a character above
+ * `0xFF`).
+ */
 export function stringToSign(
   canonical: string,
   options: { datetime: string; scope: Scope },
 ): string {
   return `${ALGORITHM}\n${options.datetime}\n${scopeString(options.scope)}\n${
-    sha256Hex(canonical)
+    hashCanonicalRequest(canonical)
   }`;
 }
 

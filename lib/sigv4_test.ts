@@ -3,6 +3,7 @@
 // Chunk", "Authenticating Requests: Using Query Parameters", "Signature
 // Calculations ... in Multiple Chunks", "Examples of how to derive a signing key").
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import {
   amzDate,
   canonicalHeaderValue,
@@ -12,6 +13,7 @@ import {
   chunkStringToSign,
   deriveSigningKey,
   EMPTY_SHA256,
+  hashCanonicalRequest,
   parseAmzDate,
   parseRawQuery,
   percentDecode,
@@ -22,6 +24,7 @@ import {
   stringToSign,
   UNSIGNED_PAYLOAD,
   uriEncode,
+  utf8ByteString,
 } from "./sigv4.ts";
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -210,6 +213,120 @@ Deno.test("sigv4: canonical query encodes, sorts by name then value, bare keys g
 
 Deno.test("sigv4: header values are trimmed and inner spaces folded", () => {
   assert.equal(canonicalHeaderValue("  a   b  c "), "a b c");
+  assert.equal(canonicalHeaderValue("\ta\t\tb\r\n"), "a b");
+  assert.equal(canonicalHeaderValue("plain"), "plain");
+  assert.equal(canonicalHeaderValue(""), "");
+});
+
+Deno.test("sigv4: a UTF-8 byte 0xA0 in a header value is a byte, not a no-break space", () => {
+  // "voilà" ends in C3 A0 and "Рим" starts with D0 A0: trim() and \s would eat the A0.
+  const voila = utf8ByteString("voilà");
+  assert.equal(voila, "voil\xC3\xA0");
+  assert.equal(canonicalHeaderValue(` ${voila} `), voila);
+  const rim = utf8ByteString("Рим  x");
+  assert.equal(canonicalHeaderValue(rim), utf8ByteString("Рим x"));
+});
+
+Deno.test("sigv4: utf8ByteString gives a text's UTF-8 bytes one per character", () => {
+  assert.equal(utf8ByteString("Hello World\u00e9"), "Hello World\xC3\xA9");
+  assert.equal(utf8ByteString("ascii"), "ascii");
+  assert.equal(utf8ByteString("😀"), "\xF0\x9F\x98\x80");
+  const long = "é".repeat(10_000);
+  assert.equal(utf8ByteString(long), "\xC3\xA9".repeat(10_000));
+});
+
+/** The bytes of a canonical request with one header value given as raw bytes. */
+function bytesOf(...parts: (string | Uint8Array)[]): Uint8Array {
+  const chunks = parts.map((p) => typeof p === "string" ? new TextEncoder().encode(p) : p);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+Deno.test("sigv4: a canonical request hashes as its bytes (UTF-8 metadata as a byte string)", () => {
+  const value = new Uint8Array([...new TextEncoder().encode("Hello World"), 0xc3, 0xa9]);
+  // As Deno's Headers hands the value over: one character per byte.
+  const byteString = String.fromCharCode(...value);
+  const canonical = canonicalRequest({
+    method: "PUT",
+    uri: "/b/foo",
+    query: "",
+    header: (n) => n === "host" ? "h" : byteString,
+    signedHeaders: ["host", "x-amz-meta-meta1"],
+    payloadHash: EMPTY_SHA256,
+  });
+  const wire = bytesOf(
+    "PUT\n/b/foo\n\nhost:h\nx-amz-meta-meta1:",
+    value,
+    `\n\nhost;x-amz-meta-meta1\n${EMPTY_SHA256}`,
+  );
+  const expected = createHash("sha256").update(wire).digest("hex");
+  assert.equal(hashCanonicalRequest(canonical), expected);
+  assert.ok(
+    stringToSign(canonical, { datetime: DATETIME, scope: SCOPE }).endsWith(`\n${expected}`),
+  );
+  // Every character from 0x80 to 0xFF is one byte.
+  const all = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b)).join("");
+  assert.equal(
+    hashCanonicalRequest(all),
+    createHash("sha256").update(Uint8Array.from({ length: 256 }, (_, b) => b)).digest("hex"),
+  );
+  // ASCII hashes as before.
+  assert.equal(hashCanonicalRequest("abc"), sha256Hex("abc"));
+});
+
+Deno.test("sigv4: a character above 0xFF in a canonical request is a TypeError, not a wrong hash", () => {
+  assert.throws(() => hashCanonicalRequest("x-amz-meta-a:\u0100"), TypeError);
+  assert.throws(
+    () => stringToSign("x-amz-meta-a:日本", { datetime: DATETIME, scope: SCOPE }),
+    /not a byte string: U\+65E5/,
+  );
+  // A lone surrogate is no byte either.
+  assert.throws(() => hashCanonicalRequest("\ud800"), TypeError);
+  // The same text as its UTF-8 bytes signs.
+  assert.equal(
+    hashCanonicalRequest(utf8ByteString("x-amz-meta-a:日本")),
+    sha256Hex("x-amz-meta-a:日本"),
+  );
+});
+
+Deno.test("sigv4: botocore's signature of UTF-8 metadata (s3-tests unicode metadata) verifies", () => {
+  // Captured from botocore 1.29.27 (Debian python3-boto3): put_object with
+  // x-amz-meta-meta1 set to u"Hello World\xe9" in a before-call handler, as
+  // ceph/s3-tests test_object_set_get_unicode_metadata does. botocore sends
+  // and signs the UTF-8 bytes C3 A9; secret "SK".
+  const datetime = "20261203T042725Z";
+  const scope: Scope = { date: "20261203", region: "us-east-1", service: "s3" };
+  const headers = new Headers({
+    "content-md5": "N7UdGUp1E+RbVvZSTy1R8g==",
+    host: "127.0.0.1:18777",
+    "x-amz-content-sha256": "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9",
+    "x-amz-date": datetime,
+    // The wire bytes, as Deno.serve presents them.
+    "x-amz-meta-meta1": "Hello World\xC3\xA9",
+  });
+  const canonical = canonicalRequest({
+    method: "PUT",
+    uri: canonicalUri("/b/foo"),
+    query: "",
+    header: (n) => headers.get(n),
+    signedHeaders: [
+      "content-md5",
+      "host",
+      "x-amz-content-sha256",
+      "x-amz-date",
+      "x-amz-meta-meta1",
+    ],
+    payloadHash: headers.get("x-amz-content-sha256")!,
+  });
+  assert.equal(
+    signature(deriveSigningKey("SK", scope), stringToSign(canonical, { datetime, scope })),
+    "689fdbc74feac849526c5035fe4791611e8452244659f0afa57b67bb662253d0",
+  );
 });
 
 Deno.test("sigv4: uriEncode and percentDecode round trip unicode", () => {

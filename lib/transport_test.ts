@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { bufferedBodyLength } from "./http1.ts";
-import { NATIVE_DOWNLOAD_MIN, Transport } from "./transport.ts";
+import { NATIVE_DOWNLOAD_MIN, type SendOptions, Transport } from "./transport.ts";
 import type { UpstreamRequest } from "./upstream.ts";
+import { selfSignedCert } from "../tests/_tls.ts";
 
 function pattern(size: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -116,5 +117,67 @@ Deno.test("transport: a large GET answer is fetched again and arrives intact; a 
   } finally {
     transport.close();
     await backend.close();
+  }
+});
+
+Deno.test("transport: UTF-8 header bytes reach the backend and come back unchanged on every route", async () => {
+  // é, à (C3 A0), Р (D0 A0), an emoji, and every byte from 0x80 to 0xFF.
+  const meta = new Uint8Array([
+    ...new TextEncoder().encode("Hello World\u00e9 voil\u00e0 \u0420\u0438\u043c \u{1f600} "),
+    ...Array.from({ length: 128 }, (_, i) => 0x80 + i),
+    ...new TextEncoder().encode("voil\u00e0"),
+  ]);
+  const value = String.fromCharCode(...meta);
+  const seen: (string | null)[] = [];
+  const handler = async (req: Request) => {
+    await req.body?.cancel();
+    // Deno.serve hands the value over one character per byte, and sends it back so.
+    seen.push(req.headers.get("x-amz-meta-meta1"));
+    return new Response("ok", { headers: { "x-amz-meta-meta1": value } });
+  };
+  const plain = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  const dir = await Deno.makeTempDir();
+  const { cert, key } = await selfSignedCert(dir);
+  const tls = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(cert),
+    key: await Deno.readTextFile(key),
+    onListen: () => {},
+  }, handler);
+  const transport = new Transport();
+  try {
+    const http = `http://127.0.0.1:${plain.addr.port}`;
+    const https = `https://127.0.0.1:${tls.addr.port}`;
+    const medium = pattern(100_000);
+    const routes: [string, UpstreamRequest, SendOptions][] = [
+      ["pooled HTTP/1.1 (no body)", request(http, "/b/k"), { body: null, verify: true }],
+      ["own HTTP/1.1 (transformed body)", { ...request(http, "/b/k"), method: "PUT" }, {
+        body: ReadableStream.from([medium]),
+        contentLength: medium.length,
+        transformedBody: true,
+        verify: true,
+      }],
+      ["fetch (medium body)", { ...request(http, "/b/k"), method: "PUT" }, {
+        body: ReadableStream.from([medium]),
+        contentLength: medium.length,
+        verify: true,
+      }],
+      ["node:http (unverified TLS)", request(https, "/b/k"), { body: null, verify: false }],
+    ];
+    for (const [label, req, options] of routes) {
+      req.headerList.push(["x-amz-meta-meta1", value]);
+      seen.length = 0;
+      const res = await transport.send(req, options);
+      assert.equal(res.status, 200, label);
+      assert.equal(await res.text(), "ok", label);
+      assert.equal(seen[0], value, `${label}: the bytes the backend received`);
+      assert.equal(res.headers.get("x-amz-meta-meta1"), value, `${label}: the bytes returned`);
+    }
+  } finally {
+    transport.close();
+    await plain.shutdown();
+    await tls.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -13,7 +13,10 @@ import {
   stringToSign,
   UNSIGNED_PAYLOAD,
   uriEncode,
+  utf8ByteString,
 } from "../lib/sigv4.ts";
+
+export { utf8ByteString };
 
 export interface SignOptions {
   accessKey: string;
@@ -21,7 +24,13 @@ export interface SignOptions {
   region?: string;
   /** Epoch ms; default now. */
   time?: number;
+  /** Header values as byte strings (one character per byte), sent and signed as they are. */
   headers?: Record<string, string>;
+  /**
+   * Header values as Unicode text: sent and signed as their UTF-8 bytes (see
+   * `utf8ByteString`), as botocore and the AWS SDKs do with non-ASCII metadata.
+   */
+  textHeaders?: Record<string, string>;
   body?: Uint8Array | string;
   /** Overrides x-amz-content-sha256. */
   payloadHash?: string;
@@ -53,6 +62,12 @@ export function signHeaders(
     "x-amz-content-sha256": payloadHash,
     ...Object.fromEntries(
       Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+    ),
+    ...Object.fromEntries(
+      Object.entries(options.textHeaders ?? {}).map(([k, v]) => [
+        k.toLowerCase(),
+        utf8ByteString(v),
+      ]),
     ),
   };
   const skip = new Set(options.unsigned ?? []);

@@ -8,6 +8,7 @@
  */
 import type { ChunkedMode, ChunkedSigning } from "./aws_chunked.ts";
 import {
+  byteStringBytes,
   chunkStringToSign,
   EMPTY_SHA256,
   sha256Hex,
@@ -65,7 +66,7 @@ export function chunkFramer(
       if (mode === "streaming-signed-trailer") {
         const sig = signature(
           s.signingKey,
-          trailerStringToSign(sha256Hex(canonical), {
+          trailerStringToSign(sha256Hex(byteStringBytes(canonical)), {
             datetime: s.datetime,
             scope: s.scope,
             previousSignature: previous,
@@ -73,7 +74,8 @@ export function chunkFramer(
         );
         text += `x-amz-trailer-signature:${sig}\r\n`;
       }
-      return UTF8.encode(text);
+      // Trailer values are byte strings, like header values: one byte each.
+      return byteStringBytes(text);
     },
   };
 }

@@ -20,7 +20,7 @@
  * @module
  */
 import { S3Error } from "./errors.ts";
-import { percentDecode, uriEncode } from "./sigv4.ts";
+import { percentDecode, percentEncodeHighBytes, uriEncode } from "./sigv4.ts";
 
 /** A parsed copy source. */
 export interface CopySource {
@@ -40,7 +40,11 @@ export interface CopySource {
   rawSeparator: string;
 }
 
-/** Parses `/bucket/key?versionId=…` (leading slash optional, URL-encoded). */
+/**
+ * Parses `/bucket/key?versionId=…` (leading slash optional, URL-encoded). The
+ * value is a header's byte string: raw UTF-8 bytes in it decode as UTF-8, as
+ * the backend decodes them.
+ */
 export function parseCopySource(value: string): CopySource {
   const q = value.indexOf("?");
   const rawPath = q < 0 ? value : value.slice(0, q);
@@ -66,8 +70,8 @@ export function parseCopySource(value: string): CopySource {
   }
   const rawKey = trimmed.slice(slash + sep);
   return {
-    bucket: percentDecode(trimmed.slice(0, slash)),
-    key: percentDecode(rawKey),
+    bucket: percentDecode(percentEncodeHighBytes(trimmed.slice(0, slash))),
+    key: percentDecode(percentEncodeHighBytes(rawKey)),
     rawKey,
     rawSuffix,
     raw: value,

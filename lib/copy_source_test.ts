@@ -115,3 +115,12 @@ Deno.test("copy source: rawKey is the key as the client sent it", () => {
   // CopySource.rawKey is documented as "Raw (still encoded) source key, as the client sent it".
   assert.equal(parseCopySource("/src/dir%2Ffile").rawKey, "dir%2Ffile");
 });
+
+Deno.test("copy source: raw UTF-8 bytes in the header decode as UTF-8, as the backend reads them", () => {
+  // Deno hands a header value over one character per byte: "café" arrives as caf\xC3\xA9.
+  const source = parseCopySource("/src/caf\xC3\xA9.txt");
+  assert.equal(source.key, "café.txt");
+  assert.equal(parseCopySource("/src/caf%C3%A9.txt").key, "café.txt");
+  assert.equal(formatCopySource(source, { backendBucket: "src" }), "/src/caf\xC3\xA9.txt");
+  assert.equal(formatCopySource(source, { backendBucket: "be" }), "/be/caf\xC3\xA9.txt");
+});

@@ -92,6 +92,21 @@ export function percentDecodeBytes(raw: string): Uint8Array {
   return out.slice(0, n);
 }
 
+/**
+ * A byte string (a header value, one character per byte) with every byte from
+ * `0x80` as `%XX`, so that {@linkcode percentDecode} reads raw UTF-8 bytes as
+ * UTF-8 rather than encoding each one again.
+ */
+export function percentEncodeHighBytes(byteString: string): string {
+  if (!NON_ASCII.test(byteString)) return byteString;
+  let out = "";
+  for (let i = 0; i < byteString.length; i++) {
+    const c = byteString.charCodeAt(i);
+    out += c < 0x80 ? byteString[i] : c <= 0xff ? ESCAPED[c] : String.fromCharCode(c);
+  }
+  return out;
+}
+
 /** Decodes a raw URL component to text (invalid UTF-8 becomes U+FFFD). */
 export function percentDecode(raw: string): string {
   // Without escapes the bytes are the text's own UTF-8: decoding them gives the

@@ -6,12 +6,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { toFileUrl } from "./lib/file_url.ts";
+import { toFileUrl } from "./lib/serve/file_url.ts";
 import { checkConfig, type LogLevel, type ProxyConfig } from "./mod.ts";
-import { startServer } from "./lib/server.ts";
-import { loadConfigModule } from "./lib/config_module.ts";
-import { inWorkerScope } from "./lib/threads.ts";
-import { runWorker } from "./lib/worker.ts";
+import { startServer } from "./lib/serve/server.ts";
+import { loadConfigModule } from "./lib/config/config_module.ts";
+import { inWorkerScope } from "./lib/serve/threads.ts";
+import { runWorker } from "./lib/serve/worker.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 const HELP = `osp ${denoJson.version}: an S3 reverse proxy
@@ -129,7 +129,7 @@ async function main(): Promise<number> {
   let server;
   try {
     // Worker isolates (threads > 1) run this very module (or the bundle made
-    // of it), which turns into lib/worker.ts there: see the end of the file.
+    // of it), which turns into lib/serve/worker.ts there: see the end of the file.
     server = startServer(loaded.config, {
       configModule: loaded.configModule,
       workerEntry: import.meta.url,

@@ -23,11 +23,11 @@
  * @module
  */
 
-export { serve } from "./lib/server.ts";
-export type { ProxyServer, ServeOptions } from "./lib/server.ts";
-export { S3Error } from "./lib/errors.ts";
-export type { S3ErrorCode, S3ErrorOptions } from "./lib/errors.ts";
-export { checkConfig } from "./lib/check_config.ts";
+export { serve } from "./lib/serve/server.ts";
+export type { ProxyServer, ServeOptions } from "./lib/serve/server.ts";
+export { S3Error } from "./lib/request/errors.ts";
+export type { S3ErrorCode, S3ErrorOptions } from "./lib/request/errors.ts";
+export { checkConfig } from "./lib/config/check_config.ts";
 export type {
   Awaitable,
   BucketConfig,
@@ -39,4 +39,4 @@ export type {
   TlsConfig,
   Validator,
   ValidatorRequest,
-} from "./lib/config.ts";
+} from "./lib/config/config.ts";

@@ -12,14 +12,14 @@ import {
   type ChunkedMode,
   createChunkedDecoder,
   encodeChunked,
-} from "../lib/aws_chunked.ts";
+} from "../lib/body/aws_chunked.ts";
 import {
   CHECKSUM_ALGORITHMS,
   type ChecksumAlgorithm,
   checksumBase64,
   createChecksum,
-} from "../lib/checksums.ts";
-import { deriveSigningKey, type Scope } from "../lib/sigv4.ts";
+} from "../lib/body/checksums.ts";
+import { deriveSigningKey, type Scope } from "../lib/sigv4/sigv4.ts";
 
 const MiB = 1024 * 1024;
 const BYTES = 64 * MiB;

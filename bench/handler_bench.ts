@@ -11,11 +11,11 @@
  * real server, in another form): subtract it from the others.
  */
 import assert from "node:assert/strict";
-import { resolveConfig } from "../lib/config.ts";
-import { createHandler } from "../lib/handler.ts";
-import { createLogger } from "../lib/log.ts";
-import { Transport } from "../lib/transport.ts";
-import { MemoryUseCounter } from "../lib/use_counter.ts";
+import { resolveConfig } from "../lib/config/config.ts";
+import { createHandler } from "../lib/request/handler.ts";
+import { createLogger } from "../lib/observe/log.ts";
+import { Transport } from "../lib/upstream/transport.ts";
+import { MemoryUseCounter } from "../lib/access/use_counter.ts";
 import { signHeaders } from "../tests/_sign.ts";
 
 const NOW = Date.UTC(2025, 0, 15, 12, 30, 0);

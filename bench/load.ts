@@ -24,7 +24,7 @@ import {
   SigningKeyCache,
   stringToSign,
   UNSIGNED_PAYLOAD,
-} from "../lib/sigv4.ts";
+} from "../lib/sigv4/sigv4.ts";
 import { signHeaders } from "../tests/_sign.ts";
 
 /** One measurement asked of the generator. */

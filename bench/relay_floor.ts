@@ -11,7 +11,7 @@
 //   serve-socket   Deno.serve → one keep-alive socket per request in flight
 //                  (Deno.connect, pooled), answer read whole
 //   socket-socket  Deno.listen + hand-parsed HTTP/1.1 → the same pooled sockets
-//   serve-transport Deno.serve → osp's own Transport (lib/transport.ts: its
+//   serve-transport Deno.serve → osp's own Transport (lib/upstream/transport.ts: its
 //                  pooled HTTP/1.1 client, with the header timeout osp sets),
 //                  request headers copied into a list; no SigV4, no validator
 //   osp            bench/proxy_process.ts: verify, authorize, re-sign, forward
@@ -20,8 +20,8 @@
 // A relay is started with `--relay <variant> <backend-port>` (this file).
 import type { Job, Result } from "./load.ts";
 import { type Proc, spawnDeno } from "./_procs.ts";
-import { Transport } from "../lib/transport.ts";
-import type { UpstreamRequest } from "../lib/upstream.ts";
+import { Transport } from "../lib/upstream/transport.ts";
+import type { UpstreamRequest } from "../lib/upstream/resign.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -5,9 +5,9 @@
 //   deno bench -A bench/sigv4_bench.ts
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { authenticate, type AuthenticateOptions } from "../lib/authenticate.ts";
-import { resolveConfig } from "../lib/config.ts";
-import { parseRequestTarget, splitUrl } from "../lib/request_target.ts";
+import { authenticate, type AuthenticateOptions } from "../lib/sigv4/authenticate.ts";
+import { resolveConfig } from "../lib/config/config.ts";
+import { parseRequestTarget, splitUrl } from "../lib/request/request_target.ts";
 import {
   amzDate,
   authorizationHeader,
@@ -21,8 +21,8 @@ import {
   signature,
   SigningKeyCache,
   stringToSign,
-} from "../lib/sigv4.ts";
-import { buildUpstreamRequest } from "../lib/upstream.ts";
+} from "../lib/sigv4/sigv4.ts";
+import { buildUpstreamRequest } from "../lib/upstream/resign.ts";
 
 const CLIENT = {
   accessKey: "AKIAOSPBENCHCLIENT01",

@@ -8,8 +8,8 @@
 // their sum): peak RSS then shows what a transfer costs beyond the first.
 import http from "node:http";
 import { createHash } from "node:crypto";
-import { chunkedEncodedLength } from "../lib/aws_chunked.ts";
-import { createChecksum } from "../lib/checksums.ts";
+import { chunkedEncodedLength } from "../lib/body/aws_chunked.ts";
+import { createChecksum } from "../lib/body/checksums.ts";
 import {
   amzDate,
   authorizationHeader,
@@ -22,7 +22,7 @@ import {
   signature,
   stringToSign,
   trailerStringToSign,
-} from "../lib/sigv4.ts";
+} from "../lib/sigv4/sigv4.ts";
 
 const mibFlag = Deno.args.indexOf("--mib");
 const SIZE = (mibFlag >= 0 ? Number(Deno.args[mibFlag + 1]) : 1024) * 1024 * 1024;

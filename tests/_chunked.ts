@@ -1,8 +1,8 @@
 // Builds aws-chunked requests by hand (signed chunks, signed and unsigned
 // trailers), as the tests need them: valid, or broken on purpose.
-import { type ChunkedMode, encodeChunked } from "../lib/aws_chunked.ts";
-import { type ChecksumAlgorithm, checksumBase64 } from "../lib/checksums.ts";
-import { amzDate, deriveSigningKey } from "../lib/sigv4.ts";
+import { type ChunkedMode, encodeChunked } from "../lib/body/aws_chunked.ts";
+import { type ChecksumAlgorithm, checksumBase64 } from "../lib/body/checksums.ts";
+import { amzDate, deriveSigningKey } from "../lib/sigv4/sigv4.ts";
 import { signHeaders } from "./_sign.ts";
 
 export const MODE_VALUE: Record<ChunkedMode, string> = {

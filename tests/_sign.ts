@@ -1,4 +1,4 @@
-// Test-side SigV4 signing (header and presigned) on top of lib/sigv4.ts, for
+// Test-side SigV4 signing (header and presigned) on top of lib/sigv4/sigv4.ts, for
 // hand-built requests: wrong secrets, skewed dates, foreign hosts…
 import {
   amzDate,
@@ -14,7 +14,7 @@ import {
   UNSIGNED_PAYLOAD,
   uriEncode,
   utf8ByteString,
-} from "../lib/sigv4.ts";
+} from "../lib/sigv4/sigv4.ts";
 
 export { utf8ByteString };
 

@@ -39,7 +39,7 @@ Deno.test("bundle: dist/osp.js runs outside the project and proxies a signed req
       assert.equal((await main.child.status).code, 0);
       await main.release();
     }
-    // threads > 1: the bundle is its own worker entry (lib/worker.ts is inside it).
+    // threads > 1: the bundle is its own worker entry (lib/serve/worker.ts is inside it).
     const threaded = await startMain(
       ["--config", "osp.config.ts", "--http-port", "0", "--threads", "2"],
       {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type BucketConfig, serve } from "../mod.ts";
-import { checksumBase64 } from "../lib/checksums.ts";
+import { checksumBase64 } from "../lib/body/checksums.ts";
 import { countingBackend } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { checkConfig, serve } from "../mod.ts";
 import type { ProxyServer } from "../mod.ts";
-import { REDIS_KEY_PREFIX } from "../lib/redis_use_counter.ts";
+import { REDIS_KEY_PREFIX } from "../lib/access/redis_use_counter.ts";
 import { countingBackend } from "./_backend.ts";
 import { presignUrl, signHeaders } from "./_sign.ts";
 

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { ChunkedMode } from "../lib/aws_chunked.ts";
-import { CHECKSUM_ALGORITHMS } from "../lib/checksums.ts";
+import type { ChunkedMode } from "../lib/body/aws_chunked.ts";
+import { CHECKSUM_ALGORITHMS } from "../lib/body/checksums.ts";
 import { chunkedRequest, chunkSignatureOffset, flipHex, streamOf } from "./_chunked.ts";
 import { bytes, CLIENT, RGW_TEST, type RgwEnv, rgwEnv, sha256 } from "./_rgw_env.ts";
 
@@ -182,7 +182,7 @@ Deno.test({ name: "rgw: aws-chunked uploads through osp (decode)", ...RGW_TEST }
             data: other,
             chunkSize: 16384,
             checksum: alg,
-            checksumValue: (await import("../lib/checksums.ts")).checksumBase64(alg, data),
+            checksumValue: (await import("../lib/body/checksums.ts")).checksumBase64(alg, data),
           });
           assert.equal(bad.status, 400);
           assert.equal(bad.code, "BadDigest");

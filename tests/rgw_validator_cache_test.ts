@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
-import type { ValidatorRequest } from "../lib/config.ts";
+import type { ValidatorRequest } from "../lib/config/config.ts";
 import { CLIENT, RGW_TEST, rgwEnv, sha256 } from "./_rgw_env.ts";
 import { signHeaders } from "./_sign.ts";
 import { rawRequest } from "./hostile/_setup.ts";

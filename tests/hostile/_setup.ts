@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { type BucketConfig, type ProxyConfig, type ProxyServer, serve } from "../../mod.ts";
-import type { ValidatorRequest } from "../../lib/config.ts";
-import { type ChunkedMode, encodeChunked } from "../../lib/aws_chunked.ts";
-import { type ChecksumAlgorithm, checksumBase64 } from "../../lib/checksums.ts";
+import type { ValidatorRequest } from "../../lib/config/config.ts";
+import { type ChunkedMode, encodeChunked } from "../../lib/body/aws_chunked.ts";
+import { type ChecksumAlgorithm, checksumBase64 } from "../../lib/body/checksums.ts";
 import {
   amzDate,
   canonicalQuery,
@@ -19,7 +19,7 @@ import {
   stringToSign,
   UNSIGNED_PAYLOAD,
   uriEncode,
-} from "../../lib/sigv4.ts";
+} from "../../lib/sigv4/sigv4.ts";
 import { type CountingBackend, countingBackend, type SeenRequest } from "../_backend.ts";
 import { signHeaders } from "../_sign.ts";
 import { MODE_VALUE } from "../_chunked.ts";

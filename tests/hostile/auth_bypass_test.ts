@@ -4,7 +4,7 @@
 // credentials and huge headers. Every rejection is an exact S3 error, never
 // reaches the backend, and leaves the proxy healthy.
 import assert from "node:assert/strict";
-import { amzDate } from "../../lib/sigv4.ts";
+import { amzDate } from "../../lib/sigv4/sigv4.ts";
 import {
   CLIENT,
   expectError,

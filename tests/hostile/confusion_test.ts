@@ -4,7 +4,7 @@
 // Unicode normalisation. The bucket the validator is asked about is always
 // the bucket the backend gets, and the key reaches it verbatim.
 import assert from "node:assert/strict";
-import { percentDecode } from "../../lib/sigv4.ts";
+import { percentDecode } from "../../lib/sigv4/sigv4.ts";
 import {
   assertBackendSigned,
   backendPath,

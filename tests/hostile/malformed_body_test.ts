@@ -4,9 +4,9 @@
 // an equivalent body, stores exactly the original bytes; the backend never
 // completes a body that differs from the original data.
 import assert from "node:assert/strict";
-import type { ChunkedMode } from "../../lib/aws_chunked.ts";
-import type { ChecksumAlgorithm } from "../../lib/checksums.ts";
-import { sha256Hex } from "../../lib/sigv4.ts";
+import type { ChunkedMode } from "../../lib/body/aws_chunked.ts";
+import type { ChecksumAlgorithm } from "../../lib/body/checksums.ts";
+import { sha256Hex } from "../../lib/sigv4/sigv4.ts";
 import { streamOf } from "../_chunked.ts";
 import type { SeenRequest } from "../_backend.ts";
 import {

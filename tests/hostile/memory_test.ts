@@ -8,8 +8,8 @@
 // it moves with when V8 and the allocator give memory back, not with leaks.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { encodeChunked } from "../../lib/aws_chunked.ts";
-import { amzDate, deriveSigningKey, signature } from "../../lib/sigv4.ts";
+import { encodeChunked } from "../../lib/body/aws_chunked.ts";
+import { amzDate, deriveSigningKey, signature } from "../../lib/sigv4/sigv4.ts";
 import { RawConn, requestHead, signHeaders } from "./_setup.ts";
 
 const KEY = { accessKey: "bench-client", secretKey: "bench-client-secret" };

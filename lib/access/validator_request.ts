@@ -1,0 +1,169 @@
+/**
+ * The validator's view of a request, and the key its decision is cached
+ * under. The key holds every input the validator is shown that a config says
+ * a decision may depend on (by default: the query, the headers but those
+ * that change on every request, and the source IP), so a cached yes is never
+ * reused for another `versionId`, another `x-amz-acl` or another address.
+ *
+ * @module
+ */
+import type { LazyValidatorRequest } from "./validator.ts";
+import { isPresignParam } from "../sigv4/parse_authorization.ts";
+import type { VerifiedRequest } from "../sigv4/authenticate.ts";
+import { isDroppedHeader } from "../request/client_headers.ts";
+import type { ValidatorCacheKey, ValidatorRequest } from "../config/config.ts";
+import { S3Error } from "../request/errors.ts";
+
+/**
+ * Headers left out of the cache key with `headers: "all"`: they change on
+ * every request (dates, signatures, lengths, body checksums, SDK ids) and
+ * name nothing a backend acts on differently.
+ */
+export const VOLATILE_HEADERS: ReadonlySet<string> = new Set([
+  "authorization",
+  "date",
+  "x-amz-date",
+  "x-amz-content-sha256",
+  "x-amz-decoded-content-length",
+  "content-length",
+  "content-md5",
+  "x-amz-sdk-checksum-algorithm",
+  "x-amz-trailer",
+  "user-agent",
+  "x-amz-user-agent",
+  "amz-sdk-invocation-id",
+  "amz-sdk-request",
+  "expect",
+  "accept",
+  "accept-encoding",
+  "connection",
+  "keep-alive",
+  "te",
+  "transfer-encoding",
+  "traceparent",
+  "tracestate",
+  "x-amzn-trace-id",
+]);
+
+function volatile(name: string): boolean {
+  return VOLATILE_HEADERS.has(name) || name.startsWith("x-amz-checksum-");
+}
+
+/** The fields of a validator question that its stage decides. */
+export interface ValidatorFields {
+  /** S3 operation name. */
+  operation: string;
+  /** The client's bucket name. */
+  bucket: string;
+  /** The decoded key, if any. */
+  key?: string;
+}
+
+/** Options for {@linkcode validatorRequest}. */
+export interface ValidatorRequestOptions {
+  /** The client's IP, read only when needed. */
+  sourceIp: () => string;
+  /** What decisions are cached by. */
+  cacheKey: ValidatorCacheKey;
+}
+
+function field(text: string): string {
+  return `${text.length}:${text}`;
+}
+
+/** The query the validator sees: presign parameters removed (duplicates were refused). */
+function queryRecord(verified: VerifiedRequest): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const p of verified.target.params) if (!isPresignParam(p.name)) query[p.name] = p.value;
+  return query;
+}
+
+/** The `x-amz-*` headers a presigned URL hoisted into its query, lower-case names. */
+function hoistedHeaders(verified: VerifiedRequest): [string, string][] {
+  const hoisted: [string, string][] = [];
+  for (const p of verified.target.params) {
+    const name = p.name.toLowerCase();
+    if (name.startsWith("x-amz-") && !isPresignParam(p.name)) hoisted.push([name, p.value]);
+  }
+  return hoisted;
+}
+
+/**
+ * Refuses a header given both as a header and hoisted into the query with
+ * another value, and an `x-amz-copy-source` in the query (S3 reads hoisted
+ * headers of presigned URLs as headers; osp authorizes copy sources from the
+ * header only).
+ */
+export function checkHoistedHeaders(verified: VerifiedRequest): void {
+  for (const [name, value] of hoistedHeaders(verified)) {
+    if (name.startsWith("x-amz-copy-source")) {
+      throw new S3Error("InvalidArgument", `${name} must be sent as a header`);
+    }
+    const header = verified.headers.get(name);
+    if (header !== null && header !== value) {
+      throw new S3Error("InvalidArgument", `${name} is given as a header and in the query`);
+    }
+  }
+}
+
+/**
+ * The headers the validator sees: the client's, without `authorization` and
+ * dropped twins, plus the `x-amz-*` headers hoisted into a presigned URL's
+ * query (checked by {@linkcode checkHoistedHeaders}).
+ */
+function headerRecord(verified: VerifiedRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  verified.headers.forEach((value, name) => {
+    if (name !== "authorization" && !isDroppedHeader(name)) headers[name] = value;
+  });
+  for (const [name, value] of hoistedHeaders(verified)) headers[name] = value;
+  return headers;
+}
+
+function contextKey(
+  verified: VerifiedRequest,
+  options: ValidatorRequestOptions,
+): string {
+  const { cacheKey } = options;
+  let key = "";
+  if (cacheKey.query) {
+    const params = verified.target.params.filter((p) => !isPresignParam(p.name))
+      .map((p) => field(p.name) + field(p.value)).sort();
+    key += `q${params.length}:${params.join("")}`;
+  }
+  const names = cacheKey.headers;
+  if (names === "all") {
+    key += "h";
+    verified.headers.forEach((value, name) => {
+      if (!volatile(name) && !isDroppedHeader(name)) key += field(name) + field(value);
+    });
+  } else if (names.size > 0) {
+    key += "h";
+    for (const name of names) key += field(verified.headers.get(name) ?? "\0");
+  }
+  if (cacheKey.sourceIp) key += `i${field(options.sourceIp())}`;
+  return key;
+}
+
+/**
+ * A validator question: the cache key's material is computed now, the full
+ * {@linkcode ValidatorRequest} only when the validator is actually asked.
+ */
+export function validatorRequest(
+  verified: VerifiedRequest,
+  fields: ValidatorFields,
+  options: ValidatorRequestOptions,
+): LazyValidatorRequest {
+  return {
+    method: verified.method,
+    ...fields,
+    context: contextKey(verified, options),
+    build: (): ValidatorRequest => ({
+      method: verified.method,
+      query: queryRecord(verified),
+      headers: headerRecord(verified),
+      ...fields,
+      sourceIp: options.sourceIp(),
+    }),
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * How a request body travels to the backend, per payload mode and bucket
+ * options: untouched (the common case), verified on the way (literal SHA-256,
+ * checksum headers), decoded from aws-chunked, or re-framed with the
+ * backend's key. Every verifying path holds back the final bytes until its
+ * checks pass, so a failing upload never completes on the backend.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { VerifiedRequest } from "../sigv4/authenticate.ts";
+import { type ChunkedMode, createChunkedDecoder, parseTrailerNames } from "./aws_chunked.ts";
+import { createChunkedEncoder, TRAILER_VALUE_LENGTH } from "./aws_chunked_encoder.ts";
+import { chunkedEncodedLength } from "./aws_chunked.ts";
+import { createChecksum, parseChecksumHeaderName } from "./checksums.ts";
+import type { ResolvedBucket } from "../config/config.ts";
+import { S3Error } from "../request/errors.ts";
+import { holdBackStream } from "./hold_back.ts";
+import { pooledBytes } from "./block_pool.ts";
+import type { UpstreamRequest } from "../upstream/resign.ts";
+
+/** Data bytes per chunk when osp re-frames an upload for a backend. */
+export const RESIGN_CHUNK_SIZE = 64 * 1024;
+
+/** The body plan for one request. */
+export interface BodyPlan {
+  /** Payload hash to sign upstream with (undefined: the default rule). */
+  payloadHash?: string;
+  /** Header changes (value sets, null removes). */
+  headerEdits: Record<string, string | null>;
+  /** Content-Length to send; undefined lets the transport decide. */
+  contentLength?: number;
+  /** True when the body is transformed by osp (goes via node:http). */
+  transformed: boolean;
+  /** Makes the upstream body from the client body, once the upstream request is signed. */
+  body(
+    client: ReadableStream<Uint8Array> | null,
+    upstream: UpstreamRequest,
+  ): ReadableStream<Uint8Array> | null;
+}
+
+const STREAMING: Record<string, ChunkedMode> = {
+  "streaming-signed": "streaming-signed",
+  "streaming-signed-trailer": "streaming-signed-trailer",
+  "streaming-unsigned-trailer": "streaming-unsigned-trailer",
+};
+
+function parseLength(value: string | null, name: string): number | undefined {
+  if (value === null) return undefined;
+  if (!/^\d{1,15}$/.test(value)) {
+    throw new S3Error("InvalidArgument", `${name} must be a whole number`);
+  }
+  return Number(value);
+}
+
+function withoutAwsChunked(contentEncoding: string | null): string | null {
+  if (contentEncoding === null) return null;
+  const rest = contentEncoding.split(",").map((s) => s.trim()).filter((s) =>
+    s !== "" && s.toLowerCase() !== "aws-chunked"
+  );
+  return rest.length === 0 ? null : rest.join(",");
+}
+
+function planChunked(
+  request: VerifiedRequest,
+  bucket: ResolvedBucket,
+  mode: ChunkedMode,
+): BodyPlan {
+  const decodedLength = parseLength(
+    request.headers.get("x-amz-decoded-content-length"),
+    "x-amz-decoded-content-length",
+  );
+  if (decodedLength === undefined) {
+    throw new S3Error(
+      "MissingContentLength",
+      "aws-chunked uploads need x-amz-decoded-content-length",
+    );
+  }
+  const trailers = parseTrailerNames(request.headers.get("x-amz-trailer"));
+  const signed = mode !== "streaming-unsigned-trailer";
+  if (signed && request.signingKey === undefined) {
+    throw new S3Error(
+      "NotImplemented",
+      "Signed aws-chunked uploads cannot be accepted with skipSignatureValidation",
+    );
+  }
+  const decoder = () =>
+    createChunkedDecoder({
+      mode,
+      signing: signed
+        ? {
+          signingKey: request.signingKey!,
+          datetime: request.auth.datetime,
+          scope: request.auth.scope,
+          seedSignature: request.auth.signature,
+        }
+        : undefined,
+      decodedLength,
+      expectedTrailers: trailers,
+    });
+  if (bucket.payloadForwarding === "decode") {
+    return {
+      payloadHash: undefined,
+      headerEdits: {
+        "content-encoding": withoutAwsChunked(request.headers.get("content-encoding")),
+        "x-amz-trailer": null,
+        "x-amz-decoded-content-length": null,
+        // The checksum stayed in the trailer, which osp verified and removed.
+        "x-amz-sdk-checksum-algorithm": null,
+      },
+      contentLength: decodedLength,
+      transformed: true,
+      // Read into pooled blocks, which osp's HTTP/1.1 client hands back once
+      // written (the re-framing below keeps views of its own, so it does not).
+      body: (client) =>
+        (client === null ? ReadableStream.from([]) : pooledBytes(client)).pipeThrough(
+          decoder().stream,
+        ),
+    };
+  }
+  // "resign": verify, then re-frame with the backend's key.
+  const placeholder: Record<string, string> = {};
+  for (const name of trailers) {
+    const length = TRAILER_VALUE_LENGTH[name];
+    if (length === undefined) {
+      throw new S3Error("NotImplemented", `Cannot re-sign an upload with the trailer ${name}`);
+    }
+    placeholder[name] = "x".repeat(length);
+  }
+  return {
+    payloadHash: request.auth.payloadHash,
+    headerEdits: {},
+    contentLength: chunkedEncodedLength(decodedLength, {
+      chunkSize: RESIGN_CHUNK_SIZE,
+      mode,
+      trailers: placeholder,
+    }),
+    transformed: true,
+    body: (client, upstream) => {
+      const d = decoder();
+      return (client ?? ReadableStream.from([])).pipeThrough(d.stream).pipeThrough(
+        createChunkedEncoder({
+          chunkSize: RESIGN_CHUNK_SIZE,
+          mode,
+          signing: upstream.signing!,
+          trailers: async () => (await d.done).trailers,
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Decides how the body of a verified request travels to `bucket`'s backend.
+ * `bearer`: the backend takes a bearer token, not SigV4, so aws-chunked
+ * uploads are always decoded (there is no signature to chain chunks from).
+ */
+export function planBody(
+  request: VerifiedRequest,
+  bucket: ResolvedBucket,
+  options: { bearer?: boolean } = {},
+): BodyPlan {
+  const payload = request.auth.payload;
+  const streaming = STREAMING[payload.kind];
+  if (streaming !== undefined) {
+    const forwarding = options.bearer ? "decode" : bucket.payloadForwarding;
+    return planChunked(request, { ...bucket, payloadForwarding: forwarding }, streaming);
+  }
+
+  const contentLength = parseLength(request.headers.get("content-length"), "Content-Length");
+  const checks: { update(c: Uint8Array): void; check(): void }[] = [];
+  if (bucket.verifyPayloadHash && payload.kind === "sha256") {
+    const hash = createHash("sha256");
+    checks.push({
+      update: (c) => hash.update(c),
+      check: () => {
+        if (hash.digest("hex") !== payload.hash) {
+          throw new S3Error(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+          );
+        }
+      },
+    });
+  }
+  if (bucket.verifyChecksums) {
+    for (const [name, value] of request.headers) {
+      const alg = parseChecksumHeaderName(name);
+      if (alg === undefined) continue;
+      const sum = createChecksum(alg);
+      checks.push({
+        update: (c) => sum.update(c),
+        check: () => {
+          if (sum.digestBase64() !== value.trim()) {
+            throw new S3Error(
+              "BadDigest",
+              `The ${alg.toUpperCase()} checksum you specified did not match the calculated checksum.`,
+            );
+          }
+        },
+      });
+    }
+  }
+  const hasBody = (contentLength ?? 0) > 0 ||
+    (contentLength === undefined && request.headers.has("transfer-encoding"));
+  if (!hasBody) {
+    return {
+      headerEdits: {},
+      contentLength: 0,
+      transformed: false,
+      body: (client) => {
+        // Deno gives bodiless requests an empty stream; sent on, it would go
+        // out as `transfer-encoding: chunked`, which S3 backends reject.
+        client?.cancel().catch(() => {});
+        if (checks.length > 0) { for (const c of checks) c.check(); }
+        return null;
+      },
+    };
+  }
+  if (checks.length === 0) {
+    return { headerEdits: {}, contentLength, transformed: false, body: (client) => client };
+  }
+  return {
+    headerEdits: {},
+    contentLength,
+    transformed: true,
+    body: (client) =>
+      client!.pipeThrough(holdBackStream({
+        update: (c) => {
+          for (const x of checks) x.update(c);
+        },
+        check: () => {
+          for (const x of checks) x.check();
+        },
+      })),
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * DeleteObjects, key by key: the body is parsed (at most 1000 keys, 2 MiB),
+ * every key is authorized as `DeleteObject`, denied keys never reach the
+ * backend and come back as AccessDenied `<Error>` entries in the result.
+ *
+ * @module
+ */
+import { S3Error, xmlEscape } from "../request/errors.ts";
+
+/** Largest DeleteObjects body accepted. */
+export const MAX_DELETE_BODY = 2 * 1024 * 1024;
+/** Most keys in one DeleteObjects request (the S3 limit). */
+export const MAX_DELETE_KEYS = 1000;
+
+/** One object named in a DeleteObjects request. */
+export interface DeleteEntry {
+  /** The decoded key. */
+  key: string;
+  /** The version, if named. */
+  versionId?: string;
+}
+
+/** A parsed `<Delete>` document. */
+export interface DeleteRequest {
+  /** The objects, in order. */
+  objects: DeleteEntry[];
+  /** `<Quiet>true</Quiet>`: only errors are reported. */
+  quiet: boolean;
+}
+
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+/** True for a code point XML 1.0 allows in a document (its `Char` production). */
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/**
+ * Decodes XML character and entity references in text that has already had
+ * its line ends normalised; a reference to a character XML does not allow is
+ * MalformedXML.
+ */
+export function xmlUnescape(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, ref: string) => {
+    if (ref[0] !== "#") return ENTITIES[ref];
+    const cp = ref[1] === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    if (!isXmlChar(cp)) throw new S3Error("MalformedXML", "Invalid character reference");
+    return String.fromCodePoint(cp);
+  });
+}
+
+/**
+ * A document as an XML parser reads it: CRLF and lone CR become LF (XML 1.0
+ * §2.11), so a key written with a raw CR is the key the backend would read.
+ * Characters XML does not allow are MalformedXML.
+ */
+function normaliseLineEnds(xml: string): string {
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/.test(xml)) {
+    throw malformed("the document holds a character XML does not allow");
+  }
+  return xml.replace(/\r\n?/g, "\n");
+}
+
+function malformed(why: string): S3Error {
+  return new S3Error(
+    "MalformedXML",
+    `The XML you provided was not well-formed or did not validate against our published schema: ${why}`,
+  );
+}
+
+// Element text: no markup at all (no nested tags, CDATA or comments).
+const TEXT = "[^<]*";
+const OBJECT_FIELD = new RegExp(`^<(Key|VersionId|ETag|LastModifiedTime|Size)>(${TEXT})</\\1>`);
+
+/**
+ * Parses a DeleteObjects body with a strict grammar: `<Delete>` holding only
+ * `<Object>` and `<Quiet>`; each `<Object>` exactly one text-only `<Key>` and
+ * at most one `<VersionId>` (plus S3's conditional ETag, LastModifiedTime,
+ * Size). Anything else — CDATA, comments, nested or namespaced tags, a second
+ * Key, a DOCTYPE — is MalformedXML: what osp authorizes must be exactly what
+ * the backend deletes, and osp only ever forwards the document it rebuilds.
+ */
+export function parseDeleteRequest(xml: string): DeleteRequest {
+  if (xml.includes("<!")) throw malformed("comments, CDATA and DOCTYPE are not accepted");
+  const body = normaliseLineEnds(xml).replace(/^\uFEFF?\s*(<\?xml[^>]*\?>)?\s*/, "");
+  const root = /^<Delete(\s+xmlns="[^"<]*")?\s*>([\s\S]*)<\/Delete>\s*$/.exec(body);
+  if (root === null) throw malformed("the root element must be <Delete>");
+  const objects: DeleteEntry[] = [];
+  let quiet = false;
+  let rest = root[2].trim();
+  while (rest !== "") {
+    const q = /^<Quiet>\s*(true|false)\s*<\/Quiet>/.exec(rest);
+    if (q) {
+      quiet = q[1] === "true";
+      rest = rest.slice(q[0].length).trim();
+      continue;
+    }
+    const o = /^<Object>([\s\S]*?)<\/Object>/.exec(rest);
+    if (o === null) throw malformed("<Delete> may hold only <Object> and <Quiet>");
+    rest = rest.slice(o[0].length).trim();
+    const fields = new Map<string, string>();
+    let inner = o[1].trim();
+    while (inner !== "") {
+      const f = OBJECT_FIELD.exec(inner);
+      if (f === null) {
+        throw malformed(
+          "an <Object> may hold only text-only Key, VersionId, ETag, LastModifiedTime and Size",
+        );
+      }
+      if (fields.has(f[1])) throw malformed(`an <Object> has two <${f[1]}> elements`);
+      fields.set(f[1], xmlUnescape(f[2]));
+      inner = inner.slice(f[0].length).trim();
+    }
+    const key = fields.get("Key");
+    if (key === undefined || key === "") throw malformed("an <Object> has no <Key>");
+    const versionId = fields.get("VersionId");
+    objects.push({ key, ...(versionId === undefined ? {} : { versionId }) });
+    if (objects.length > MAX_DELETE_KEYS) {
+      throw malformed(`at most ${MAX_DELETE_KEYS} keys may be deleted at once`);
+    }
+  }
+  if (objects.length === 0) throw malformed("no <Object> to delete");
+  return { objects, quiet };
+}
+
+/** The `<Delete>` document osp sends: rebuilt from the parsed, escaped values. */
+export function deleteRequestXml(request: DeleteRequest): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
+    request.quiet ? "<Quiet>true</Quiet>" : ""
+  }${
+    request.objects.map((o) =>
+      `<Object><Key>${xmlEscape(o.key)}</Key>${
+        o.versionId === undefined ? "" : `<VersionId>${xmlEscape(o.versionId)}</VersionId>`
+      }</Object>`
+    ).join("")
+  }</Delete>`;
+}
+
+/** `<Error>` entries for denied objects. */
+export function deniedEntriesXml(denied: readonly DeleteEntry[]): string {
+  return denied.map((o) =>
+    `<Error><Key>${xmlEscape(o.key)}</Key>${
+      o.versionId === undefined ? "" : `<VersionId>${xmlEscape(o.versionId)}</VersionId>`
+    }<Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+  ).join("");
+}
+
+/** A whole DeleteResult holding only the denied entries (nothing was sent). */
+export function deniedResultXml(denied: readonly DeleteEntry[]): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
+    deniedEntriesXml(denied)
+  }</DeleteResult>`;
+}
+
+/** Adds denied entries to the backend's DeleteResult. */
+export function mergeDeleteResult(backendXml: string, denied: readonly DeleteEntry[]): string {
+  if (denied.length === 0) return backendXml;
+  const entries = deniedEntriesXml(denied);
+  const close = backendXml.lastIndexOf("</DeleteResult>");
+  if (close >= 0) return backendXml.slice(0, close) + entries + backendXml.slice(close);
+  const empty = /<DeleteResult([^>]*)\/>/.exec(backendXml);
+  if (empty) {
+    return backendXml.replace(empty[0], `<DeleteResult${empty[1]}>${entries}</DeleteResult>`);
+  }
+  return backendXml;
+}

@@ -1,0 +1,253 @@
+/**
+ * Names the S3 operation of a request from its method, query and headers, the
+ * way S3 and its re-implementations route it, and refuses what they could
+ * read differently: a query parameter osp does not know, or a sub-resource
+ * that does not fit the request, makes the operation `Unknown`; an empty
+ * `uploadId`, a malformed `partNumber` or a repeated parameter is a 400
+ * (RGW, for one, names `DELETE ?uploadId=` a DeleteObject).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { operationName } from "./operation.ts";
+ * const name = (method: string, query: string[]) =>
+ *   operationName({
+ *     method,
+ *     hasBucket: true,
+ *     hasKey: true,
+ *     query: new Set(query),
+ *     header: () => null,
+ *   });
+ * assert.equal(name("DELETE", ["uploadId"]), "AbortMultipartUpload");
+ * assert.equal(name("POST", ["append", "position"]), "Unknown");
+ * ```
+ *
+ * @module
+ */
+import { S3Error } from "../request/errors.ts";
+import type { RawQueryParam } from "../sigv4/sigv4.ts";
+
+/** What the operation name depends on. */
+export interface OperationInput {
+  /** HTTP method, upper case. */
+  method: string;
+  /** True when the request names a bucket. */
+  hasBucket: boolean;
+  /** True when the request names an object key. */
+  hasKey: boolean;
+  /** Decoded query parameter names present (presign parameters excluded). */
+  query: ReadonlySet<string>;
+  /** Reads a request header. */
+  header: (name: string) => string | null;
+}
+
+// Bucket sub-resources: query name → [GET, PUT, DELETE] operation suffix.
+const BUCKET_SUBRESOURCES: [string, string][] = [
+  ["acl", "BucketAcl"],
+  ["policy", "BucketPolicy"],
+  ["policyStatus", "BucketPolicyStatus"],
+  ["versioning", "BucketVersioning"],
+  ["tagging", "BucketTagging"],
+  ["cors", "BucketCors"],
+  ["lifecycle", "BucketLifecycleConfiguration"],
+  ["website", "BucketWebsite"],
+  ["logging", "BucketLogging"],
+  ["notification", "BucketNotificationConfiguration"],
+  ["encryption", "BucketEncryption"],
+  ["replication", "BucketReplication"],
+  ["object-lock", "ObjectLockConfiguration"],
+  ["ownershipControls", "BucketOwnershipControls"],
+  ["publicAccessBlock", "PublicAccessBlock"],
+  ["accelerate", "BucketAccelerateConfiguration"],
+  ["requestPayment", "BucketRequestPayment"],
+  ["analytics", "BucketAnalyticsConfiguration"],
+  ["metrics", "BucketMetricsConfiguration"],
+  ["inventory", "BucketInventoryConfiguration"],
+  ["intelligent-tiering", "BucketIntelligentTieringConfiguration"],
+];
+
+// Bucket sub-resources S3 can delete, with the S3 API's operation name.
+const BUCKET_DELETABLE: Record<string, string> = {
+  policy: "DeleteBucketPolicy",
+  tagging: "DeleteBucketTagging",
+  cors: "DeleteBucketCors",
+  lifecycle: "DeleteBucketLifecycle",
+  website: "DeleteBucketWebsite",
+  encryption: "DeleteBucketEncryption",
+  replication: "DeleteBucketReplication",
+  ownershipControls: "DeleteBucketOwnershipControls",
+  publicAccessBlock: "DeletePublicAccessBlock",
+  analytics: "DeleteBucketAnalyticsConfiguration",
+  metrics: "DeleteBucketMetricsConfiguration",
+  inventory: "DeleteBucketInventoryConfiguration",
+  "intelligent-tiering": "DeleteBucketIntelligentTieringConfiguration",
+};
+
+const OBJECT_SUBRESOURCES: [string, string][] = [
+  ["acl", "ObjectAcl"],
+  ["tagging", "ObjectTagging"],
+  ["retention", "ObjectRetention"],
+  ["legal-hold", "ObjectLegalHold"],
+];
+
+/**
+ * Query parameters that qualify an operation without selecting it (listing
+ * bounds, versions, parts, response overrides, the SDKs' `x-id`). Each is
+ * shown to the validator.
+ */
+const QUALIFIERS = new Set([
+  "prefix",
+  "delimiter",
+  "marker",
+  "max-keys",
+  "encoding-type",
+  "continuation-token",
+  "start-after",
+  "fetch-owner",
+  "key-marker",
+  "version-id-marker",
+  "upload-id-marker",
+  "max-uploads",
+  "max-parts",
+  "part-number-marker",
+  "versionId",
+  "partNumber",
+  "id",
+  "select-type",
+  "x-id",
+  "max-buckets",
+  "bucket-region",
+  "response-content-type",
+  "response-content-language",
+  "response-expires",
+  "response-cache-control",
+  "response-content-disposition",
+  "response-content-encoding",
+]);
+
+/** True for a query parameter that names a header (presigned URLs hoist `x-amz-*` headers). */
+function isHoistedHeader(name: string): boolean {
+  return name.length > 6 && name.slice(0, 6).toLowerCase() === "x-amz-";
+}
+
+/** An operation and the selector it was named by. */
+type Named = [operation: string, selector?: string];
+
+function subresource(query: ReadonlySet<string>, table: [string, string][]): string | undefined {
+  for (const [name] of table) if (query.has(name)) return name;
+  return undefined;
+}
+
+function bucketOperation(method: string, query: ReadonlySet<string>): Named {
+  const sub = subresource(query, BUCKET_SUBRESOURCES);
+  const suffix = BUCKET_SUBRESOURCES.find(([q]) => q === sub)?.[1];
+  switch (method) {
+    case "GET":
+      if (sub) return [`Get${suffix}`, sub];
+      if (query.has("location")) return ["GetBucketLocation", "location"];
+      if (query.has("uploads")) return ["ListMultipartUploads", "uploads"];
+      if (query.has("versions")) return ["ListObjectVersions", "versions"];
+      return query.has("list-type") ? ["ListObjectsV2", "list-type"] : ["ListObjects"];
+    case "HEAD":
+      return ["HeadBucket"];
+    case "PUT":
+      return sub ? [`Put${suffix}`, sub] : ["CreateBucket"];
+    case "DELETE":
+      if (!sub) return ["DeleteBucket"];
+      return sub in BUCKET_DELETABLE ? [BUCKET_DELETABLE[sub], sub] : ["Unknown"];
+    case "POST":
+      return query.has("delete") ? ["DeleteObjects", "delete"] : ["Unknown"];
+    default:
+      return ["Unknown"];
+  }
+}
+
+function objectOperation(method: string, query: ReadonlySet<string>, copy: boolean): Named {
+  const sub = subresource(query, OBJECT_SUBRESOURCES);
+  const suffix = OBJECT_SUBRESOURCES.find(([q]) => q === sub)?.[1];
+  switch (method) {
+    case "GET":
+      if (sub) return [`Get${suffix}`, sub];
+      if (query.has("uploadId")) return ["ListParts", "uploadId"];
+      if (query.has("attributes")) return ["GetObjectAttributes", "attributes"];
+      if (query.has("torrent")) return ["GetObjectTorrent", "torrent"];
+      return ["GetObject"];
+    case "HEAD":
+      return ["HeadObject"];
+    case "PUT":
+      if (sub) return [`Put${suffix}`, sub];
+      if (query.has("uploadId")) return [copy ? "UploadPartCopy" : "UploadPart", "uploadId"];
+      return [copy ? "CopyObject" : "PutObject"];
+    case "POST":
+      if (query.has("uploads")) return ["CreateMultipartUpload", "uploads"];
+      if (query.has("uploadId")) return ["CompleteMultipartUpload", "uploadId"];
+      if (query.has("restore")) return ["RestoreObject", "restore"];
+      if (query.has("select")) return ["SelectObjectContent", "select"];
+      return ["Unknown"];
+    case "DELETE":
+      if (query.has("uploadId")) return ["AbortMultipartUpload", "uploadId"];
+      if (sub === "tagging") return ["DeleteObjectTagging", sub];
+      return sub ? ["Unknown"] : ["DeleteObject"];
+    default:
+      return ["Unknown"];
+  }
+}
+
+/**
+ * The S3 operation name, or `Unknown` for a request that S3 would not accept
+ * or that osp cannot name unambiguously: a query parameter osp does not know,
+ * or a sub-resource besides the one the operation is named by.
+ */
+export function operationName(input: OperationInput): string {
+  const { method, query } = input;
+  const [operation, selector]: Named = !input.hasBucket
+    ? [method === "GET" ? "ListBuckets" : "Unknown"]
+    : input.hasKey
+    ? objectOperation(method, query, input.header("x-amz-copy-source") !== null)
+    : bucketOperation(method, query);
+  for (const name of query) {
+    if (name === selector || QUALIFIERS.has(name) || isHoistedHeader(name)) continue;
+    return "Unknown";
+  }
+  return operation;
+}
+
+/** Parameters whose value selects what S3 does: present means non-empty. */
+const NON_EMPTY = ["uploadId", "versionId", "partNumber", "list-type"];
+
+function invalid(message: string): S3Error {
+  return new S3Error("InvalidArgument", message);
+}
+
+/**
+ * Refuses query parameters a backend could read differently from osp: a name
+ * given twice (which value wins is the backend's choice), an empty
+ * `uploadId`/`versionId`/`partNumber`/`list-type` (RGW treats an empty
+ * `uploadId` as absent), a `partNumber` that is not 1–10000, `list-type`
+ * other than 2, and a part upload without its upload id.
+ */
+export function checkQueryParams(
+  params: readonly RawQueryParam[],
+  options: { method: string },
+): void {
+  const seen = new Set<string>();
+  for (const p of params) {
+    if (seen.has(p.name)) {
+      throw invalid(`The query parameter ${JSON.stringify(p.name)} may be given only once`);
+    }
+    seen.add(p.name);
+    if (NON_EMPTY.includes(p.name) && p.value === "") {
+      throw invalid(`The query parameter ${p.name} cannot be empty`);
+    }
+  }
+  const part = params.find((p) => p.name === "partNumber");
+  if (part !== undefined && !/^[1-9]\d{0,4}$/.test(part.value) || Number(part?.value) > 10000) {
+    throw invalid("Part number must be an integer between 1 and 10000, inclusive");
+  }
+  if (params.some((p) => p.name === "list-type" && p.value !== "2")) {
+    throw invalid("list-type must be 2");
+  }
+  if (part !== undefined && options.method === "PUT" && !seen.has("uploadId")) {
+    throw invalid("A part upload (partNumber) needs its uploadId");
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * One isolate's share of the proxy: its HTTP and HTTPS listeners, request
+ * handler, backend transport and graceful shutdown. The main isolate runs one
+ * (lib/serve/server.ts), and so does every worker isolate when `threads` > 1
+ * (lib/serve/worker.ts), all listening on the same ports with SO_REUSEPORT.
+ *
+ * @module
+ */
+import type { ResolvedConfig } from "../config/config.ts";
+import { createHandler } from "../request/handler.ts";
+import { errorResponse, S3Error } from "../request/errors.ts";
+import { createLogger, type Logger } from "../observe/log.ts";
+import { Transport } from "../upstream/transport.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import type { UseCounter } from "../access/use_counter.ts";
+import { DeadlineQueue } from "./deadlines.ts";
+
+/** How long a request waits for its answer before osp watches for its client leaving. */
+const WATCH_CLIENT_AFTER_MS = 50;
+
+/** What {@linkcode startListeners} runs on. */
+export interface ListenersOptions {
+  /** Where the listeners' own lines go (the handler logs at each config's level). */
+  logger: Logger;
+  /** Presigned URL use counts. */
+  useCounter: UseCounter;
+  /** This isolate's metrics, when metrics are enabled. */
+  metrics?: Metrics;
+  /**
+   * Set when several isolates share the ports: SO_REUSEPORT on every
+   * listener, and `isolate` in the "listening" log lines.
+   */
+  isolate?: number;
+}
+
+/** Running listeners. */
+export interface Listeners {
+  /** The bound plain-HTTP address. */
+  readonly http?: Deno.NetAddr;
+  /** The bound HTTPS address. */
+  readonly https?: Deno.NetAddr;
+  /** The config requests start on now. */
+  readonly current: ResolvedConfig;
+  /** Swaps in a new config: requests in flight finish on the old one. */
+  reload(config: ResolvedConfig): void;
+  /** Requests per bucket and operation, with `enableRequestCounting`. */
+  requestCounts(): Record<string, Record<string, number>>;
+  /** Resolves when every listener has closed and the transport is closed. */
+  readonly finished: Promise<void>;
+  /**
+   * Stops accepting and lets requests in flight finish for up to
+   * `shutdownGraceMs`, then aborts them; resolves then.
+   */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * True when Deno may set SO_REUSEPORT. Deno 2.9 allows `reusePort` only with
+ * `--unstable-net` (or `"unstable": ["net"]` in deno.json), and without it
+ * ends the process (exit code 70) instead of throwing; the flag also exposes
+ * `Deno.listenDatagram`, which is how it is detected here.
+ */
+export function reusePortAvailable(): boolean {
+  return typeof (Deno as { listenDatagram?: unknown }).listenDatagram === "function";
+}
+
+/** Starts the listeners `resolved` asks for; throws when one cannot bind (none is left open). */
+export function startListeners(resolved: ResolvedConfig, options: ListenersOptions): Listeners {
+  const { logger, useCounter, metrics } = options;
+  const shared = options.isolate !== undefined;
+  const transport = new Transport({ fetch: resolved.fetch });
+  const counts = new Map<string, Map<string, number>>();
+  const make = (config: ResolvedConfig) =>
+    createHandler({
+      config,
+      logger: createLogger({ level: config.logLevel }),
+      transport,
+      useCounter,
+      metrics,
+      requestCounts: config.enableRequestCounting ? counts : undefined,
+    });
+  // Swapped whole on reload: requests in flight finish on the handler (and
+  // config) they started with.
+  let handler = make(resolved);
+  let current = resolved;
+  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  // Requests in flight: their aborts cancel upstream work (client gone, or the
+  // shutdown grace period over).
+  const inflight = new Set<AbortController>();
+  const watchQueue = new DeadlineQueue(WATCH_CLIENT_AFTER_MS);
+  const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+    const max = current.maxConcurrentRequests;
+    if (max > 0 && inflight.size >= max) {
+      req.body?.cancel().catch(() => {});
+      return errorResponse(new S3Error("SlowDown", "Please reduce your request rate."), {
+        requestId: crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase(),
+        resource: "/",
+        method: req.method,
+        headers: { server: current.serverName, "retry-after": "1" },
+      });
+    }
+    // `completed` rejects when the client leaves before the response is
+    // delivered: that cancels the upstream request too.
+    const abort = new AbortController();
+    inflight.add(abort);
+    const gone = () => abort.abort(new Error("the client went away"));
+    info.completed.then(() => inflight.delete(abort), () => {
+      gone();
+      inflight.delete(abort);
+    });
+    // `completed` stays pending while the handler still awaits a backend;
+    // req.signal aborts when the client leaves, even one that left before it
+    // was first read. Reading it costs every request an async op and, under
+    // Deno's legacy semantics (it also aborts after every delivered
+    // response), a DOMException: so it is read only for requests still
+    // unanswered after WATCH_CLIENT_AFTER_MS, and ignored once answered
+    // (`completed` alone then says whether the client left).
+    let answered = false;
+    const watch = watchQueue.add(() => {
+      req.signal.addEventListener("abort", () => {
+        if (!answered) gone();
+      }, { once: true });
+    });
+    let remoteIp: string | undefined;
+    return handler(req, {
+      // Asked of Deno only when needed (the validator, the log line).
+      get remoteIp() {
+        return remoteIp ??= info.remoteAddr.hostname;
+      },
+      signal: abort.signal,
+      completed: info.completed,
+    }).then((response) => {
+      answered = true;
+      watchQueue.settle(watch);
+      return response;
+    });
+  };
+  const onListen = (scheme: string) => (addr: Deno.NetAddr) =>
+    logger.log("info", "listening", {
+      url: `${scheme}://${addr.hostname}:${addr.port}`,
+      isolate: options.isolate,
+    });
+  const listen = (
+    options: Deno.ServeTcpOptions | (Deno.ServeTcpOptions & Deno.TlsCertifiedKeyPem),
+  ) => {
+    try {
+      const s = Deno.serve({ ...options, reusePort: shared }, serveHandler);
+      servers.push(s);
+      return s.addr;
+    } catch (err) {
+      for (const s of servers) s.shutdown().catch(() => {});
+      watchQueue.close();
+      transport.close();
+      throw err;
+    }
+  };
+  let http: Deno.NetAddr | undefined;
+  let https: Deno.NetAddr | undefined;
+  if (resolved.httpPort !== undefined) {
+    http = listen({
+      port: resolved.httpPort,
+      hostname: resolved.hostname,
+      onListen: onListen("http"),
+    });
+  }
+  if (resolved.httpsPort !== undefined) {
+    https = listen({
+      port: resolved.httpsPort,
+      hostname: resolved.hostname,
+      cert: resolved.tls!.cert,
+      key: resolved.tls!.key,
+      onListen: onListen("https"),
+    });
+  }
+  const finished = Promise.all(servers.map((s) => s.finished)).then(() => {
+    watchQueue.close();
+    transport.close();
+  });
+  let stopped: Promise<void> | undefined;
+  const shutdown = () => {
+    stopped ??= (async () => {
+      // In-flight transfers may finish within the grace period; then they
+      // (and their upstream requests) are aborted and shutdown resolves.
+      // Downloads that Deno.serve pipes natively from a backend cannot be cut
+      // from JavaScript: they end when the process exits (main.ts exits as
+      // soon as shutdown resolves).
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const graceOver = new Promise<void>((resolve) => {
+        grace = setTimeout(() => {
+          if (inflight.size > 0) {
+            logger.log("warn", "shutdown grace period over; aborting in-flight requests", {
+              requests: inflight.size,
+              isolate: options.isolate,
+            });
+          }
+          for (const a of inflight) a.abort(new Error("shutdown grace period over"));
+          resolve();
+        }, current.shutdownGraceMs);
+      });
+      await Promise.race([
+        Promise.all(servers.map((s) => s.shutdown())).then(() => finished),
+        graceOver,
+      ]);
+      clearTimeout(grace);
+    })();
+    return stopped;
+  };
+  return {
+    http,
+    https,
+    get current() {
+      return current;
+    },
+    reload(config) {
+      handler = make(config);
+      current = config;
+    },
+    requestCounts() {
+      const out: Record<string, Record<string, number>> = {};
+      for (const [bucket, ops] of counts) out[bucket] = Object.fromEntries(ops);
+      return out;
+    },
+    finished,
+    shutdown,
+  };
+}

@@ -1,0 +1,853 @@
+/**
+ * A small HTTP/1.1 client on `Deno.connect` / `Deno.connectTls`, for what
+ * `fetch` cannot send: a request body osp produced itself (decoded, re-framed
+ * or verified) with an explicit Content-Length, and a path sent byte for byte
+ * (dot segments included). It streams the body with backpressure and holds no
+ * more than one chunk, unlike `node:http`, which buffers.
+ *
+ * Requests with a body get a connection of their own (`connection: close`):
+ * these are uploads, where a handshake is small next to the body, and a
+ * connection cut in the middle of a failed upload is never reused. Requests
+ * without a body may reuse idle keep-alive connections from an
+ * {@linkcode Http1Pool}; a small response body (up to
+ * {@linkcode SMALL_BODY_MAX}) is then read whole and handed over as bytes,
+ * which Deno.serve answers without a stream.
+ *
+ * Errors: a failure of the request body stream rejects with
+ * {@linkcode BodySourceError} (its cause is the stream's error); anything
+ * else is a connection failure.
+ *
+ * @module
+ */
+import { releaseBlock } from "../body/block_pool.ts";
+
+/** Where and what to send. */
+export interface Http1Request {
+  /** `http://host:port` or `https://host:port`. */
+  origin: string;
+  /** HTTP method. */
+  method: string;
+  /** Sent verbatim as the request target: visible ASCII only (a TypeError otherwise). */
+  pathAndQuery: string;
+  /**
+   * Lower-case header names, `host` included; never `content-length`. Values
+   * are byte strings, as `Headers` holds them: each character goes out as one
+   * byte; CR, LF, NUL or a character above 0xFF is a TypeError.
+   */
+  headerList: readonly (readonly [string, string])[];
+}
+
+/** How to send it. */
+export interface Http1Options {
+  /** The request body, or null for none. */
+  body: ReadableStream<Uint8Array> | null;
+  /**
+   * The exact body length, sent as Content-Length. Without one a body goes
+   * out with `transfer-encoding: chunked`; no body is `content-length: 0`.
+   */
+  contentLength?: number;
+  /** Closes the connection: before the response it rejects, after it the body errors. */
+  signal?: AbortSignal;
+  /** Extra root certificates (PEM) for an HTTPS origin. */
+  caCerts?: string[];
+  /** The largest response head accepted, in bytes (default 64 KiB). */
+  maxHeadBytes?: number;
+  /**
+   * Read the body with a BYOB reader into one reused buffer: no allocation
+   * per chunk, so no garbage for the GC to catch up with. Only for a byte
+   * stream whose chunks nobody else keeps (an untouched request body); other
+   * streams are read normally.
+   */
+  reuseBuffer?: boolean;
+  /**
+   * Called whenever the request moves: `"read"` after a body chunk arrived
+   * (now waiting for the backend to take it), `"written"` after the head or a
+   * chunk went out (now waiting for the body source).
+   */
+  onProgress?: (event: "read" | "written") => void;
+  /** Called once the whole request (head and body) has been written. */
+  onBodySent?: () => void;
+  /**
+   * Keep-alive connections to reuse and return, for a request without a
+   * body or with a small one of known length (at most
+   * {@linkcode SMALL_BODY_MAX}), which is read whole before anything is sent
+   * so that it can be sent again on a new connection. Other requests always
+   * get a connection of their own.
+   */
+  pool?: Http1Pool;
+}
+
+/** A body reader: default, or BYOB into one reused buffer. */
+interface BodyReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason: unknown): Promise<void>;
+}
+
+function bodyReader(body: ReadableStream<Uint8Array>, reuse: boolean): BodyReader {
+  if (reuse) {
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = body.getReader({ mode: "byob" });
+    } catch {
+      // Not a byte stream: read it normally.
+    }
+    if (byob !== undefined) {
+      const reader = byob;
+      let buffer = new Uint8Array(READ_SIZE);
+      return {
+        async read() {
+          const result = await reader.read(buffer);
+          // The buffer was transferred into the result; take it back for the next read.
+          if (result.value !== undefined) buffer = new Uint8Array(result.value.buffer);
+          return result.done
+            ? { done: true, value: undefined }
+            : { done: false, value: result.value! };
+        },
+        cancel: (reason) => reader.cancel(reason),
+      };
+    }
+  }
+  const reader = body.getReader();
+  return { read: () => reader.read(), cancel: (reason) => reader.cancel(reason) };
+}
+
+/** The request body stream failed; `cause` is its error. */
+export class BodySourceError extends Error {
+  /** Wraps the body stream's error. */
+  constructor(cause: unknown) {
+    super("the request body stream failed", { cause });
+    this.name = "BodySourceError";
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const READ_SIZE = 64 * 1024;
+/** Chunk size for large sized response bodies, read past the socket buffer. */
+const LARGE_CHUNK = 256 * 1024;
+const CRLF = encoder.encode("\r\n");
+const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+const NO_BODY_STATUS = new Set([204, 304]);
+
+/** A connection with a read buffer and an idempotent close. */
+class Socket {
+  #conn: Deno.Conn;
+  #buf = new Uint8Array(READ_SIZE);
+  #start = 0;
+  #end = 0;
+  #closed = false;
+  #onClose: (() => void)[] = [];
+  /** Bytes received since the socket was taken for the current request. */
+  received = 0;
+  /** When it went back to the pool (performance.now()). */
+  idleSince = 0;
+  /** How long it may stay idle in the pool, in ms. */
+  idleLimit = 0;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /** Forgets the close callbacks of the request that used it. */
+  resetForReuse(): void {
+    this.#onClose.length = 0;
+    this.received = 0;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Buffered bytes not yet taken. */
+  get buffered(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /** Calls `fn` once when the socket closes. */
+  onClose(fn: () => void): void {
+    if (this.#closed) fn();
+    else this.#onClose.push(fn);
+  }
+
+  /** Reads more into the buffer (growing it up to `limit`); false at EOF. */
+  async fill(limit = READ_SIZE): Promise<boolean> {
+    if (this.#start > 0 && this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#end === this.#buf.length) {
+      if (this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      } else if (this.#buf.length < limit) {
+        const bigger = new Uint8Array(Math.min(limit, this.#buf.length * 2));
+        bigger.set(this.#buf);
+        this.#buf = bigger;
+      } else {
+        throw new Error(`the response head is larger than ${limit} bytes`);
+      }
+    }
+    const n = await this.#conn.read(this.#buf.subarray(this.#end));
+    if (n === null) return false;
+    this.#end += n;
+    this.received += n;
+    return true;
+  }
+
+  /** Reads into `target`, bypassing the buffer (which must be empty); null at EOF. */
+  async readInto(target: Uint8Array): Promise<number | null> {
+    const n = await this.#conn.read(target);
+    if (n !== null) this.received += n;
+    return n;
+  }
+
+  /** Takes up to `n` buffered bytes, as a copy. */
+  take(n: number): Uint8Array<ArrayBuffer> {
+    const count = Math.min(n, this.#end - this.#start);
+    const out = this.#buf.slice(this.#start, this.#start + count);
+    this.#start += count;
+    return out;
+  }
+
+  /** Drops `n` buffered bytes. */
+  skip(n: number): void {
+    this.#start += n;
+  }
+
+  async writeAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+    for (const fn of this.#onClose.splice(0)) fn();
+  }
+}
+
+/** CR, LF and NUL (injection), and characters above 0xFF (not a byte). */
+function hasForbiddenChars(text: string): boolean {
+  return /[\r\n\0\u0100-\uffff]/.test(text);
+}
+
+/** Any character that is not ASCII. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * A request head as bytes, one per character. Header values are byte strings
+ * (a non-ASCII value holds its wire bytes one per character, as `Headers`
+ * does): TextEncoder would turn each byte from 0x80 into two.
+ */
+function headBytes(head: string): Uint8Array {
+  if (!NON_ASCII.test(head)) return encoder.encode(head);
+  const out = new Uint8Array(head.length);
+  for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+  return out;
+}
+
+/**
+ * The bytes of a response head as a byte string, one character per byte, as
+ * `Headers` wants them (and as fetch and Deno.serve hand them over): UTF-8
+ * metadata reaches the client as the bytes the backend sent.
+ */
+function headText(bytes: Uint8Array): string {
+  const text = decoder.decode(bytes);
+  // Pure ASCII decodes alike either way; any byte from 0x80 makes the UTF-8
+  // decoding non-ASCII (a character or U+FFFD).
+  if (!NON_ASCII.test(text)) return text;
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return out;
+}
+
+/** Trims HTTP whitespace (SP, HTAB) only: `trim()` would also eat a UTF-8 byte 0xA0. */
+function trimOws(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
+function requestHead(
+  request: Http1Request,
+  contentLength: number | undefined,
+  keepAlive: boolean,
+): Uint8Array {
+  // The request target: visible ASCII only (a path goes out percent-encoded).
+  if (hasForbiddenChars(request.method) || /[^\x21-\x7e]/.test(request.pathAndQuery)) {
+    throw new TypeError("invalid request line");
+  }
+  let head = `${request.method} ${request.pathAndQuery} HTTP/1.1\r\n`;
+  for (const [name, value] of request.headerList) {
+    if (name === "content-length" || name === "connection" || name === "transfer-encoding") {
+      continue;
+    }
+    if (hasForbiddenChars(name) || hasForbiddenChars(value)) {
+      throw new TypeError(`invalid header ${JSON.stringify(name)}`);
+    }
+    head += `${name}: ${value}\r\n`;
+  }
+  head += contentLength === undefined
+    ? "transfer-encoding: chunked\r\n"
+    : `content-length: ${contentLength}\r\n`;
+  head += keepAlive ? "\r\n" : "connection: close\r\n\r\n";
+  return headBytes(head);
+}
+
+/** Index of the blank line ending a head in `bytes`, or -1. */
+function headEnd(bytes: Uint8Array): number {
+  for (let i = 3; i < bytes.length; i++) {
+    if (
+      bytes[i] === 10 && bytes[i - 1] === 13 && bytes[i - 2] === 10 && bytes[i - 3] === 13
+    ) return i + 1;
+  }
+  return -1;
+}
+
+interface ResponseHead {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  /** The connection may carry another request after this response. */
+  keepAlive: boolean;
+}
+
+function parseHead(text: string): ResponseHead {
+  const lines = text.split("\r\n");
+  const match = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]);
+  if (match === null) {
+    throw new Error(`malformed status line ${JSON.stringify(lines[0].slice(0, 80))}`);
+  }
+  const headers: [string, string][] = [];
+  let keepAlive = lines[0].startsWith("HTTP/1.1");
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0 || line[0] === " " || line[0] === "\t") {
+      throw new Error(`malformed header line ${JSON.stringify(line.slice(0, 80))}`);
+    }
+    const name = trimOws(line.slice(0, colon)).toLowerCase();
+    const value = trimOws(line.slice(colon + 1));
+    if (name === "connection" && /(^|,)\s*close\s*(,|$)/i.test(value)) keepAlive = false;
+    headers.push([name, value]);
+  }
+  return { status: Number(match[1]), statusText: match[2] ?? "", headers, keepAlive };
+}
+
+async function readHead(socket: Socket, maxHeadBytes: number): Promise<ResponseHead> {
+  // Interim 1xx answers (100 Continue) are skipped.
+  while (true) {
+    let end = headEnd(socket.buffered);
+    while (end < 0) {
+      if (!await socket.fill(maxHeadBytes)) {
+        throw new Error("the backend closed the connection before its response head");
+      }
+      end = headEnd(socket.buffered);
+    }
+    const head = parseHead(headText(socket.buffered.subarray(0, end - 4)));
+    socket.skip(end);
+    if (head.status >= 200) return head;
+  }
+}
+
+/** A CRLF-terminated line from the socket (chunked framing), at most 4 KiB. */
+async function readLine(socket: Socket): Promise<string> {
+  while (true) {
+    const buffered = socket.buffered;
+    const lf = buffered.indexOf(10);
+    if (lf >= 0) {
+      if (lf === 0 || buffered[lf - 1] !== 13) throw new Error("chunked framing: bare LF");
+      const line = decoder.decode(buffered.subarray(0, lf - 1));
+      socket.skip(lf + 1);
+      return line;
+    }
+    if (buffered.length > 4096) throw new Error("chunked framing: line too long");
+    if (!await socket.fill()) throw new Error("the backend closed the connection mid-body");
+  }
+}
+
+/** Response body bytes: `length` of them, or chunked, or up to EOF (length -1). */
+function bodyStream(
+  socket: Socket,
+  framing: { chunked: boolean; length: number },
+  finished: () => void,
+): ReadableStream<Uint8Array> {
+  let remaining = framing.length; // bytes left: whole body, or current chunk when chunked
+  let chunkState: "size" | "data" | "crlf" = "size";
+  let done = false;
+  const available = async (): Promise<boolean> => {
+    if (socket.buffered.length > 0) return true;
+    return await socket.fill();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (framing.chunked) {
+          if (chunkState === "crlf") {
+            if (await readLine(socket) !== "") throw new Error("chunked framing: missing CRLF");
+            chunkState = "size";
+          }
+          if (chunkState === "size") {
+            const line = await readLine(socket);
+            const size = line.split(";")[0].trim();
+            if (!/^[0-9a-fA-F]{1,15}$/.test(size)) {
+              throw new Error("chunked framing: bad chunk size");
+            }
+            remaining = parseInt(size, 16);
+            if (remaining === 0) {
+              while (await readLine(socket) !== "") { /* trailers: dropped */ }
+              done = true;
+            } else chunkState = "data";
+          }
+        } else if (remaining === 0) done = true;
+        if (done) {
+          finished();
+          controller.close();
+          return;
+        }
+        if (!framing.chunked && remaining >= READ_SIZE && socket.buffered.length === 0) {
+          // A large sized body: read straight into a big chunk of its own
+          // (fewer, larger chunks for Deno.serve to write; no buffer copy).
+          const chunk = new Uint8Array(Math.min(remaining, LARGE_CHUNK));
+          let got = 0;
+          while (got < chunk.length) {
+            const n = await socket.readInto(chunk.subarray(got));
+            if (n === null) throw new Error("the backend closed the connection mid-body");
+            got += n;
+          }
+          remaining -= got;
+          controller.enqueue(chunk);
+          return;
+        }
+        if (!await available()) {
+          if (framing.length < 0) {
+            socket.close();
+            controller.close();
+            return;
+          }
+          throw new Error("the backend closed the connection mid-body");
+        }
+        const want = remaining < 0 ? READ_SIZE : Math.min(remaining, READ_SIZE);
+        const bytes = socket.take(want);
+        if (remaining > 0) remaining -= bytes.length;
+        if (framing.chunked && remaining === 0) chunkState = "crlf";
+        controller.enqueue(bytes);
+      } catch (err) {
+        socket.close();
+        controller.error(err);
+      }
+    },
+    cancel() {
+      socket.close();
+    },
+  }, { highWaterMark: 1 });
+}
+
+function framingOf(
+  head: ResponseHead,
+  method: string,
+): { chunked: boolean; length: number } | null {
+  if (method === "HEAD" || NO_BODY_STATUS.has(head.status)) return null;
+  const te = head.headers.find(([n]) => n === "transfer-encoding")?.[1];
+  if (te !== undefined) {
+    if (te.toLowerCase().split(",").at(-1)?.trim() !== "chunked") {
+      throw new Error(`unsupported transfer-encoding ${JSON.stringify(te)}`);
+    }
+    return { chunked: true, length: 0 };
+  }
+  const lengths = head.headers.filter(([n]) => n === "content-length").map(([, v]) => v);
+  if (lengths.length > 0) {
+    if (lengths.some((v) => v !== lengths[0]) || !/^\d{1,15}$/.test(lengths[0])) {
+      throw new Error("invalid content-length in the response");
+    }
+    return { chunked: false, length: Number(lengths[0]) };
+  }
+  return { chunked: false, length: -1 };
+}
+
+async function connect(origin: string, options: Http1Options): Promise<Deno.Conn> {
+  const url = new URL(origin);
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const tls = url.protocol === "https:";
+  const port = Number(url.port) || (tls ? 443 : 80);
+  if (!tls) return await Deno.connect({ hostname, port, signal: options.signal });
+  const pending = Deno.connectTls({ hostname, port, caCerts: options.caCerts });
+  if (options.signal === undefined) return await pending;
+  // connectTls takes no signal: close the connection if it arrives too late.
+  const signal = options.signal;
+  return await new Promise<Deno.Conn>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    pending.then((conn) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) {
+        conn.close();
+        reject(signal.reason);
+      } else resolve(conn);
+    }, (err) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(err);
+    });
+  });
+}
+
+/** Response bodies up to this many bytes are read whole on a pooled connection. */
+export const SMALL_BODY_MAX = 64 * 1024;
+
+const bufferedLengths = new WeakMap<Response, number>();
+
+/**
+ * The length of a response body this client read whole (bytes, not a
+ * stream), or undefined. Reading `response.body` would turn the bytes into a
+ * stream, which costs Deno.serve its fast path; this says how much will go
+ * out without touching it.
+ */
+export function bufferedBodyLength(response: Response): number | undefined {
+  return bufferedLengths.get(response);
+}
+
+/**
+ * Idle keep-alive connections, per origin, for requests without a body.
+ * A connection goes back after its response was read to the end, when the
+ * backend did not ask to close it; it is dropped after `idleTimeoutMs`
+ * unused (or the backend's `keep-alive: timeout`, less a second, if that is
+ * shorter). A request that finds its reused connection closed by the
+ * backend before any byte of the answer is sent again on a new one.
+ */
+export class Http1Pool {
+  #idle = new Map<string, Socket[]>();
+  #maxIdle: number;
+  #idleMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Creates an empty pool. */
+  constructor(options: { maxIdlePerOrigin?: number; idleTimeoutMs?: number } = {}) {
+    this.#maxIdle = options.maxIdlePerOrigin ?? 256;
+    this.#idleMs = options.idleTimeoutMs ?? 4000;
+  }
+
+  /** Idle connections held, over all origins. */
+  get idleCount(): number {
+    let n = 0;
+    for (const list of this.#idle.values()) n += list.length;
+    return n;
+  }
+
+  /** The most recently returned live connection to `origin`, if any. */
+  take(origin: string): Socket | undefined {
+    const list = this.#idle.get(origin);
+    if (list === undefined) return undefined;
+    const now = performance.now();
+    while (list.length > 0) {
+      const socket = list.pop()!;
+      if (socket.closed || now - socket.idleSince > socket.idleLimit) {
+        socket.close();
+        continue;
+      }
+      return socket;
+    }
+    return undefined;
+  }
+
+  /** Takes a connection back; anything in doubt is closed instead. */
+  give(origin: string, socket: Socket, options: { idleLimitMs?: number } = {}): void {
+    socket.resetForReuse();
+    if (socket.closed || socket.buffered.length > 0 || this.#maxIdle <= 0) {
+      socket.close();
+      return;
+    }
+    socket.idleSince = performance.now();
+    socket.idleLimit = Math.min(this.#idleMs, options.idleLimitMs ?? Infinity);
+    let list = this.#idle.get(origin);
+    if (list === undefined) this.#idle.set(origin, list = []);
+    list.push(socket);
+    if (list.length > this.#maxIdle) list.shift()!.close();
+    if (this.#timer === undefined) {
+      const timer = setInterval(() => this.#sweep(), Math.max(250, this.#idleMs / 2));
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [origin, list] of this.#idle) {
+      const kept = list.filter((s) => {
+        if (!s.closed && now - s.idleSince <= s.idleLimit) return true;
+        s.close();
+        return false;
+      });
+      if (kept.length === 0) this.#idle.delete(origin);
+      else this.#idle.set(origin, kept);
+    }
+    if (this.#idle.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** Closes every idle connection. */
+  close(): void {
+    for (const list of this.#idle.values()) for (const s of list) s.close();
+    this.#idle.clear();
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** `keep-alive: timeout=N` of a response, in ms less a second of margin. */
+function keepAliveLimit(head: ResponseHead): number | undefined {
+  const value = head.headers.find(([n]) => n === "keep-alive")?.[1];
+  const match = value === undefined ? null : /(?:^|,)\s*timeout\s*=\s*(\d+)/i.exec(value);
+  return match === null ? undefined : Math.max(0, Number(match[1]) * 1000 - 1000);
+}
+
+/**
+ * Reads a small body of exactly `length` bytes; rejects when it is longer or
+ * shorter, or when `signal` aborts (the body is then cancelled).
+ */
+async function readWhole(
+  body: ReadableStream<Uint8Array>,
+  length: number,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let got = 0;
+  const reader = body.getReader();
+  const onAbort = () => reader.cancel(signal!.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort);
+  try {
+    while (true) {
+      signal?.throwIfAborted();
+      const { done, value } = await reader.read();
+      signal?.throwIfAborted();
+      if (done) break;
+      if (got + value.length > length) {
+        throw new Error(`the body is longer than its Content-Length ${length}`);
+      }
+      out.set(value, got);
+      got += value.length;
+    }
+    if (got !== length) throw new Error(`the body ended at ${got} of ${length} bytes`);
+    return out;
+  } catch (err) {
+    reader.cancel(err).catch(() => {});
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** A request without a body, or with a small one, over a pooled keep-alive connection. */
+async function sendPooled(
+  request: Http1Request,
+  options: Http1Options,
+  pool: Http1Pool,
+): Promise<Response> {
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  let payload: Uint8Array | undefined;
+  if (options.body !== null) {
+    options.onProgress?.("written"); // waiting on the client's body
+    try {
+      payload = await readWhole(options.body, options.contentLength!, signal);
+    } catch (err) {
+      throw new BodySourceError(err);
+    }
+    options.onProgress?.("read");
+  }
+  const head = requestHead(request, payload?.length ?? 0, true);
+  let message = head;
+  if (payload !== undefined && payload.length > 0) {
+    message = new Uint8Array(head.length + payload.length);
+    message.set(head);
+    message.set(payload, head.length);
+  }
+  for (let attempt = 0;; attempt++) {
+    // A retry never takes another idle connection: they are likely as stale.
+    const reused = attempt === 0 ? pool.take(request.origin) : undefined;
+    const socket = reused ?? new Socket(await connect(request.origin, options));
+    const onAbort = () => socket.close();
+    const detach = () => signal?.removeEventListener("abort", onAbort);
+    if (signal !== undefined) {
+      if (signal.aborted) socket.close();
+      signal.addEventListener("abort", onAbort);
+      socket.onClose(detach);
+    }
+    let response: ResponseHead;
+    let framing: { chunked: boolean; length: number } | null;
+    try {
+      await socket.writeAll(message);
+      options.onProgress?.("written");
+      options.onBodySent?.();
+      response = await readHead(socket, options.maxHeadBytes ?? 64 * 1024);
+      framing = framingOf(response, request.method);
+    } catch (err) {
+      socket.close();
+      // The backend had closed the idle connection: nothing of an answer came.
+      if (reused !== undefined && socket.received === 0 && !signal?.aborted) continue;
+      throw err;
+    }
+    const reusable = response.keepAlive && (framing === null || framing.length >= 0 ||
+      framing.chunked);
+    const finished = () => {
+      detach();
+      if (reusable && !socket.closed) {
+        pool.give(request.origin, socket, { idleLimitMs: keepAliveLimit(response) });
+      } else socket.close();
+    };
+    let body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null = null;
+    if (framing === null || (!framing.chunked && framing.length === 0)) {
+      finished();
+    } else if (!framing.chunked && framing.length > 0 && framing.length <= SMALL_BODY_MAX) {
+      try {
+        while (socket.buffered.length < framing.length) {
+          if (!await socket.fill(READ_SIZE + SMALL_BODY_MAX)) {
+            throw new Error("the backend closed the connection mid-body");
+          }
+        }
+      } catch (err) {
+        socket.close();
+        throw err;
+      }
+      body = socket.take(framing.length);
+      finished();
+    } else {
+      body = bodyStream(socket, framing, finished);
+    }
+    const answer = new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+    if (body instanceof Uint8Array) bufferedLengths.set(answer, body.length);
+    return answer;
+  }
+}
+
+/**
+ * Sends one request (over a new connection, or a pooled one for a bodiless
+ * request when `pool` is given) and resolves with the response as
+ * soon as its head arrives; the response body streams from the socket. The
+ * request body keeps streaming meanwhile; if the backend answers early, what
+ * is left of it is cancelled.
+ */
+export async function sendHttp1(request: Http1Request, options: Http1Options): Promise<Response> {
+  if (
+    options.pool !== undefined &&
+    (options.body === null ||
+      (options.contentLength !== undefined && options.contentLength <= SMALL_BODY_MAX))
+  ) {
+    if (options.body === null && (options.contentLength ?? 0) !== 0) {
+      throw new TypeError("contentLength without a body");
+    }
+    return await sendPooled(request, options, options.pool);
+  }
+  const contentLength = options.body === null ? 0 : options.contentLength;
+  if (options.body === null && (options.contentLength ?? 0) !== 0) {
+    throw new TypeError("contentLength without a body");
+  }
+  const chunked = contentLength === undefined;
+  const head = requestHead(request, contentLength, false);
+  const socket = new Socket(await connect(request.origin, options));
+  const signal = options.signal;
+  const onAbort = () => socket.close();
+  if (signal !== undefined) {
+    if (signal.aborted) socket.close();
+    signal.addEventListener("abort", onAbort);
+    socket.onClose(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  let bodyError: { error: unknown } | undefined;
+  const reader = options.body ? bodyReader(options.body, options.reuseBuffer === true) : undefined;
+  const progress = options.onProgress ?? (() => {});
+  let writeDone = false;
+  // The connection closed with the body unsent (failure, abort, early
+  // answer): release the body source, which may be waiting on a stalled client.
+  socket.onClose(() => {
+    if (!writeDone) reader?.cancel(new Error("the upstream connection closed")).catch(() => {});
+  });
+  const writing = (async () => {
+    await socket.writeAll(head);
+    progress("written");
+    if (reader === undefined) {
+      writeDone = true;
+      options.onBodySent?.();
+      return;
+    }
+    let sent = 0;
+    while (true) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+        if (contentLength !== undefined) {
+          if (!result.done && sent + result.value.length > contentLength) {
+            throw new Error(`the body is longer than its Content-Length ${contentLength}`);
+          }
+          if (result.done && sent !== contentLength) {
+            throw new Error(`the body ended at ${sent} of ${contentLength} bytes`);
+          }
+        }
+      } catch (err) {
+        // The body failed: cut the connection before the last byte goes out,
+        // so the backend never completes the request.
+        bodyError = { error: err };
+        socket.close();
+        return;
+      }
+      if (result.done) {
+        if (chunked) await socket.writeAll(LAST_CHUNK);
+        writeDone = true;
+        options.onBodySent?.();
+        return;
+      }
+      const bytes = result.value;
+      if (bytes.length === 0) continue;
+      progress("read");
+      sent += bytes.length;
+      if (chunked) await socket.writeAll(encoder.encode(`${bytes.length.toString(16)}\r\n`));
+      await socket.writeAll(bytes);
+      // Written: a pooled block under these bytes may carry the next ones.
+      releaseBlock(bytes);
+      if (chunked) await socket.writeAll(CRLF);
+      progress("written");
+    }
+  })().catch((err) => {
+    // A write failed: the backend answered early and closed, or the
+    // connection broke (the response read reports it). Stop reading the body.
+    reader?.cancel(err).catch(() => {});
+  });
+
+  let response: ResponseHead;
+  try {
+    response = await readHead(socket, options.maxHeadBytes ?? 64 * 1024);
+  } catch (err) {
+    socket.close();
+    await writing;
+    if (bodyError !== undefined) throw new BodySourceError(bodyError.error);
+    throw err;
+  }
+  let framing: { chunked: boolean; length: number } | null;
+  try {
+    framing = framingOf(response, request.method);
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  const body = framing === null || (!framing.chunked && framing.length === 0)
+    ? null
+    : bodyStream(socket, framing, () => socket.close());
+  // With nothing to read the exchange is over: a request body still
+  // streaming (an early answer) is cancelled by the failing write.
+  if (body === null) socket.close();
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}

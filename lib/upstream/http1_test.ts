@@ -1,0 +1,471 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { BodySourceError, Http1Pool, sendHttp1 } from "./http1.ts";
+import { caSignedCert } from "../../tests/_tls.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface Received {
+  head: string;
+  /** The head's bytes as received. */
+  rawHead: Uint8Array;
+  body: Uint8Array;
+  /** The client closed its side (EOF or reset) before sending all it declared. */
+  cut: boolean;
+}
+
+/**
+ * A raw TCP server: reads one request (head + Content-Length bytes), hands it
+ * to `answer`, writes what `answer` returns, and closes.
+ */
+function rawServer(
+  answer: (req: Received) => Uint8Array | string | Promise<Uint8Array | string>,
+  options: { early?: string } = {},
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const received: Received[] = [];
+  const done = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        let data = new Uint8Array(0);
+        let cut = false;
+        const buf = new Uint8Array(65536);
+        try {
+          if (options.early !== undefined) {
+            // Answer before reading the body, then stop.
+            await conn.write(enc.encode(options.early));
+            await new Promise((r) => setTimeout(r, 20));
+            conn.close();
+            return;
+          }
+          let headEnd = -1;
+          let length = 0;
+          while (true) {
+            const n = await conn.read(buf).catch(() => null);
+            if (n === null) {
+              cut = true;
+              break;
+            }
+            const next = new Uint8Array(data.length + n);
+            next.set(data);
+            next.set(buf.subarray(0, n), data.length);
+            data = next;
+            if (headEnd < 0) {
+              headEnd = dec.decode(data).indexOf("\r\n\r\n");
+              if (headEnd >= 0) {
+                const m = /content-length: (\d+)/i.exec(dec.decode(data.subarray(0, headEnd)));
+                length = m ? Number(m[1]) : 0;
+              }
+            }
+            if (headEnd >= 0 && data.length >= headEnd + 4 + length) break;
+          }
+          const head = headEnd >= 0 ? dec.decode(data.subarray(0, headEnd)) : dec.decode(data);
+          const rawHead = headEnd >= 0 ? data.slice(0, headEnd) : data.slice();
+          const req = { head, rawHead, body: data.subarray(headEnd + 4), cut };
+          received.push(req);
+          if (cut) return;
+          const out = await answer(req);
+          await conn.write(typeof out === "string" ? enc.encode(out) : out);
+          conn.close();
+        } catch {
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }
+      })();
+    }
+  })();
+  const addr = listener.addr as Deno.NetAddr;
+  return {
+    origin: `http://127.0.0.1:${addr.port}`,
+    received,
+    async close() {
+      listener.close();
+      await done;
+    },
+  };
+}
+
+function request(origin: string, extra: Partial<{ method: string; path: string }> = {}) {
+  return {
+    origin,
+    method: extra.method ?? "PUT",
+    pathAndQuery: extra.path ?? "/bucket/key",
+    headerList: [["host", "backend"], ["x-amz-date", "20261123T000000Z"]] as [string, string][],
+  };
+}
+
+function streamOf(...parts: (Uint8Array | Error)[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (i >= parts.length) return c.close();
+      const p = parts[i++];
+      if (p instanceof Error) c.error(p);
+      else c.enqueue(p);
+    },
+  });
+}
+
+function random(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  }
+  return out;
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+Deno.test("http1: sends an explicit Content-Length and the exact bytes; reads a Content-Length response", async () => {
+  const server = rawServer(() =>
+    'HTTP/1.1 200 OK\r\nETag: "abc"\r\nContent-Length: 5\r\n\r\nhello'
+  );
+  try {
+    const body = random(200_000);
+    const parts = [
+      body.subarray(0, 70_000),
+      body.subarray(70_000, 130_001),
+      body.subarray(130_001),
+    ];
+    const res = await sendHttp1(request(server.origin), {
+      body: streamOf(...parts),
+      contentLength: body.length,
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("etag"), '"abc"');
+    assert.equal(await res.text(), "hello");
+    const got = server.received[0];
+    assert.match(got.head, /^PUT \/bucket\/key HTTP\/1\.1\r\n/);
+    assert.match(got.head, /\r\ncontent-length: 200000\r\n/);
+    assert.doesNotMatch(got.head, /transfer-encoding/i);
+    assert.match(got.head, /\r\nhost: backend\r\n/);
+    assert.equal(sha(got.body), sha(body));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: the request target goes out verbatim (dot segments, encoded bytes)", async () => {
+  const server = rawServer(() => "HTTP/1.1 204 No Content\r\n\r\n");
+  try {
+    const path = "/bucket/a/../b/./%2e%2e/c?x=1&y=%2F";
+    const res = await sendHttp1(request(server.origin, { method: "GET", path }), { body: null });
+    assert.equal(res.status, 204);
+    assert.equal(res.body, null);
+    assert.equal(server.received[0].head.split("\r\n")[0], `GET ${path} HTTP/1.1`);
+    assert.match(server.received[0].head, /content-length: 0/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: chunked and EOF-delimited response bodies; 100 Continue skipped", async () => {
+  const chunked = rawServer(() =>
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+    "5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nx-trailer: t\r\n\r\n"
+  );
+  const eof = rawServer(() => "HTTP/1.0 200 OK\r\n\r\nuntil the end");
+  try {
+    const a = await sendHttp1(request(chunked.origin, { method: "GET" }), { body: null });
+    assert.equal(a.status, 200);
+    assert.equal(await a.text(), "hello world");
+    const b = await sendHttp1(request(eof.origin, { method: "GET" }), { body: null });
+    assert.equal(await b.text(), "until the end");
+  } finally {
+    await chunked.close();
+    await eof.close();
+  }
+});
+
+Deno.test("http1: a large streamed response arrives intact", async () => {
+  const big = random(3 * 1024 * 1024 + 17);
+  const server = rawServer(() => {
+    const head = enc.encode(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`);
+    const out = new Uint8Array(head.length + big.length);
+    out.set(head);
+    out.set(big, head.length);
+    return out;
+  });
+  try {
+    const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null });
+    const got = new Uint8Array(await res.arrayBuffer());
+    assert.equal(got.length, big.length);
+    assert.equal(sha(got), sha(big));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: a failing body cuts the connection before the declared length; the error is BodySourceError", async () => {
+  const server = rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+  try {
+    const failure = new Error("bad chunk signature");
+    await assert.rejects(
+      sendHttp1(request(server.origin), {
+        body: streamOf(new Uint8Array(1000), failure),
+        contentLength: 5000,
+      }),
+      (err: unknown) => err instanceof BodySourceError && err.cause === failure,
+    );
+    // The backend saw a cut request, never a complete one.
+    for (let i = 0; i < 50 && server.received.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(server.received.length, 1);
+    assert.equal(server.received[0].cut, true);
+    assert.equal(server.received[0].body.length, 1000);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: a body longer or shorter than its Content-Length is never completed", async () => {
+  const server = rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+  try {
+    await assert.rejects(
+      sendHttp1(request(server.origin), { body: streamOf(new Uint8Array(10)), contentLength: 20 }),
+      BodySourceError,
+    );
+    await assert.rejects(
+      sendHttp1(request(server.origin), { body: streamOf(new Uint8Array(30)), contentLength: 20 }),
+      BodySourceError,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(server.received.every((r) => r.cut), "no request reached its declared length");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: an early answer is returned and the rest of the body cancelled", async () => {
+  const server = rawServer(() => "", {
+    early: "HTTP/1.1 403 Forbidden\r\ncontent-length: 7\r\n\r\ndenied!",
+  });
+  try {
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>({
+      pull: async (c) => {
+        await new Promise((r) => setTimeout(r, 1));
+        c.enqueue(new Uint8Array(65536));
+      },
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    const res = await sendHttp1(request(server.origin), {
+      body: endless,
+      contentLength: 1024 * 1024 * 1024,
+    });
+    assert.equal(res.status, 403);
+    assert.equal(await res.text(), "denied!");
+    for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(cancelled, true);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: abort before the answer rejects and closes the connection", async () => {
+  const server = rawServer(() => new Promise(() => {})); // never answers
+  try {
+    const abort = new AbortController();
+    const pending = sendHttp1(request(server.origin), {
+      body: streamOf(new Uint8Array(10)),
+      contentLength: 10,
+      signal: abort.signal,
+    });
+    setTimeout(() => abort.abort(new Error("client left")), 50);
+    await assert.rejects(pending);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: malformed answers and refused connections reject", async () => {
+  const bad = rawServer(() => "SPDY/9 200 OK\r\n\r\n");
+  const huge = rawServer(() => `HTTP/1.1 200 OK\r\nx: ${"a".repeat(70_000)}\r\n\r\n`);
+  const twoLengths = rawServer(() =>
+    "HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab"
+  );
+  try {
+    for (const s of [bad, huge, twoLengths]) {
+      await assert.rejects(sendHttp1(request(s.origin, { method: "GET" }), { body: null }));
+    }
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    await assert.rejects(
+      sendHttp1(request(`http://127.0.0.1:${port}`, { method: "GET" }), { body: null }),
+      (err: unknown) => !(err instanceof BodySourceError),
+    );
+  } finally {
+    await bad.close();
+    await huge.close();
+    await twoLengths.close();
+  }
+});
+
+/** A byte string (one character per byte) of `bytes`. */
+const byteString = (bytes: Uint8Array) => String.fromCharCode(...bytes);
+
+/** Where `needle` starts in `haystack`, or -1. */
+function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+// UTF-8 metadata: é (C3 A9), à (C3 A0: 0xA0 is no space), Р (D0 A0), an emoji, and 0x80–0xFF.
+const META_BYTES = new Uint8Array([
+  ...enc.encode("Hello World\u00e9 voil\u00e0 \u0420\u0438\u043c \u{1f600} "),
+  ...Array.from({ length: 128 }, (_, i) => 0x80 + i),
+  ...enc.encode("voil\u00e0"),
+]);
+
+Deno.test("http1: header values go out as their bytes, one per character (UTF-8 metadata)", async () => {
+  for (const pooled of [false, true]) {
+    const server = rawServer(() => "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    const pool = pooled ? new Http1Pool() : undefined;
+    try {
+      const req = request(server.origin);
+      req.headerList.push(["x-amz-meta-meta1", byteString(META_BYTES)]);
+      const res = await sendHttp1(req, { body: null, pool });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      const raw = server.received[0].rawHead;
+      const line = concatBytes(
+        enc.encode("\r\nx-amz-meta-meta1: "),
+        META_BYTES,
+        enc.encode("\r\n"),
+      );
+      assert.ok(indexOfBytes(raw, line) >= 0, `pooled=${pooled}: the value's bytes, unchanged`);
+    } finally {
+      pool?.close();
+      await server.close();
+    }
+  }
+});
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("http1: response header values reach the caller as their bytes (UTF-8 metadata)", async () => {
+  for (const pooled of [false, true]) {
+    const server = rawServer(() =>
+      concatBytes(
+        enc.encode("HTTP/1.1 200 OK\r\nx-amz-meta-meta1: "),
+        META_BYTES,
+        enc.encode("\r\nx-amz-meta-edge:\t"),
+        enc.encode("voil\u00e0"),
+        enc.encode(" \r\nContent-Length: 2\r\n\r\nok"),
+      )
+    );
+    const pool = pooled ? new Http1Pool() : undefined;
+    try {
+      const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null, pool });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("x-amz-meta-meta1"), byteString(META_BYTES), `pooled=${pooled}`);
+      // Only SP and HTAB are trimmed: the trailing A0 of à stays.
+      assert.equal(res.headers.get("x-amz-meta-edge"), byteString(enc.encode("voil\u00e0")));
+      assert.equal(await res.text(), "ok");
+    } finally {
+      pool?.close();
+      await server.close();
+    }
+  }
+});
+
+Deno.test("http1: a header value that is not a byte string, or a non-ASCII target, is refused", async () => {
+  const base = { origin: "http://127.0.0.1:1", method: "PUT", pathAndQuery: "/b/k" };
+  await assert.rejects(
+    sendHttp1({ ...base, headerList: [["x-amz-meta-a", "\u65e5\u672c"]] }, { body: null }),
+    TypeError,
+  );
+  await assert.rejects(
+    sendHttp1({ ...base, headerList: [["x-amz-meta-\u0101", "v"]] }, { body: null }),
+    TypeError,
+  );
+  await assert.rejects(
+    sendHttp1({ ...base, pathAndQuery: "/b/\u00e9", headerList: [] }, { body: null }),
+    TypeError,
+  );
+});
+
+Deno.test("http1: header injection is refused before anything is sent", async () => {
+  await assert.rejects(
+    sendHttp1({
+      origin: "http://127.0.0.1:1",
+      method: "PUT",
+      pathAndQuery: "/b/k",
+      headerList: [["x-amz-meta-a", "v\r\nevil: 1"]],
+    }, { body: null }),
+    TypeError,
+  );
+});
+
+Deno.test("http1: HTTPS with an extra root certificate", async () => {
+  const dir = await Deno.makeTempDir();
+  const { ca, cert, key } = await caSignedCert(dir);
+  const server = Deno.serve(
+    {
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(cert),
+      key: await Deno.readTextFile(key),
+      onListen() {},
+    },
+    async (req) =>
+      new Response(
+        `got ${(await req.arrayBuffer()).byteLength} ${req.headers.get("content-length")}`,
+      ),
+  );
+  try {
+    const res = await sendHttp1({
+      origin: `https://localhost:${server.addr.port}`,
+      method: "PUT",
+      pathAndQuery: "/b/k",
+      headerList: [["host", `localhost:${server.addr.port}`]],
+    }, {
+      body: streamOf(new Uint8Array(100_000), new Uint8Array(23)),
+      contentLength: 100_023,
+      caCerts: [await Deno.readTextFile(ca)],
+    });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "got 100023 100023");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("http1: without a length the body goes out chunked", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) =>
+      new Response(
+        `${req.headers.get("transfer-encoding")} ${req.headers.get("content-length")} ${
+          sha(new Uint8Array(await req.arrayBuffer()))
+        }`,
+      ),
+  );
+  try {
+    const body = random(150_000);
+    const res = await sendHttp1(request(`http://127.0.0.1:${server.addr.port}`), {
+      body: streamOf(body.subarray(0, 1), new Uint8Array(0), body.subarray(1)),
+    });
+    assert.equal(await res.text(), `chunked null ${sha(body)}`);
+  } finally {
+    await server.shutdown();
+  }
+});

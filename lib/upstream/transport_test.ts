@@ -1,0 +1,183 @@
+// Which client carries a bodiless request, seen from a backend that counts
+// requests and connections: small answers come back as bytes over one pooled
+// connection, large GET answers are fetched again (natively piped), ranged
+// parts of that size go to fetch at once.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { bufferedBodyLength } from "./http1.ts";
+import { NATIVE_DOWNLOAD_MIN, type SendOptions, Transport } from "./transport.ts";
+import type { UpstreamRequest } from "./resign.ts";
+import { selfSignedCert } from "../../tests/_tls.ts";
+
+function pattern(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + 7) & 0xff;
+  return out;
+}
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+function countingBackend() {
+  const seen: { method: string; path: string; range: string | null; remote: number }[] = [];
+  const bodies = new Map<number, Uint8Array>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req, info) => {
+    const url = new URL(req.url);
+    const size = Number(url.pathname.split("/").at(-1));
+    let body = bodies.get(size);
+    if (body === undefined) bodies.set(size, body = pattern(size));
+    const range = req.headers.get("range");
+    seen.push({ method: req.method, path: url.pathname, range, remote: info.remoteAddr.port });
+    const m = range ? /^bytes=(\d+)-(\d+)$/.exec(range) : null;
+    if (m) {
+      const part = body.subarray(Number(m[1]), Number(m[2]) + 1);
+      return new Response(part.slice(), {
+        status: 206,
+        headers: { "content-range": `bytes ${m[1]}-${m[2]}/${size}` },
+      });
+    }
+    return new Response(req.method === "HEAD" ? null : body.slice(), {
+      headers: { "content-length": String(size) },
+    });
+  });
+  return {
+    origin: `http://127.0.0.1:${server.addr.port}`,
+    seen,
+    close: () => server.shutdown(),
+  };
+}
+
+function request(origin: string, path: string, extra: [string, string][] = []): UpstreamRequest {
+  const headerList: [string, string][] = [["host", new URL(origin).host], ...extra];
+  return {
+    method: "GET",
+    origin,
+    pathAndQuery: path,
+    headerList,
+    headers: new Headers(headerList),
+  };
+}
+
+Deno.test("transport: small GETs come back as bytes over one reused connection", async () => {
+  const backend = countingBackend();
+  const transport = new Transport();
+  try {
+    for (let i = 0; i < 10; i++) {
+      const response = await transport.send(request(backend.origin, "/b/1024"), {
+        body: null,
+        verify: true,
+      });
+      assert.equal(bufferedBodyLength(response), 1024);
+      assert.equal(sha(new Uint8Array(await response.arrayBuffer())), sha(pattern(1024)));
+    }
+    assert.equal(backend.seen.length, 10);
+    assert.equal(new Set(backend.seen.map((s) => s.remote)).size, 1, "one connection");
+  } finally {
+    transport.close();
+    await backend.close();
+  }
+});
+
+Deno.test("transport: a large GET answer is fetched again and arrives intact; a medium one streams", async () => {
+  const backend = countingBackend();
+  const transport = new Transport();
+  try {
+    const large = NATIVE_DOWNLOAD_MIN + 1000;
+    const a = await transport.send(request(backend.origin, `/b/${large}`), {
+      body: null,
+      verify: true,
+    });
+    assert.equal(a.headers.get("content-length"), String(large));
+    assert.equal(sha(new Uint8Array(await a.arrayBuffer())), sha(pattern(large)));
+    assert.equal(backend.seen.length, 2, "sent once pooled, once through fetch");
+
+    const medium = 1024 * 1024;
+    const b = await transport.send(request(backend.origin, `/b/${medium}`), {
+      body: null,
+      verify: true,
+    });
+    assert.equal(bufferedBodyLength(b), undefined);
+    assert.equal(sha(new Uint8Array(await b.arrayBuffer())), sha(pattern(medium)));
+    assert.equal(backend.seen.length, 3, "streamed from the pooled connection");
+
+    // A large ranged part goes to fetch at once; a HEAD never refetches.
+    const size = 3 * NATIVE_DOWNLOAD_MIN;
+    const c = await transport.send(
+      request(backend.origin, `/b/${size}`, [["range", `bytes=0-${NATIVE_DOWNLOAD_MIN - 1}`]]),
+      { body: null, verify: true },
+    );
+    assert.equal(c.status, 206);
+    const part = new Uint8Array(await c.arrayBuffer());
+    assert.equal(sha(part), sha(pattern(size).subarray(0, NATIVE_DOWNLOAD_MIN)));
+    assert.equal(backend.seen.length, 4, "one request for the part");
+    const d = await transport.send(
+      { ...request(backend.origin, `/b/${size}`), method: "HEAD" },
+      { body: null, verify: true },
+    );
+    assert.equal(d.headers.get("content-length"), String(size));
+    assert.equal(backend.seen.length, 5);
+  } finally {
+    transport.close();
+    await backend.close();
+  }
+});
+
+Deno.test("transport: UTF-8 header bytes reach the backend and come back unchanged on every route", async () => {
+  // é, à (C3 A0), Р (D0 A0), an emoji, and every byte from 0x80 to 0xFF.
+  const meta = new Uint8Array([
+    ...new TextEncoder().encode("Hello World\u00e9 voil\u00e0 \u0420\u0438\u043c \u{1f600} "),
+    ...Array.from({ length: 128 }, (_, i) => 0x80 + i),
+    ...new TextEncoder().encode("voil\u00e0"),
+  ]);
+  const value = String.fromCharCode(...meta);
+  const seen: (string | null)[] = [];
+  const handler = async (req: Request) => {
+    await req.body?.cancel();
+    // Deno.serve hands the value over one character per byte, and sends it back so.
+    seen.push(req.headers.get("x-amz-meta-meta1"));
+    return new Response("ok", { headers: { "x-amz-meta-meta1": value } });
+  };
+  const plain = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  const dir = await Deno.makeTempDir();
+  const { cert, key } = await selfSignedCert(dir);
+  const tls = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(cert),
+    key: await Deno.readTextFile(key),
+    onListen: () => {},
+  }, handler);
+  const transport = new Transport();
+  try {
+    const http = `http://127.0.0.1:${plain.addr.port}`;
+    const https = `https://127.0.0.1:${tls.addr.port}`;
+    const medium = pattern(100_000);
+    const routes: [string, UpstreamRequest, SendOptions][] = [
+      ["pooled HTTP/1.1 (no body)", request(http, "/b/k"), { body: null, verify: true }],
+      ["own HTTP/1.1 (transformed body)", { ...request(http, "/b/k"), method: "PUT" }, {
+        body: ReadableStream.from([medium]),
+        contentLength: medium.length,
+        transformedBody: true,
+        verify: true,
+      }],
+      ["fetch (medium body)", { ...request(http, "/b/k"), method: "PUT" }, {
+        body: ReadableStream.from([medium]),
+        contentLength: medium.length,
+        verify: true,
+      }],
+      ["node:http (unverified TLS)", request(https, "/b/k"), { body: null, verify: false }],
+    ];
+    for (const [label, req, options] of routes) {
+      req.headerList.push(["x-amz-meta-meta1", value]);
+      seen.length = 0;
+      const res = await transport.send(req, options);
+      assert.equal(res.status, 200, label);
+      assert.equal(await res.text(), "ok", label);
+      assert.equal(seen[0], value, `${label}: the bytes the backend received`);
+      assert.equal(res.headers.get("x-amz-meta-meta1"), value, `${label}: the bytes returned`);
+    }
+  } finally {
+    transport.close();
+    await plain.shutdown();
+    await tls.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -11,8 +11,8 @@ import {
   type ChunkedDecoderOptions,
   type ChunkedMode,
   createChunkedDecoder,
-  encodeChunked,
 } from "../lib/body/aws_chunked.ts";
+import { encodeChunked } from "../lib/body/aws_chunked_encoder.ts";
 import {
   CHECKSUM_ALGORITHMS,
   type ChecksumAlgorithm,

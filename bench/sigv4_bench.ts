@@ -23,6 +23,12 @@ import {
   stringToSign,
 } from "../lib/sigv4/sigv4.ts";
 import { buildUpstreamRequest } from "../lib/upstream/resign.ts";
+import { MemoryUseCounter } from "../lib/access/use_counter.ts";
+import { createLogger } from "../lib/observe/log.ts";
+import { admit } from "../lib/request/admit.ts";
+import { createPipeline, type RequestState } from "../lib/request/context.ts";
+import { route } from "../lib/request/route.ts";
+import type { Transport } from "../lib/upstream/transport.ts";
 
 const CLIENT = {
   accessKey: "AKIAOSPBENCHCLIENT01",
@@ -97,7 +103,7 @@ const options = (signingKeys: SigningKeyCache): AuthenticateOptions => ({
 const verified = await authenticate(incoming, options(cached));
 assert.equal(verified.token, CLIENT.accessKey);
 
-const bucket = resolveConfig({
+const config = resolveConfig({
   httpPort: 8080,
   hmacKeystore: [CLIENT],
   cosMap: {
@@ -109,10 +115,20 @@ const bucket = resolveConfig({
       backendBucket: "acme-prod-photos",
     },
   },
-}).buckets.get("photos")!;
+  clock: () => NOW,
+});
+// Re-signing accepts only an admitted request: route and admit it once.
+const pipeline = createPipeline({
+  config,
+  logger: createLogger({ level: "error" }),
+  transport: {} as Transport,
+  useCounter: new MemoryUseCounter(),
+});
+const state: RequestState = { id: "bench", operation: "Unknown", bucket: "", sourceIp: () => "" };
+const admitted = await admit(pipeline, await route(pipeline, incoming, state), state);
+assert.ok(!("kind" in admitted));
 const upstreamKeys = new SigningKeyCache();
-const upstream = buildUpstreamRequest(verified, {
-  bucket,
+const upstream = buildUpstreamRequest(admitted, {
   credentials: BACKEND,
   now: NOW,
   signingKeys: upstreamKeys,
@@ -150,8 +166,7 @@ Deno.bench({
 });
 
 Deno.bench("re-sign for the backend (buildUpstreamRequest, 11 headers)", () => {
-  buildUpstreamRequest(verified, {
-    bucket,
+  buildUpstreamRequest(admitted, {
     credentials: BACKEND,
     now: NOW,
     signingKeys: upstreamKeys,

@@ -8,7 +8,7 @@
 // their sum): peak RSS then shows what a transfer costs beyond the first.
 import http from "node:http";
 import { createHash } from "node:crypto";
-import { chunkedEncodedLength } from "../lib/body/aws_chunked.ts";
+import { chunkedEncodedLength } from "../lib/body/aws_chunked_encoder.ts";
 import { createChecksum } from "../lib/body/checksums.ts";
 import {
   amzDate,

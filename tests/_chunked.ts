@@ -1,15 +1,14 @@
 // Builds aws-chunked requests by hand (signed chunks, signed and unsigned
 // trailers), as the tests need them: valid, or broken on purpose.
-import { type ChunkedMode, encodeChunked } from "../lib/body/aws_chunked.ts";
+import type { ChunkedMode } from "../lib/sigv4/constants.ts";
+import { encodeChunked } from "../lib/body/aws_chunked_encoder.ts";
 import { type ChecksumAlgorithm, checksumBase64 } from "../lib/body/checksums.ts";
 import { amzDate, deriveSigningKey } from "../lib/sigv4/sigv4.ts";
+import { CHUNKED_MODE_VALUE } from "../lib/sigv4/constants.ts";
 import { signHeaders } from "./_sign.ts";
 
-export const MODE_VALUE: Record<ChunkedMode, string> = {
-  "streaming-signed": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-  "streaming-signed-trailer": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
-  "streaming-unsigned-trailer": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-};
+/** The `x-amz-content-sha256` value of each mode (osp's own table). */
+export const MODE_VALUE: Readonly<Record<ChunkedMode, string>> = CHUNKED_MODE_VALUE;
 
 export interface ChunkedRequestOptions {
   key: { accessKey: string; secretKey: string };

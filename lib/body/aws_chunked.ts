@@ -20,37 +20,22 @@
  *
  * @module
  */
-import { createHash, type Hash, timingSafeEqual } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
+import { signaturesEqual } from "../sigv4/constant_time.ts";
 import { type Checksum, createChecksum, parseChecksumHeaderName } from "./checksums.ts";
 import { S3Error } from "../request/errors.ts";
 import {
+  type ChunkedSigning,
   chunkStringToSign,
   EMPTY_SHA256,
-  type Scope,
   sha256Hex,
   signature,
   trailerStringToSign,
 } from "../sigv4/sigv4.ts";
-import { chunkFramer } from "./aws_chunked_encoder.ts";
+import { CHUNKED_MODE_VALUE, type ChunkedMode, TRAILER_SIGNATURE } from "../sigv4/constants.ts";
 import { releaseBlock, retainBlock } from "./block_pool.ts";
 
-/** The three aws-chunked payload modes of `x-amz-content-sha256`. */
-export type ChunkedMode =
-  | "streaming-signed"
-  | "streaming-signed-trailer"
-  | "streaming-unsigned-trailer";
-
-/** What chunk and trailer signatures are chained from. */
-export interface ChunkedSigning {
-  /** The client's SigV4 signing key. */
-  signingKey: Uint8Array;
-  /** The request's `x-amz-date`, `YYYYMMDDTHHMMSSZ`. */
-  datetime: string;
-  /** The request's credential scope. */
-  scope: Scope;
-  /** The seed signature: the Authorization header's signature. */
-  seedSignature: string;
-}
+export type { ChunkedMode, ChunkedSigning };
 
 /** Options for {@linkcode createChunkedDecoder}. */
 export interface ChunkedDecoderOptions {
@@ -93,15 +78,8 @@ const MAX_LINE = 8192;
 const MAX_TRAILERS = 32;
 const CR = 0x0d;
 const LF = 0x0a;
-const TRAILER_SIGNATURE = "x-amz-trailer-signature";
 /** Held pieces whose average size is below this are merged into one array before output. */
 const MERGE_BELOW = 4096;
-
-const MODE_HEADER: Record<ChunkedMode, string> = {
-  "streaming-signed": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-  "streaming-signed-trailer": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
-  "streaming-unsigned-trailer": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-};
 
 const SIGNATURE_MISMATCH =
   "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
@@ -142,20 +120,6 @@ function latin1(bytes: Uint8Array): string {
 
 function isSignatureHex(s: string): boolean {
   return /^[0-9a-f]{64}$/.test(s);
-}
-
-const compareA = new Uint8Array(64);
-const compareB = new Uint8Array(64);
-
-/** Constant-time comparison of two 64-character hex signatures. */
-function sameSignature(expected: string, provided: string): boolean {
-  if (expected.length !== 64 || provided.length !== 64) return false;
-  // Scratch arrays instead of Buffer.from: a third of the cost per chunk.
-  for (let i = 0; i < 64; i++) {
-    compareA[i] = expected.charCodeAt(i);
-    compareB[i] = provided.charCodeAt(i);
-  }
-  return timingSafeEqual(compareA, compareB);
 }
 
 function displayName(name: string): string {
@@ -209,7 +173,7 @@ class Decoder {
     reject: (reason: unknown) => void,
   ) {
     this.#mode = options.mode;
-    if (!(options.mode in MODE_HEADER)) {
+    if (!(options.mode in CHUNKED_MODE_VALUE)) {
       throw new TypeError(`unknown aws-chunked mode ${String(options.mode)}`);
     }
     this.#signed = options.mode !== "streaming-unsigned-trailer";
@@ -236,7 +200,7 @@ class Decoder {
     if (!this.#trailerMode && this.#expected.size > 0) {
       throw new S3Error(
         "InvalidRequest",
-        `x-amz-trailer is not allowed with x-amz-content-sha256: ${MODE_HEADER[this.#mode]}`,
+        `x-amz-trailer is not allowed with x-amz-content-sha256: ${CHUNKED_MODE_VALUE[this.#mode]}`,
       );
     }
     for (const name of this.#expected) {
@@ -404,10 +368,14 @@ class Decoder {
       }
     }
     if (this.#signed && sig === undefined) {
-      throw invalid(`chunk ${no} has no chunk-signature, required by ${MODE_HEADER[this.#mode]}`);
+      throw invalid(
+        `chunk ${no} has no chunk-signature, required by ${CHUNKED_MODE_VALUE[this.#mode]}`,
+      );
     }
     if (!this.#signed && sig !== undefined) {
-      throw invalid(`chunk ${no} has a chunk-signature, not allowed by ${MODE_HEADER[this.#mode]}`);
+      throw invalid(
+        `chunk ${no} has a chunk-signature, not allowed by ${CHUNKED_MODE_VALUE[this.#mode]}`,
+      );
     }
     this.#chunkSignature = sig ?? "";
     if (size === 0) {
@@ -445,7 +413,7 @@ class Decoder {
         previousSignature: this.#previousSignature,
       }),
     );
-    if (!sameSignature(expected, this.#chunkSignature)) {
+    if (!signaturesEqual(expected, this.#chunkSignature)) {
       throw new S3Error(
         "SignatureDoesNotMatch",
         `${SIGNATURE_MISMATCH} (aws-chunked chunk ${this.#chunkNo})`,
@@ -468,7 +436,7 @@ class Decoder {
         this.#trailerSignatureSeen
           ? `a trailer line follows ${TRAILER_SIGNATURE}`
           : `the final chunk is not followed by an empty line (no trailers with ${
-            MODE_HEADER[this.#mode]
+            CHUNKED_MODE_VALUE[this.#mode]
           })`,
       );
     }
@@ -479,7 +447,7 @@ class Decoder {
     const value = text.slice(colon + 1).trim();
     if (name === TRAILER_SIGNATURE) {
       if (this.#mode !== "streaming-signed-trailer") {
-        throw invalid(`${TRAILER_SIGNATURE} is not allowed with ${MODE_HEADER[this.#mode]}`);
+        throw invalid(`${TRAILER_SIGNATURE} is not allowed with ${CHUNKED_MODE_VALUE[this.#mode]}`);
       }
       if (!isSignatureHex(value)) {
         throw invalid(`${TRAILER_SIGNATURE} is not 64 lower-case hex digits`);
@@ -495,7 +463,7 @@ class Decoder {
           previousSignature: this.#previousSignature,
         }),
       );
-      if (!sameSignature(expected, value)) {
+      if (!signaturesEqual(expected, value)) {
         throw new S3Error("SignatureDoesNotMatch", `${SIGNATURE_MISMATCH} (aws-chunked trailer)`);
       }
       this.#trailerSignatureSeen = true;
@@ -643,87 +611,4 @@ export function createChunkedDecoder(options: ChunkedDecoderOptions): ChunkedDec
 export function parseTrailerNames(header: string | null | undefined): string[] {
   if (header === null || header === undefined) return [];
   return header.split(",").map((n) => n.trim().toLowerCase()).filter((n) => n !== "");
-}
-
-/** Options for {@linkcode encodeChunked} and {@linkcode chunkedEncodedLength}. */
-export interface EncodeChunkedOptions {
-  /** Data bytes per chunk (the last chunk may be shorter). */
-  chunkSize: number;
-  /** The payload mode. */
-  mode: ChunkedMode;
-  /** Required for the signed modes. */
-  signing?: ChunkedSigning;
-  /** Trailers to send, in order (trailer modes only). */
-  trailers?: Record<string, string>;
-}
-
-const UTF8 = new TextEncoder();
-
-function checkEncodeOptions(options: EncodeChunkedOptions): void {
-  if (!Number.isSafeInteger(options.chunkSize) || options.chunkSize <= 0) {
-    throw new RangeError("chunkSize must be a positive integer");
-  }
-  if (
-    options.mode === "streaming-signed" && options.trailers !== undefined &&
-    Object.keys(options.trailers).length > 0
-  ) {
-    throw new TypeError("streaming-signed carries no trailers");
-  }
-}
-
-/**
- * Frames bytes as an aws-chunked body, signing every chunk (and the trailer)
- * in the signed modes.
- */
-export function encodeChunked(data: Uint8Array, options: EncodeChunkedOptions): Uint8Array {
-  checkEncodeOptions(options);
-  const framer = chunkFramer(options.mode, options.signing);
-  const signed = options.mode !== "streaming-unsigned-trailer";
-  const crlf = UTF8.encode("\r\n");
-  const parts: Uint8Array[] = [];
-  for (let o = 0; o < data.length; o += options.chunkSize) {
-    const chunk = data.subarray(o, o + options.chunkSize);
-    parts.push(framer.header(chunk.length, signed ? sha256Hex(chunk) : ""), chunk, crlf);
-  }
-  parts.push(framer.header(0, EMPTY_SHA256));
-  if (options.mode !== "streaming-signed") {
-    parts.push(framer.trailer(Object.entries(options.trailers ?? {})));
-  }
-  parts.push(crlf);
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/**
- * The framed length of `decodedLength` object bytes, as {@linkcode encodeChunked}
- * would produce it: the `Content-Length` of an aws-chunked request. Signatures
- * are always 64 hex digits, so signing does not change the length.
- */
-export function chunkedEncodedLength(
-  decodedLength: number,
-  options: Omit<EncodeChunkedOptions, "signing">,
-): number {
-  checkEncodeOptions(options);
-  const sigLength = options.mode === "streaming-unsigned-trailer" ? 0 : 17 + 64;
-  const full = Math.floor(decodedLength / options.chunkSize);
-  const rest = decodedLength % options.chunkSize;
-  const chunkLength = (size: number) => size.toString(16).length + sigLength + 2 + size + 2;
-  let length = full * chunkLength(options.chunkSize) + (rest > 0 ? chunkLength(rest) : 0);
-  length += 1 + sigLength + 2; // final chunk
-  if (options.mode !== "streaming-signed") {
-    for (const [name, value] of Object.entries(options.trailers ?? {})) {
-      length += UTF8.encode(`${name}:${value}\r\n`).length;
-    }
-    if (options.mode === "streaming-signed-trailer") {
-      length += TRAILER_SIGNATURE.length + 1 + 64 + 2;
-    }
-  }
-  return length + 2;
 }

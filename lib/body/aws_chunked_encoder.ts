@@ -6,9 +6,10 @@
  *
  * @module
  */
-import type { ChunkedMode, ChunkedSigning } from "./aws_chunked.ts";
+import { type ChunkedMode, TRAILER_SIGNATURE } from "../sigv4/constants.ts";
 import {
   byteStringBytes,
+  type ChunkedSigning,
   chunkStringToSign,
   EMPTY_SHA256,
   sha256Hex,
@@ -72,7 +73,7 @@ export function chunkFramer(
             previousSignature: previous,
           }),
         );
-        text += `x-amz-trailer-signature:${sig}\r\n`;
+        text += `${TRAILER_SIGNATURE}:${sig}\r\n`;
       }
       // Trailer values are byte strings, like header values: one byte each.
       return byteStringBytes(text);
@@ -136,3 +137,84 @@ export const TRAILER_VALUE_LENGTH: Record<string, number> = {
   "x-amz-checksum-sha1": 28,
   "x-amz-checksum-sha256": 44,
 };
+
+/** Options for {@linkcode encodeChunked} and {@linkcode chunkedEncodedLength}. */
+export interface EncodeChunkedOptions {
+  /** Data bytes per chunk (the last chunk may be shorter). */
+  chunkSize: number;
+  /** The payload mode. */
+  mode: ChunkedMode;
+  /** Required for the signed modes. */
+  signing?: ChunkedSigning;
+  /** Trailers to send, in order (trailer modes only). */
+  trailers?: Record<string, string>;
+}
+
+function checkEncodeOptions(options: EncodeChunkedOptions): void {
+  if (!Number.isSafeInteger(options.chunkSize) || options.chunkSize <= 0) {
+    throw new RangeError("chunkSize must be a positive integer");
+  }
+  if (
+    options.mode === "streaming-signed" && options.trailers !== undefined &&
+    Object.keys(options.trailers).length > 0
+  ) {
+    throw new TypeError("streaming-signed carries no trailers");
+  }
+}
+
+/**
+ * Frames bytes as an aws-chunked body, signing every chunk (and the trailer)
+ * in the signed modes.
+ */
+export function encodeChunked(data: Uint8Array, options: EncodeChunkedOptions): Uint8Array {
+  checkEncodeOptions(options);
+  const framer = chunkFramer(options.mode, options.signing);
+  const signed = options.mode !== "streaming-unsigned-trailer";
+  const crlf = UTF8.encode("\r\n");
+  const parts: Uint8Array[] = [];
+  for (let o = 0; o < data.length; o += options.chunkSize) {
+    const chunk = data.subarray(o, o + options.chunkSize);
+    parts.push(framer.header(chunk.length, signed ? sha256Hex(chunk) : ""), chunk, crlf);
+  }
+  parts.push(framer.header(0, EMPTY_SHA256));
+  if (options.mode !== "streaming-signed") {
+    parts.push(framer.trailer(Object.entries(options.trailers ?? {})));
+  }
+  parts.push(crlf);
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * The framed length of `decodedLength` object bytes, as {@linkcode encodeChunked}
+ * would produce it: the `Content-Length` of an aws-chunked request. Signatures
+ * are always 64 hex digits, so signing does not change the length.
+ */
+export function chunkedEncodedLength(
+  decodedLength: number,
+  options: Omit<EncodeChunkedOptions, "signing">,
+): number {
+  checkEncodeOptions(options);
+  const sigLength = options.mode === "streaming-unsigned-trailer" ? 0 : 17 + 64;
+  const full = Math.floor(decodedLength / options.chunkSize);
+  const rest = decodedLength % options.chunkSize;
+  const chunkLength = (size: number) => size.toString(16).length + sigLength + 2 + size + 2;
+  let length = full * chunkLength(options.chunkSize) + (rest > 0 ? chunkLength(rest) : 0);
+  length += 1 + sigLength + 2; // final chunk
+  if (options.mode !== "streaming-signed") {
+    for (const [name, value] of Object.entries(options.trailers ?? {})) {
+      length += UTF8.encode(`${name}:${value}\r\n`).length;
+    }
+    if (options.mode === "streaming-signed-trailer") {
+      length += TRAILER_SIGNATURE.length + 1 + 64 + 2;
+    }
+  }
+  return length + 2;
+}

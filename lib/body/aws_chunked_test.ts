@@ -5,14 +5,13 @@
 import assert from "node:assert/strict";
 import {
   type ChunkedDecoderOptions,
-  chunkedEncodedLength,
   type ChunkedMode,
   type ChunkedSigning,
   createChunkedDecoder,
   type DecodedUpload,
-  encodeChunked,
   parseTrailerNames,
 } from "./aws_chunked.ts";
+import { chunkedEncodedLength, encodeChunked } from "./aws_chunked_encoder.ts";
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, checksumBase64 } from "./checksums.ts";
 import { S3Error } from "../request/errors.ts";
 import { deriveSigningKey, type Scope } from "../sigv4/sigv4.ts";

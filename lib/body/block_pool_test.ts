@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { BLOCK_SIZE, freeBlocks, pooledBytes, releaseBlock, retainBlock } from "./block_pool.ts";
-import { createChunkedDecoder, encodeChunked } from "./aws_chunked.ts";
+import { createChunkedDecoder } from "./aws_chunked.ts";
+import { encodeChunked } from "./aws_chunked_encoder.ts";
 
 /** A byte stream (as Deno.serve's request bodies are) of `data` in `piece`-sized enqueues. */
 function byteStream(data: Uint8Array, piece: number): ReadableStream<Uint8Array> {

@@ -11,13 +11,14 @@ import { createHash } from "node:crypto";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { type ChunkedMode, createChunkedDecoder, parseTrailerNames } from "./aws_chunked.ts";
 import { createChunkedEncoder, TRAILER_VALUE_LENGTH } from "./aws_chunked_encoder.ts";
-import { chunkedEncodedLength } from "./aws_chunked.ts";
+import { chunkedEncodedLength } from "./aws_chunked_encoder.ts";
 import { createChecksum, parseChecksumHeaderName } from "./checksums.ts";
 import type { ResolvedBucket } from "../config/config.ts";
 import { S3Error } from "../request/errors.ts";
 import { holdBackStream } from "./hold_back.ts";
 import { pooledBytes } from "./block_pool.ts";
 import type { UpstreamRequest } from "../upstream/resign.ts";
+import { isChunkedMode } from "../sigv4/constants.ts";
 
 /** Data bytes per chunk when osp re-frames an upload for a backend. */
 export const RESIGN_CHUNK_SIZE = 64 * 1024;
@@ -38,12 +39,6 @@ export interface BodyPlan {
     upstream: UpstreamRequest,
   ): ReadableStream<Uint8Array> | null;
 }
-
-const STREAMING: Record<string, ChunkedMode> = {
-  "streaming-signed": "streaming-signed",
-  "streaming-signed-trailer": "streaming-signed-trailer",
-  "streaming-unsigned-trailer": "streaming-unsigned-trailer",
-};
 
 function parseLength(value: string | null, name: string): number | undefined {
   if (value === null) return undefined;
@@ -161,8 +156,8 @@ export function planBody(
   options: { bearer?: boolean } = {},
 ): BodyPlan {
   const payload = request.auth.payload;
-  const streaming = STREAMING[payload.kind];
-  if (streaming !== undefined) {
+  if (isChunkedMode(payload.kind)) {
+    const streaming = payload.kind;
     const forwarding = options.bearer ? "decode" : bucket.payloadForwarding;
     return planChunked(request, { ...bucket, payloadForwarding: forwarding }, streaming);
   }
@@ -233,5 +228,77 @@ export function planBody(
           for (const x of checks) x.check();
         },
       })),
+  };
+}
+
+/**
+ * Reads a small request body whole (at most `limit` bytes, else 400
+ * InvalidRequest) and checks it against the client's literal
+ * `x-amz-content-sha256` and `Content-MD5`, which osp is about to replace.
+ */
+export async function readBufferedBody(
+  request: VerifiedRequest,
+  body: ReadableStream<Uint8Array> | null,
+  options: { limit: number },
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const part of body ?? []) {
+    length += part.length;
+    if (length > options.limit) {
+      throw new S3Error(
+        "InvalidRequest",
+        `This request's body must be at most ${options.limit} bytes`,
+      );
+    }
+    parts.push(part);
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    bytes.set(p, offset);
+    offset += p.length;
+  }
+  checkDeclaredDigests(request, bytes);
+  return bytes;
+}
+
+function checkDeclaredDigests(request: VerifiedRequest, bytes: Uint8Array): void {
+  const payload = request.auth.payload;
+  if (
+    payload.kind === "sha256" && createHash("sha256").update(bytes).digest("hex") !== payload.hash
+  ) {
+    throw new S3Error(
+      "XAmzContentSHA256Mismatch",
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+  }
+  const md5 = request.headers.get("content-md5");
+  if (md5 !== null && createHash("md5").update(bytes).digest("base64") !== md5.trim()) {
+    throw new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.");
+  }
+}
+
+/**
+ * The only way to swap a request's body: `plan` with `bytes` as the body,
+ * signed with their SHA-256 and sent with their Content-MD5 and length;
+ * `headerEdits` are applied on top (e.g. removing the client's checksums of
+ * the body it replaced).
+ */
+export function withBufferedBody(
+  plan: BodyPlan,
+  bytes: Uint8Array,
+  options: { headerEdits?: Record<string, string | null> } = {},
+): BodyPlan {
+  return {
+    payloadHash: createHash("sha256").update(bytes).digest("hex"),
+    headerEdits: {
+      ...plan.headerEdits,
+      "content-md5": createHash("md5").update(bytes).digest("base64"),
+      ...options.headerEdits,
+    },
+    contentLength: bytes.length,
+    transformed: true,
+    body: () => ReadableStream.from([bytes]),
   };
 }

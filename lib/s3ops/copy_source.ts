@@ -19,7 +19,11 @@
  *
  * @module
  */
+import type { Admitted } from "../request/admit.ts";
+import { bucketFor, type Pipeline, question } from "../request/context.ts";
 import { S3Error } from "../request/errors.ts";
+import { checkKeyPath } from "../request/key_path.ts";
+import { type BackendCredentials, sameCredentials } from "../upstream/credentials.ts";
 import { percentDecode, percentEncodeHighBytes, uriEncode } from "../sigv4/sigv4.ts";
 
 /** A parsed copy source. */
@@ -92,4 +96,40 @@ export function formatCopySource(
   return `${source.rawPrefix}${
     uriEncode(options.backendBucket)
   }${source.rawSeparator}${source.rawKey}${source.rawSuffix}`;
+}
+
+/**
+ * The `x-amz-copy-source` to forward for an admitted CopyObject or
+ * UploadPartCopy: the source bucket is resolved like any bucket (a name that
+ * is not a cosMap key must be valid), authorized as `GetObject` on the source
+ * key, and must share the destination's backend and identity (else 501).
+ */
+export async function copySourceFor(
+  pipeline: Pipeline,
+  admitted: Admitted,
+  options: { creds: BackendCredentials; sourceIp: () => string },
+): Promise<string> {
+  const { verified, bucket } = admitted;
+  const source = parseCopySource(verified.headers.get("x-amz-copy-source")!);
+  const sourceBucket = bucketFor(pipeline, source.bucket);
+  if (sourceBucket === undefined) {
+    throw new S3Error("AccessDenied", "Access Denied to the copy source bucket");
+  }
+  if (sourceBucket.strictKeyPaths) checkKeyPath(source.key);
+  await pipeline.authorizer.require(
+    verified.token,
+    question(pipeline, verified, {
+      fields: { operation: "GetObject", bucket: source.bucket, key: source.key },
+      sourceIp: options.sourceIp,
+    }),
+    { ttlMs: sourceBucket.ttlMs },
+  );
+  const sourceCreds = await pipeline.credentials.backendFor(verified.token, sourceBucket);
+  if (sourceBucket.origin !== bucket.origin || !sameCredentials(sourceCreds, options.creds)) {
+    throw new S3Error(
+      "NotImplemented",
+      `Copying from ${source.bucket} to ${bucket.name} is not supported: they are on different backends or use different backend credentials`,
+    );
+  }
+  return formatCopySource(source, { backendBucket: sourceBucket.backendBucket });
 }

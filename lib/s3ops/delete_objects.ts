@@ -5,6 +5,10 @@
  *
  * @module
  */
+import { type BodyPlan, readBufferedBody, withBufferedBody } from "../body/payload.ts";
+import { parseChecksumHeaderName } from "../body/checksums.ts";
+import type { Admitted } from "../request/admit.ts";
+import { type Pipeline, question } from "../request/context.ts";
 import { S3Error, xmlEscape } from "../request/errors.ts";
 
 /** Largest DeleteObjects body accepted. */
@@ -165,4 +169,55 @@ export function mergeDeleteResult(backendXml: string, denied: readonly DeleteEnt
     return backendXml.replace(empty[0], `<DeleteResult${empty[1]}>${entries}</DeleteResult>`);
   }
   return backendXml;
+}
+
+/** What DeleteObjects sends once every key has been asked about. */
+export interface DeletePlan {
+  /** The body plan: the rebuilt document of allowed keys. */
+  plan: BodyPlan;
+  /** Keys the validator refused: never sent, merged into the answer as AccessDenied. */
+  denied: DeleteEntry[];
+  /** Set when every key was refused: osp answers alone, nothing is sent. */
+  answer?: string;
+}
+
+/**
+ * Authorizes an admitted DeleteObjects key by key (as `DeleteObject`): reads
+ * the client's document (its declared digests checked), and plans the
+ * rebuilt document of the allowed keys, which is all the backend receives.
+ */
+export async function planDeletes(
+  pipeline: Pipeline,
+  admitted: Admitted,
+  options: { plan: BodyPlan; body: ReadableStream<Uint8Array> | null; sourceIp: () => string },
+): Promise<DeletePlan> {
+  const { verified, bucket, clientBucket } = admitted;
+  if (options.plan.transformed) {
+    throw new S3Error("NotImplemented", "DeleteObjects with an aws-chunked body is not supported");
+  }
+  const bytes = await readBufferedBody(verified, options.body, { limit: MAX_DELETE_BODY });
+  const parsed = parseDeleteRequest(new TextDecoder().decode(bytes));
+  const allowed = await Promise.all(parsed.objects.map((o) =>
+    pipeline.authorizer.allowed(
+      verified.token,
+      question(pipeline, verified, {
+        fields: { operation: "DeleteObject", bucket: clientBucket, key: o.key },
+        sourceIp: options.sourceIp,
+      }),
+      { ttlMs: bucket.ttlMs },
+    )
+  ));
+  const denied = parsed.objects.filter((_, i) => !allowed[i]);
+  const kept = parsed.objects.filter((_, i) => allowed[i]);
+  if (kept.length === 0) return { plan: options.plan, denied, answer: deniedResultXml(denied) };
+  // Always the rebuilt document: the backend deletes exactly what was authorized.
+  const forward = new TextEncoder().encode(deleteRequestXml({ ...parsed, objects: kept }));
+  const dropChecksums: Record<string, null> = { "x-amz-sdk-checksum-algorithm": null };
+  verified.headers.forEach((_value, name) => {
+    if (parseChecksumHeaderName(name)) dropChecksums[name] = null;
+  });
+  return {
+    plan: withBufferedBody(options.plan, forward, { headerEdits: dropChecksums }),
+    denied,
+  };
 }

@@ -5,7 +5,11 @@
  *
  * @module
  */
-import { xmlEscape } from "../request/errors.ts";
+import { DEFAULT_ROUTE } from "../config/config.ts";
+import { type Pipeline, question } from "../request/context.ts";
+import { S3Error, xmlEscape } from "../request/errors.ts";
+import type { VerifiedRequest } from "../sigv4/authenticate.ts";
+import { buildServiceRequest } from "../upstream/resign.ts";
 import { xmlUnescape } from "./delete_objects.ts";
 
 /** A bucket as ListBuckets shows it. */
@@ -41,4 +45,71 @@ export function parseListBuckets(xml: string): ListedBucket[] {
     }
   }
   return out;
+}
+
+/** The backend's own buckets for the caller's identity, through the default route. */
+async function backendBuckets(
+  pipeline: Pipeline,
+  verified: VerifiedRequest,
+  signal?: AbortSignal,
+): Promise<ListedBucket[]> {
+  const { defaultRoute, credentials, iam, config } = pipeline;
+  if (defaultRoute === undefined) return [];
+  const creds = await credentials.backendFor(verified.token, defaultRoute);
+  const upstream = buildServiceRequest({
+    bucket: defaultRoute,
+    credentials: creds.kind === "apiKey" ? { bearer: await iam.tokenFor(creds.apiKey) } : creds,
+    now: config.clock(),
+    signingKeys: pipeline.signingKeys,
+  });
+  const response = await pipeline.transport.send(upstream, {
+    body: null,
+    signal,
+    verify: config.verify,
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new S3Error(
+      "ServiceUnavailable",
+      `The backend's ListBuckets failed (HTTP ${response.status})`,
+    );
+  }
+  return parseListBuckets(text);
+}
+
+/**
+ * ListBuckets, answered by osp: the cosMap buckets and (with a default route)
+ * the backend's own, each shown only when the validator allows this token
+ * `ListBuckets` on it.
+ */
+export async function listBuckets(
+  pipeline: Pipeline,
+  verified: VerifiedRequest,
+  options: { sourceIp: () => string; signal?: AbortSignal },
+): Promise<Response> {
+  const { config, defaultRoute } = pipeline;
+  const listed = new Map<string, ListedBucket>();
+  for (const b of await backendBuckets(pipeline, verified, options.signal)) listed.set(b.name, b);
+  for (const name of config.buckets.keys()) {
+    if (name !== DEFAULT_ROUTE && !listed.has(name)) {
+      listed.set(name, { name, creationDate: pipeline.startedAt.toISOString() });
+    }
+  }
+  const candidates = [...listed.values()];
+  const allowed = await Promise.all(candidates.map((b) =>
+    pipeline.authorizer.allowed(
+      verified.token,
+      question(pipeline, verified, {
+        fields: { operation: "ListBuckets", bucket: b.name },
+        sourceIp: options.sourceIp,
+      }),
+      { ttlMs: (config.buckets.get(b.name) ?? defaultRoute)?.ttlMs ?? 0 },
+    )
+  ));
+  const shown = candidates.filter((_, i) => allowed[i]).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  );
+  return new Response(listBucketsXml(shown, { owner: verified.token }), {
+    headers: { "content-type": "application/xml", ...pipeline.serverHeaders },
+  });
 }

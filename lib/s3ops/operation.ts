@@ -42,7 +42,7 @@ export interface OperationInput {
 }
 
 // Bucket sub-resources: query name → [GET, PUT, DELETE] operation suffix.
-const BUCKET_SUBRESOURCES: [string, string][] = [
+const BUCKET_SUBRESOURCES = [
   ["acl", "BucketAcl"],
   ["policy", "BucketPolicy"],
   ["policyStatus", "BucketPolicyStatus"],
@@ -64,10 +64,10 @@ const BUCKET_SUBRESOURCES: [string, string][] = [
   ["metrics", "BucketMetricsConfiguration"],
   ["inventory", "BucketInventoryConfiguration"],
   ["intelligent-tiering", "BucketIntelligentTieringConfiguration"],
-];
+] as const;
 
 // Bucket sub-resources S3 can delete, with the S3 API's operation name.
-const BUCKET_DELETABLE: Record<string, string> = {
+const BUCKET_DELETABLE = {
   policy: "DeleteBucketPolicy",
   tagging: "DeleteBucketTagging",
   cors: "DeleteBucketCors",
@@ -81,14 +81,82 @@ const BUCKET_DELETABLE: Record<string, string> = {
   metrics: "DeleteBucketMetricsConfiguration",
   inventory: "DeleteBucketInventoryConfiguration",
   "intelligent-tiering": "DeleteBucketIntelligentTieringConfiguration",
-};
+} as const;
 
-const OBJECT_SUBRESOURCES: [string, string][] = [
+const OBJECT_SUBRESOURCES = [
   ["acl", "ObjectAcl"],
   ["tagging", "ObjectTagging"],
   ["retention", "ObjectRetention"],
   ["legal-hold", "ObjectLegalHold"],
-];
+] as const;
+
+type BucketSuffix = typeof BUCKET_SUBRESOURCES[number][1];
+type ObjectSuffix = typeof OBJECT_SUBRESOURCES[number][1];
+
+/**
+ * Every S3 operation osp names, as the S3 API reference names it, and
+ * `Unknown` for a request it cannot name unambiguously.
+ *
+ * @example
+ * ```ts
+ * import type { S3Operation } from "./operation.ts";
+ * const op: S3Operation = "GetBucketCors";
+ * console.assert(op.startsWith("Get"));
+ * ```
+ */
+export type S3Operation =
+  | "Unknown"
+  | "ListBuckets"
+  | `Get${BucketSuffix}`
+  | `Put${BucketSuffix}`
+  | typeof BUCKET_DELETABLE[keyof typeof BUCKET_DELETABLE]
+  | "GetBucketLocation"
+  | "ListMultipartUploads"
+  | "ListObjectVersions"
+  | "ListObjectsV2"
+  | "ListObjects"
+  | "HeadBucket"
+  | "CreateBucket"
+  | "DeleteBucket"
+  | "DeleteObjects"
+  | `Get${ObjectSuffix}`
+  | `Put${ObjectSuffix}`
+  | "ListParts"
+  | "GetObjectAttributes"
+  | "GetObjectTorrent"
+  | "GetObject"
+  | "HeadObject"
+  | "UploadPart"
+  | "UploadPartCopy"
+  | "CopyObject"
+  | "PutObject"
+  | "CreateMultipartUpload"
+  | "CompleteMultipartUpload"
+  | "RestoreObject"
+  | "SelectObjectContent"
+  | "AbortMultipartUpload"
+  | "DeleteObjectTagging"
+  | "DeleteObject";
+
+/** True for `Unknown`: a request osp cannot name, which only an explicit validator yes lets through. */
+export function isUnknown(operation: S3Operation): boolean {
+  return operation === "Unknown";
+}
+
+/** True for the operations that read a second object (`x-amz-copy-source`). */
+export function isCopy(operation: S3Operation): boolean {
+  return operation === "CopyObject" || operation === "UploadPartCopy";
+}
+
+/**
+ * True for the uploads of a small document that S3 requires a Content-MD5
+ * for (DeleteObjects and the Put*Configuration family; not PutObject, parts
+ * or copies).
+ */
+export function takesContentMd5(operation: S3Operation): boolean {
+  return operation === "DeleteObjects" ||
+    (operation.startsWith("Put") && operation !== "PutObject");
+}
 
 /**
  * Query parameters that qualify an operation without selecting it (listing
@@ -131,19 +199,21 @@ function isHoistedHeader(name: string): boolean {
 }
 
 /** An operation and the selector it was named by. */
-type Named = [operation: string, selector?: string];
+type Named = [operation: S3Operation, selector?: string];
 
-function subresource(query: ReadonlySet<string>, table: [string, string][]): string | undefined {
-  for (const [name] of table) if (query.has(name)) return name;
+function subresource<T extends readonly (readonly [string, string])[]>(
+  query: ReadonlySet<string>,
+  table: T,
+): T[number] | undefined {
+  for (const row of table) if (query.has(row[0])) return row;
   return undefined;
 }
 
 function bucketOperation(method: string, query: ReadonlySet<string>): Named {
-  const sub = subresource(query, BUCKET_SUBRESOURCES);
-  const suffix = BUCKET_SUBRESOURCES.find(([q]) => q === sub)?.[1];
+  const [sub, suffix] = subresource(query, BUCKET_SUBRESOURCES) ?? [];
   switch (method) {
     case "GET":
-      if (sub) return [`Get${suffix}`, sub];
+      if (sub) return [`Get${suffix!}`, sub];
       if (query.has("location")) return ["GetBucketLocation", "location"];
       if (query.has("uploads")) return ["ListMultipartUploads", "uploads"];
       if (query.has("versions")) return ["ListObjectVersions", "versions"];
@@ -151,10 +221,12 @@ function bucketOperation(method: string, query: ReadonlySet<string>): Named {
     case "HEAD":
       return ["HeadBucket"];
     case "PUT":
-      return sub ? [`Put${suffix}`, sub] : ["CreateBucket"];
+      return sub ? [`Put${suffix!}`, sub] : ["CreateBucket"];
     case "DELETE":
       if (!sub) return ["DeleteBucket"];
-      return sub in BUCKET_DELETABLE ? [BUCKET_DELETABLE[sub], sub] : ["Unknown"];
+      return sub in BUCKET_DELETABLE
+        ? [BUCKET_DELETABLE[sub as keyof typeof BUCKET_DELETABLE], sub]
+        : ["Unknown"];
     case "POST":
       return query.has("delete") ? ["DeleteObjects", "delete"] : ["Unknown"];
     default:
@@ -163,11 +235,10 @@ function bucketOperation(method: string, query: ReadonlySet<string>): Named {
 }
 
 function objectOperation(method: string, query: ReadonlySet<string>, copy: boolean): Named {
-  const sub = subresource(query, OBJECT_SUBRESOURCES);
-  const suffix = OBJECT_SUBRESOURCES.find(([q]) => q === sub)?.[1];
+  const [sub, suffix] = subresource(query, OBJECT_SUBRESOURCES) ?? [];
   switch (method) {
     case "GET":
-      if (sub) return [`Get${suffix}`, sub];
+      if (sub) return [`Get${suffix!}`, sub];
       if (query.has("uploadId")) return ["ListParts", "uploadId"];
       if (query.has("attributes")) return ["GetObjectAttributes", "attributes"];
       if (query.has("torrent")) return ["GetObjectTorrent", "torrent"];
@@ -175,7 +246,7 @@ function objectOperation(method: string, query: ReadonlySet<string>, copy: boole
     case "HEAD":
       return ["HeadObject"];
     case "PUT":
-      if (sub) return [`Put${suffix}`, sub];
+      if (sub) return [`Put${suffix!}`, sub];
       if (query.has("uploadId")) return [copy ? "UploadPartCopy" : "UploadPart", "uploadId"];
       return [copy ? "CopyObject" : "PutObject"];
     case "POST":
@@ -198,7 +269,7 @@ function objectOperation(method: string, query: ReadonlySet<string>, copy: boole
  * or that osp cannot name unambiguously: a query parameter osp does not know,
  * or a sub-resource besides the one the operation is named by.
  */
-export function operationName(input: OperationInput): string {
+export function operationName(input: OperationInput): S3Operation {
   const { method, query } = input;
   const [operation, selector]: Named = !input.hasBucket
     ? [method === "GET" ? "ListBuckets" : "Unknown"]

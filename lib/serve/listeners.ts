@@ -9,6 +9,7 @@
 import type { ResolvedConfig } from "../config/config.ts";
 import { createHandler } from "../request/handler.ts";
 import { errorResponse, S3Error } from "../request/errors.ts";
+import { requestId } from "../request/request_id.ts";
 import { createLogger, type Logger } from "../observe/log.ts";
 import { Transport } from "../upstream/transport.ts";
 import type { Metrics } from "../observe/metrics.ts";
@@ -93,7 +94,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
     if (max > 0 && inflight.size >= max) {
       req.body?.cancel().catch(() => {});
       return errorResponse(new S3Error("SlowDown", "Please reduce your request rate."), {
-        requestId: crypto.randomUUID().replaceAll("-", "").slice(0, 16).toUpperCase(),
+        requestId: requestId(),
         resource: "/",
         method: req.method,
         headers: { server: current.serverName, "retry-after": "1" },

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
 import { parseAuthorization, type ParsedAuthorization } from "./parse_authorization.ts";
 import { S3Error } from "../request/errors.ts";
+import { signaturesEqual } from "./constant_time.ts";
 import type { RequestTarget } from "../request/request_target.ts";
 import {
   canonicalQuery,
@@ -49,35 +49,6 @@ export interface AuthenticateOptions {
   signingKeys: SigningKeyCache;
   /** Accept any signature (config `skipSignatureValidation`). */
   skipSignatureValidation: boolean;
-}
-
-/**
- * Constant-time comparison of two hex signatures: every character is compared
- * (no early exit), the differences OR-ed together. Plain JavaScript: for 64
- * characters this is ~40× cheaper in Deno than Buffers and timingSafeEqual.
- */
-export function signaturesEqual(expected: string, given: string): boolean {
-  // node:crypto's timingSafeEqual over reused buffers (Buffer.from per call
-  // cost ~4 µs). Lengths are not secret; a mismatch still runs one compare.
-  const a = encodeSignature(expected, EXPECTED);
-  const b = encodeSignature(given, GIVEN);
-  if (a === undefined || b === undefined || a !== b) {
-    timingSafeEqual(EXPECTED, EXPECTED);
-    return false;
-  }
-  return timingSafeEqual(EXPECTED.subarray(0, a), GIVEN.subarray(0, b));
-}
-
-const SIGNATURE_MAX = 64;
-const EXPECTED = new Uint8Array(SIGNATURE_MAX);
-const GIVEN = new Uint8Array(SIGNATURE_MAX);
-const ENCODER = new TextEncoder();
-
-/** Writes an ASCII signature into `into`; undefined when it does not fit as ASCII. */
-function encodeSignature(text: string, into: Uint8Array): number | undefined {
-  if (text.length === 0 || text.length > SIGNATURE_MAX) return undefined;
-  const { read, written } = ENCODER.encodeInto(text, into);
-  return read === text.length && written === text.length ? written : undefined;
 }
 
 function checkSignedHeaders(auth: ParsedAuthorization, headers: Headers): void {

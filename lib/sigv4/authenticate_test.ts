@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
-import { authenticate, signaturesEqual } from "./authenticate.ts";
+import { authenticate } from "./authenticate.ts";
+import { signaturesEqual } from "./constant_time.ts";
 import { S3Error } from "../request/errors.ts";
 import { parseRequestTarget } from "../request/request_target.ts";
 import { SigningKeyCache } from "./sigv4.ts";

@@ -6,6 +6,7 @@
  * @module
  */
 import { S3Error } from "../request/errors.ts";
+import { type ChunkedMode, chunkedModeOf, PRESIGN_PARAMS } from "./constants.ts";
 import {
   ALGORITHM,
   parseAmzDate,
@@ -18,16 +19,7 @@ import {
 export type PayloadMode =
   | { kind: "sha256"; hash: string }
   | { kind: "unsigned" }
-  | { kind: "streaming-signed" }
-  | { kind: "streaming-signed-trailer" }
-  | { kind: "streaming-unsigned-trailer" };
-
-/** The value of `x-amz-content-sha256` for each streaming mode. */
-export const STREAMING_MODES = {
-  "STREAMING-AWS4-HMAC-SHA256-PAYLOAD": "streaming-signed",
-  "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER": "streaming-signed-trailer",
-  "STREAMING-UNSIGNED-PAYLOAD-TRAILER": "streaming-unsigned-trailer",
-} as const;
+  | { kind: ChunkedMode };
 
 /** SigV4 credentials as the client presented them. */
 export interface ParsedAuthorization {
@@ -53,16 +45,6 @@ export interface ParsedAuthorization {
   expiresSeconds?: number;
 }
 
-const PRESIGN_PARAMS = [
-  "X-Amz-Algorithm",
-  "X-Amz-Credential",
-  "X-Amz-Date",
-  "X-Amz-Expires",
-  "X-Amz-SignedHeaders",
-  "X-Amz-Signature",
-  "X-Amz-Security-Token",
-];
-
 /** True for the query parameters of a presigned URL, which never go to the backend. */
 export function isPresignParam(name: string): boolean {
   return PRESIGN_PARAMS.includes(name);
@@ -71,8 +53,9 @@ export function isPresignParam(name: string): boolean {
 /** Classifies an `x-amz-content-sha256` value. */
 export function parsePayloadMode(value: string): PayloadMode {
   if (value === UNSIGNED_PAYLOAD) return { kind: "unsigned" };
-  if (value in STREAMING_MODES) {
-    return { kind: STREAMING_MODES[value as keyof typeof STREAMING_MODES] };
+  const chunked = chunkedModeOf(value);
+  if (chunked !== undefined) {
+    return { kind: chunked };
   }
   if (/^[0-9a-f]{64}$/.test(value)) return { kind: "sha256", hash: value };
   if (value.startsWith("STREAMING-AWS4-ECDSA")) {

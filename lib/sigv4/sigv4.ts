@@ -9,12 +9,15 @@
 import { createHash } from "node:crypto";
 import { HmacSha256 } from "./hmac_sha256.ts";
 
-/** The algorithm name of header and query SigV4. */
-export const ALGORITHM = "AWS4-HMAC-SHA256";
-/** The payload hash of a request whose body is not signed. */
-export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
-/** SHA-256 of the empty string, hex. */
-export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+import {
+  ALGORITHM,
+  CHUNK_ALGORITHM,
+  EMPTY_SHA256,
+  TRAILER_ALGORITHM,
+  UNSIGNED_PAYLOAD,
+} from "./constants.ts";
+
+export { ALGORITHM, EMPTY_SHA256, UNSIGNED_PAYLOAD };
 
 const HEX = "0123456789ABCDEF";
 const UTF8 = new TextEncoder();
@@ -436,12 +439,24 @@ export function parseAmzDate(value: string): number {
 let lastParsedAmzDate = "";
 let lastParsedAmzMs = NaN;
 
+/** What chunk and trailer signatures are chained from. */
+export interface ChunkedSigning {
+  /** The SigV4 signing key (the client's, or the backend's when re-framing). */
+  signingKey: Uint8Array;
+  /** The request's `x-amz-date`, `YYYYMMDDTHHMMSSZ`. */
+  datetime: string;
+  /** The request's credential scope. */
+  scope: Scope;
+  /** The seed signature: the Authorization header's signature. */
+  seedSignature: string;
+}
+
 /** The string to sign for one aws-chunked chunk. */
 export function chunkStringToSign(
   chunkSha256: string,
   options: { datetime: string; scope: Scope; previousSignature: string },
 ): string {
-  return `${ALGORITHM}-PAYLOAD\n${options.datetime}\n${
+  return `${CHUNK_ALGORITHM}\n${options.datetime}\n${
     scopeString(options.scope)
   }\n${options.previousSignature}\n${EMPTY_SHA256}\n${chunkSha256}`;
 }
@@ -451,7 +466,7 @@ export function trailerStringToSign(
   trailerSha256: string,
   options: { datetime: string; scope: Scope; previousSignature: string },
 ): string {
-  return `${ALGORITHM}-TRAILER\n${options.datetime}\n${
+  return `${TRAILER_ALGORITHM}\n${options.datetime}\n${
     scopeString(options.scope)
   }\n${options.previousSignature}\n${trailerSha256}`;
 }

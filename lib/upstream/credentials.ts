@@ -111,3 +111,11 @@ export class Credentials {
     return found;
   }
 }
+
+/** True when two backend credentials are the same identity. */
+export function sameCredentials(a: BackendCredentials, b: BackendCredentials): boolean {
+  if (a.kind === "hmac" && b.kind === "hmac") {
+    return a.accessKey === b.accessKey && a.secretKey === b.secretKey;
+  }
+  return a.kind === "apiKey" && b.kind === "apiKey" && a.apiKey === b.apiKey;
+}

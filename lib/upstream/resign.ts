@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { VerifiedRequest } from "../sigv4/authenticate.ts";
+import type { Admitted } from "../request/admit.ts";
 import { isPresignParam } from "../sigv4/parse_authorization.ts";
-import type { ChunkedSigning } from "../body/aws_chunked.ts";
+import type { ChunkedSigning } from "../sigv4/sigv4.ts";
 import type { HmacKey, ResolvedBucket } from "../config/config.ts";
 import { isDnsName } from "../request/bucket_name.ts";
 import { isDroppedHeader } from "../request/client_headers.ts";
@@ -105,8 +105,6 @@ const DROPPED_REQUEST_HEADERS = new Set([
 
 /** Options for {@linkcode buildUpstreamRequest}. */
 export interface BuildUpstreamOptions {
-  /** The bucket's resolved config. */
-  bucket: ResolvedBucket;
   /** Backend credentials: an HMAC pair (SigV4), or an IBM IAM bearer token. */
   credentials: HmacKey | { bearer: string };
   /** Now, in epoch ms. */
@@ -144,14 +142,17 @@ function backendHost(host: string, port: number, tls: boolean): string {
 }
 
 /**
- * Builds and signs the backend request. Accepts only a verified request: the
- * client's credentials, presign parameters and hop-by-hop headers are removed.
+ * Builds and signs the backend request. Accepts only an admitted request (the
+ * validator said yes to exactly its operation, bucket and key): the client's
+ * credentials, presign parameters, hop-by-hop headers and `_` header twins
+ * are removed, and the backend URL comes from the bucket's config.
  */
 export function buildUpstreamRequest(
-  request: VerifiedRequest,
+  admitted: Admitted,
   options: BuildUpstreamOptions,
 ): UpstreamRequest {
-  const { bucket, credentials } = options;
+  const { credentials } = options;
+  const { bucket, verified: request } = admitted;
   const { target, auth } = request;
   const rawKey = target.rawKey;
   const virtual = bucket.addressingStyle === "virtual";

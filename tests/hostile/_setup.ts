@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { type BucketConfig, type ProxyConfig, type ProxyServer, serve } from "../../mod.ts";
 import type { ValidatorRequest } from "../../lib/config/config.ts";
-import { type ChunkedMode, encodeChunked } from "../../lib/body/aws_chunked.ts";
+import type { ChunkedMode } from "../../lib/sigv4/constants.ts";
+import { encodeChunked } from "../../lib/body/aws_chunked_encoder.ts";
 import { type ChecksumAlgorithm, checksumBase64 } from "../../lib/body/checksums.ts";
 import {
   amzDate,

@@ -8,7 +8,7 @@
 // it moves with when V8 and the allocator give memory back, not with leaks.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { encodeChunked } from "../../lib/body/aws_chunked.ts";
+import { encodeChunked } from "../../lib/body/aws_chunked_encoder.ts";
 import { amzDate, deriveSigningKey, signature } from "../../lib/sigv4/sigv4.ts";
 import { RawConn, requestHead, signHeaders } from "./_setup.ts";
 

@@ -1,0 +1,93 @@
+/**
+ * Stage 2, admit: the validator's decision (cached; answered synchronously
+ * on a cache hit) and the presigned-URL use cap. Only {@linkcode admit} makes
+ * an {@linkcode Admitted} request, and re-signing accepts nothing else, so
+ * `deno check` proves that no request reaches a backend without the
+ * validator's yes.
+ *
+ * @module
+ */
+import type { ResolvedBucket } from "../config/config.ts";
+import { isUnknown, type S3Operation } from "../s3ops/operation.ts";
+import type { VerifiedRequest } from "../sigv4/authenticate.ts";
+import { type Pipeline, question, type RequestState } from "./context.ts";
+import { S3Error } from "./errors.ts";
+import type { BucketRoute, Routed, ServiceRoute } from "./route.ts";
+
+const admitted: unique symbol = Symbol("admitted");
+
+/** A bucket request the validator allowed, on a bucket osp knows. */
+export interface Admitted {
+  /** Brand: only {@linkcode admit} makes these. */
+  readonly [admitted]: true;
+  /** The authenticated request. */
+  readonly verified: VerifiedRequest;
+  /** The allowed operation. */
+  readonly operation: S3Operation;
+  /** The client's bucket name (what the validator saw). */
+  readonly clientBucket: string;
+  /** The decoded key the validator saw, if any. */
+  readonly key?: string;
+  /** The bucket's config: backend, credentials, options. */
+  readonly bucket: ResolvedBucket;
+}
+
+/**
+ * Asks the validator about a bucket request (a service request, ListBuckets,
+ * is authorized bucket by bucket when it is listed) and counts a presigned
+ * URL's use. Throws AccessDenied, NoSuchBucket or NotImplemented.
+ */
+export async function admit(
+  pipeline: Pipeline,
+  routed: Routed,
+  state: RequestState,
+): Promise<Admitted | ServiceRoute> {
+  if (routed.kind === "service") return routed;
+  await requireValidatorYes(pipeline, routed, state);
+  if (routed.bucket === undefined) {
+    throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
+  }
+  await countPresignedUse(pipeline, routed.verified, state);
+  const { verified, operation, clientBucket, key, bucket } = routed;
+  return { [admitted]: true, verified, operation, clientBucket, key, bucket };
+}
+
+async function requireValidatorYes(
+  pipeline: Pipeline,
+  routed: BucketRoute,
+  state: RequestState,
+): Promise<void> {
+  const { config, authorizer } = pipeline;
+  if (isUnknown(routed.operation) && config.validator === undefined) {
+    throw new S3Error(
+      "NotImplemented",
+      "osp cannot name this request's S3 operation; without a validator it is refused",
+    );
+  }
+  const ask = question(pipeline, routed.verified, {
+    fields: { operation: routed.operation, bucket: routed.clientBucket, key: routed.key },
+    sourceIp: state.sourceIp,
+  });
+  // Synchronous when the decision is cached (the common case).
+  const decision = authorizer.check(routed.verified.token, ask, {
+    ttlMs: routed.bucket?.ttlMs ?? 0,
+  });
+  if (!(decision === true || (decision !== false && await decision))) {
+    throw new S3Error("AccessDenied", "Access Denied");
+  }
+}
+
+async function countPresignedUse(
+  pipeline: Pipeline,
+  verified: VerifiedRequest,
+  state: RequestState,
+): Promise<void> {
+  const max = pipeline.config.maxPresignUrlUsageAttempts;
+  const auth = verified.auth;
+  if (auth.kind !== "presigned" || max === 0) return;
+  const uses = await pipeline.useCounter.increment(auth.signature, {
+    expiresAt: auth.timeMs + auth.expiresSeconds! * 1000,
+  });
+  state.presigned = uses > max ? "rejected" : "hit";
+  if (uses > max) throw new S3Error("AccessDenied", "presigned URL use limit reached");
+}

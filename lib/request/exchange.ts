@@ -1,0 +1,217 @@
+/**
+ * The outer exchange around the stages: it owns the request id, turns any
+ * failure into S3 XML (the one place that renders errors), and observes —
+ * the access log line, the metrics, the bytes that went out — once the
+ * answer has been delivered. It never decides anything about the request.
+ *
+ * @module
+ */
+import { idleTimedStream, type IdleWatch } from "../body/idle_watch.ts";
+import { countingStream, UNKNOWN_BUCKET } from "../observe/metrics.ts";
+import { bufferedBodyLength } from "../upstream/http1.ts";
+import { STREAMED_UPLOAD_MIN } from "../upstream/transport.ts";
+import type { Pipeline, RequestState } from "./context.ts";
+import { errorResponse, type S3Error, toS3Error } from "./errors.ts";
+import { requestId } from "./request_id.ts";
+import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
+
+/** Connection facts of a request. */
+export interface ConnInfo {
+  /** The client's IP address (may be computed when first read). */
+  readonly remoteIp: string;
+  /** Aborts when the client goes away before the response is delivered. */
+  signal?: AbortSignal;
+  /** Settles once the response has been delivered (rejects if it was not). */
+  completed?: Promise<void>;
+}
+
+/** The stages, run in order on a parsed request. */
+export type Stages = (
+  request: Request,
+  options: { target: RequestTarget; state: RequestState; signal?: AbortSignal },
+) => Promise<Response>;
+
+/** What an exchange observed, for the log line and the metrics. */
+interface Observed {
+  request: Request;
+  state: RequestState;
+  started: number;
+  status: number;
+  error?: S3Error;
+  key?: string;
+  clientIp?: string;
+}
+
+/** Runs `stages` on one request and answers it; never throws. */
+export async function exchange(
+  pipeline: Pipeline,
+  stages: Stages,
+  options: { request: Request; conn: ConnInfo; downloadIdle?: IdleWatch },
+): Promise<Response> {
+  const { request, conn } = options;
+  const { config, logger, metrics } = pipeline;
+  const started = performance.now();
+  metrics?.requestStarted();
+  const state: RequestState = {
+    id: requestId(),
+    operation: "Unknown",
+    bucket: UNKNOWN_BUCKET,
+    sourceIp: () => conn.remoteIp,
+  };
+  // The log line is written after the response, when Deno no longer has the address.
+  const clientIp = logger.enabled("info") ? conn.remoteIp : undefined;
+  let target: RequestTarget | undefined;
+  let response: Response;
+  let error: S3Error | undefined;
+  try {
+    target = parseRequestTarget(request.url, {
+      hostHeader: request.headers.get("host"),
+      virtualHostSuffixes: config.virtualHostSuffixes,
+    });
+    response = await stages(request, { target, state, signal: conn.signal });
+    if (!response.headers.has("x-amz-request-id")) {
+      response.headers.set("x-amz-request-id", state.id);
+    }
+  } catch (err) {
+    error = toS3Error(err);
+    response = errorResponse(error, {
+      requestId: state.id,
+      resource: target?.rawPath ?? "/",
+      method: request.method,
+      headers: pipeline.serverHeaders,
+    });
+    logFailure(pipeline, state, error);
+  }
+  const observed: Observed = {
+    request,
+    state,
+    started,
+    status: response.status,
+    error,
+    key: target?.key,
+    clientIp,
+  };
+  return deliver(pipeline, response, {
+    conn,
+    downloadIdle: options.downloadIdle,
+    observed,
+    finish: (bytesOut) => finish(pipeline, observed, bytesOut),
+  });
+}
+
+function logFailure(pipeline: Pipeline, state: RequestState, error: S3Error): void {
+  const { logger } = pipeline;
+  if (error.status < 500 && !logger.enabled("debug")) return;
+  logger.log(error.status >= 500 ? "error" : "debug", "request failed", {
+    requestId: state.id,
+    code: error.code,
+    reason: error.message,
+    cause: error.cause,
+  });
+}
+
+/** Counts, measures and logs a request once its body has gone out (or failed to). */
+function finish(pipeline: Pipeline, observed: Observed, bytesOut: number): void {
+  const { metrics, logger, requestCounts } = pipeline;
+  const { request, state, error, status } = observed;
+  const durationMs = performance.now() - observed.started;
+  const length = request.headers.get("x-amz-decoded-content-length") ??
+    request.headers.get("content-length");
+  const bytesIn = length !== null && /^\d+$/.test(length) ? Number(length) : 0;
+  if (requestCounts) {
+    let ops = requestCounts.get(state.bucket);
+    if (ops === undefined) requestCounts.set(state.bucket, ops = new Map());
+    ops.set(state.operation, (ops.get(state.operation) ?? 0) + 1);
+  }
+  metrics?.requestFinished({
+    operation: state.operation,
+    bucket: state.bucket,
+    status,
+    code: error?.code,
+    durationMs,
+    upstreamMs: state.upstreamMs,
+    bytesIn,
+    bytesOut,
+    presigned: state.presigned,
+  });
+  if (!logger.enabled("info")) return;
+  logger.log("info", "request", {
+    requestId: state.id,
+    clientIp: observed.clientIp,
+    accessKey: state.accessKey,
+    method: request.method,
+    bucket: state.bucket,
+    operation: state.operation,
+    key: observed.key,
+    status,
+    code: error?.code,
+    bytesIn,
+    bytesOut,
+    ms: Math.round(durationMs * 10) / 10,
+    upstreamMs: state.upstreamMs === undefined ? undefined : Math.round(state.upstreamMs * 10) / 10,
+  });
+}
+
+/**
+ * Hands the response to Deno.serve with `finish` called once its body has
+ * gone out. Bodies read whole and sized bodies stream untouched (no
+ * per-chunk JavaScript); chunked answers are counted; with a download idle
+ * watch, large and unsized bodies are watched instead (that costs the native
+ * pipe).
+ */
+function deliver(
+  pipeline: Pipeline,
+  response: Response,
+  options: {
+    conn: ConnInfo;
+    downloadIdle?: IdleWatch;
+    observed: Observed;
+    finish: (bytesOut: number) => void;
+  },
+): Response {
+  const { conn, finish } = options;
+  const whenDelivered = (bytes: number) => {
+    if (conn.completed === undefined) finish(bytes);
+    else conn.completed.then(() => finish(bytes), () => finish(0));
+  };
+  // Bytes read whole from the backend: `response.body` is not touched, so
+  // Deno.serve sends them without a stream.
+  const buffered = bufferedBodyLength(response);
+  if (buffered !== undefined) {
+    whenDelivered(buffered);
+    return response;
+  }
+  if (response.body === null) {
+    finish(0);
+    return response;
+  }
+  const declared = response.headers.get("content-length");
+  const sized = declared !== null && /^\d+$/.test(declared);
+  const init = {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  };
+  if (options.downloadIdle !== undefined && (!sized || Number(declared) >= STREAMED_UPLOAD_MIN)) {
+    const idleMs = pipeline.config.downloadIdleTimeoutMs;
+    return new Response(
+      response.body.pipeThrough(idleTimedStream(options.downloadIdle, {
+        idleError: () => new Error(`no byte moved for ${idleMs} ms`),
+        onIdle: () =>
+          pipeline.logger.log("warn", "response body idle: cut", {
+            requestId: options.observed.state.id,
+            bucket: options.observed.state.bucket,
+            key: options.observed.key,
+            idleMs,
+          }),
+        onDone: finish,
+      })),
+      init,
+    );
+  }
+  if (conn.completed !== undefined && sized) {
+    whenDelivered(Number(declared));
+    return response;
+  }
+  return new Response(response.body.pipeThrough(countingStream(finish)), init);
+}

@@ -1,0 +1,119 @@
+/**
+ * Stage 1, route: from the parsed target and the client's headers to a
+ * verified request, its named operation and its bucket. Authentication
+ * happens here (only `authenticate()` makes a `VerifiedRequest`), then every
+ * check that keeps osp and a backend reading the request alike: signed
+ * header names, query values, hoisted headers, the bucket name, key paths.
+ *
+ * @module
+ */
+import { checkHoistedHeaders } from "../access/validator_request.ts";
+import type { ResolvedBucket } from "../config/config.ts";
+import { NO_BUCKET } from "../observe/metrics.ts";
+import { checkQueryParams, operationName, type S3Operation } from "../s3ops/operation.ts";
+import { authenticate, type VerifiedRequest } from "../sigv4/authenticate.ts";
+import { isPresignParam } from "../sigv4/parse_authorization.ts";
+import { checkSignedHeaderNames, droppedHeaderNames } from "./client_headers.ts";
+import { bucketFor, type Pipeline, type RequestState } from "./context.ts";
+import { S3Error } from "./errors.ts";
+import { checkKeyPath } from "./key_path.ts";
+import type { RequestTarget } from "./request_target.ts";
+
+/** A request on the service (`GET /`): no bucket. */
+export interface ServiceRoute {
+  /** Discriminant. */
+  kind: "service";
+  /** The authenticated request. */
+  verified: VerifiedRequest;
+  /** The operation (ListBuckets is the only one osp serves). */
+  operation: S3Operation;
+}
+
+/** A request on a bucket or an object. */
+export interface BucketRoute {
+  /** Discriminant. */
+  kind: "bucket";
+  /** The authenticated request. */
+  verified: VerifiedRequest;
+  /** The operation. */
+  operation: S3Operation;
+  /** The client's bucket name. */
+  clientBucket: string;
+  /** The decoded key, if any. */
+  key?: string;
+  /** The bucket's config; undefined when neither cosMap nor a default route has it. */
+  bucket?: ResolvedBucket;
+}
+
+/** Where a request goes, once authenticated and named. */
+export type Routed = ServiceRoute | BucketRoute;
+
+/** Authenticates the request, names its operation and finds its bucket. */
+export async function route(
+  pipeline: Pipeline,
+  request: { method: string; headers: Headers; target: RequestTarget },
+  state: RequestState,
+): Promise<Routed> {
+  const { config, credentials, signingKeys } = pipeline;
+  const { method, headers, target } = request;
+  const verified = await authenticate({ method, target, headers }, {
+    now: config.clock(),
+    clockSkewMs: config.clockSkewMs,
+    secretFor: (ak) => credentials.secretFor(ak),
+    signingKeys,
+    skipSignatureValidation: config.skipSignatureValidation,
+  });
+  state.accessKey = verified.token;
+  checkRequestShape(pipeline, verified, state);
+  const operation = nameOperation(verified);
+  state.operation = operation;
+  if (target.bucket === undefined) {
+    state.bucket = NO_BUCKET;
+    return { kind: "service", verified, operation };
+  }
+  if (target.bucket === "") {
+    throw new S3Error("InvalidBucketName", "The specified bucket is not valid.");
+  }
+  const bucket = bucketFor(pipeline, target.bucket);
+  // Default-route buckets are named by clients: one label keeps metrics bounded.
+  if (bucket) state.bucket = config.buckets.has(bucket.name) ? bucket.name : "_default";
+  if (bucket?.strictKeyPaths && target.key !== undefined) checkKeyPath(target.key);
+  return {
+    kind: "bucket",
+    verified,
+    operation,
+    clientBucket: target.bucket,
+    key: target.key,
+    bucket,
+  };
+}
+
+/** The checks that make osp and a backend read the request alike. */
+function checkRequestShape(
+  pipeline: Pipeline,
+  verified: VerifiedRequest,
+  state: RequestState,
+): void {
+  checkSignedHeaderNames(verified.auth.signedHeaders);
+  checkQueryParams(verified.target.params, { method: verified.method });
+  checkHoistedHeaders(verified);
+  if (pipeline.logger.enabled("debug")) {
+    const dropped = droppedHeaderNames(verified.headers);
+    if (dropped.length > 0) {
+      pipeline.logger.log("debug", "dropped headers", { requestId: state.id, dropped });
+    }
+  }
+}
+
+function nameOperation(verified: VerifiedRequest): S3Operation {
+  const { target, headers, method } = verified;
+  const query = new Set<string>();
+  for (const p of target.params) if (!isPresignParam(p.name)) query.add(p.name);
+  return operationName({
+    method,
+    hasBucket: target.bucket !== undefined,
+    hasKey: target.key !== undefined,
+    query,
+    header: (n) => headers.get(n),
+  });
+}

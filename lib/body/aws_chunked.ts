@@ -28,7 +28,6 @@ import {
   type ChunkedSigning,
   chunkStringToSign,
   EMPTY_SHA256,
-  sha256Hex,
   signature,
   trailerStringToSign,
 } from "../sigv4/sigv4.ts";

@@ -17,7 +17,7 @@ import type { ResolvedBucket } from "../config/config.ts";
 import { S3Error } from "../request/errors.ts";
 import { holdBackStream } from "./hold_back.ts";
 import { pooledBytes } from "./block_pool.ts";
-import type { UpstreamRequest } from "../upstream/resign.ts";
+import type { UpstreamRequest } from "../upstream/upstream_request.ts";
 import { isChunkedMode } from "../sigv4/constants.ts";
 
 /** Data bytes per chunk when osp re-frames an upload for a backend. */

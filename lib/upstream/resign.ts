@@ -7,7 +7,6 @@
  */
 import type { Admitted } from "../request/admit.ts";
 import { isPresignParam } from "../sigv4/parse_authorization.ts";
-import type { ChunkedSigning } from "../sigv4/sigv4.ts";
 import type { HmacKey, ResolvedBucket } from "../config/config.ts";
 import { isDnsName } from "../request/bucket_name.ts";
 import { isDroppedHeader } from "../request/client_headers.ts";
@@ -25,71 +24,9 @@ import {
   UNSIGNED_PAYLOAD,
   uriEncode,
 } from "../sigv4/sigv4.ts";
+import { HOP_BY_HOP, type UpstreamRequest, upstreamRequest } from "./upstream_request.ts";
 
-/** A request ready to send to a backend. */
-export interface UpstreamRequest {
-  /** HTTP method. */
-  method: string;
-  /** `scheme://host:port`, the host being `bucket.host` for virtual addressing. */
-  origin: string;
-  /** The path and query to send, already in canonical encoding. */
-  pathAndQuery: string;
-  /**
-   * All headers to send, `host` and `authorization` included: lower-case
-   * names, one entry per name. What the transports send (a plain list costs
-   * `fetch` half of what a `Headers` does).
-   */
-  headerList: [string, string][];
-  /** The same headers as a `Headers` (built on first use). */
-  readonly headers: Headers;
-  /** What the backend signature was made with: the seed for re-signed chunks (none for bearer). */
-  signing?: ChunkedSigning;
-}
-
-/** An UpstreamRequest from its parts; `headers` is made from the list when first read. */
-class Upstream implements UpstreamRequest {
-  method: string;
-  origin: string;
-  pathAndQuery: string;
-  headerList: [string, string][];
-  signing?: ChunkedSigning;
-  #headers?: Headers;
-
-  constructor(
-    parts: Omit<UpstreamRequest, "headerList" | "headers">,
-    headers: Map<string, string>,
-  ) {
-    this.method = parts.method;
-    this.origin = parts.origin;
-    this.pathAndQuery = parts.pathAndQuery;
-    this.headerList = [...headers];
-    if (parts.signing !== undefined) this.signing = parts.signing;
-  }
-
-  get headers(): Headers {
-    return this.#headers ??= new Headers(this.headerList);
-  }
-}
-
-function upstreamRequest(
-  parts: Omit<UpstreamRequest, "headerList" | "headers">,
-  headers: Map<string, string>,
-): UpstreamRequest {
-  return new Upstream(parts, headers);
-}
-
-/** Hop-by-hop headers, never forwarded in either direction. */
-export const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
+export type { UpstreamRequest };
 
 // Request headers osp replaces or must not forward.
 const DROPPED_REQUEST_HEADERS = new Set([

@@ -19,7 +19,7 @@ import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
 import { S3Error } from "../request/errors.ts";
-import { HOP_BY_HOP, type UpstreamRequest } from "./resign.ts";
+import { HOP_BY_HOP, type UpstreamRequest } from "./upstream_request.ts";
 import { type Deadline, DeadlineQueue } from "../serve/deadlines.ts";
 import { IdleWatch } from "../body/idle_watch.ts";
 import {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { bufferedBodyLength } from "./http1.ts";
 import { NATIVE_DOWNLOAD_MIN, type SendOptions, Transport } from "./transport.ts";
-import type { UpstreamRequest } from "./resign.ts";
+import type { UpstreamRequest } from "./upstream_request.ts";
 import { selfSignedCert } from "../../tests/_tls.ts";
 
 function pattern(size: number): Uint8Array {

@@ -17,6 +17,11 @@ export interface Rgw {
   /** e.g. "http://127.0.0.1:PORT" */
   endpoint: string;
   port: number;
+  /**
+   * RGW's ops log: one JSON entry per operation radosgw ran (see
+   * tests/_ops_log.ts for reading it).
+   */
+  opsLogPath: string;
   /** creates a RGW user with generated keys via `radosgw-admin user create` */
   createUser(uid: string): Promise<RgwUser>;
   /** restart radosgw only (it sometimes aborts); waits until HTTP answers */
@@ -45,6 +50,8 @@ export interface AttachState {
   conf: string;
   keyring: string;
   port: number;
+  /** RGW's ops log file; absent in state files written before it existed (then `<dir>/ops.log`). */
+  opsLogPath?: string;
 }
 
 /** Starts a cluster owned by the caller (tests/run.ts), independent of getRgw's memo. */
@@ -120,7 +127,9 @@ export function getRgw(): Promise<Rgw> {
   if (!state.promise && attachFile) {
     // tests/run.ts started one cluster for the whole run: attach to it.
     const s = JSON.parse(Deno.readTextFileSync(attachFile)) as AttachState;
-    state.promise = Promise.resolve(new Cluster(s.dir, s.conf, s.keyring, s.port, false));
+    state.promise = Promise.resolve(
+      new Cluster(s.dir, s.conf, s.keyring, s.port, false, s.opsLogPath),
+    );
   }
   if (!state.promise) {
     const p = startCluster();
@@ -185,6 +194,7 @@ interface Daemon {
 
 class Cluster implements Rgw {
   readonly endpoint: string;
+  readonly opsLogPath: string;
   private readonly daemons = new Map<string, Daemon>();
   private watchdog: Deno.ChildProcess | undefined;
   private stopped = false;
@@ -197,14 +207,22 @@ class Cluster implements Rgw {
     readonly keyring: string,
     readonly port: number,
     readonly owned = true,
+    opsLog?: string,
   ) {
     this.endpoint = `http://127.0.0.1:${port}`;
+    this.opsLogPath = opsLog ?? opsLogPath(dir);
     if (owned) globalThis.addEventListener("unload", this.onUnload);
   }
 
   /** What another process needs to attach to this cluster. */
   state(): AttachState {
-    return { dir: this.dir, conf: this.conf, keyring: this.keyring, port: this.port };
+    return {
+      dir: this.dir,
+      conf: this.conf,
+      keyring: this.keyring,
+      port: this.port,
+      opsLogPath: this.opsLogPath,
+    };
   }
 
   private get env(): Record<string, string> {
@@ -520,6 +538,11 @@ class Cluster implements Rgw {
   }
 }
 
+/** Where RGW writes its ops log (rgw_ops_log_file_path) in a cluster directory. */
+function opsLogPath(dir: string): string {
+  return `${dir}/ops.log`;
+}
+
 function configText(dir: string, fsid: string, monPort: number, rgwPort: number): string {
   return `[global]
 fsid = ${fsid}
@@ -578,6 +601,15 @@ rgw_dns_name = localhost
 rgw_gc_obj_min_wait = 10
 rgw_gc_processor_period = 10
 admin_socket = ${dir}/run/$cluster-$name.asok
+# The ops log: one JSON line per request RGW ran as an operation (bucket,
+# operation, raw uri, http_status, user_agent, trans_id…), written at once, for
+# differential tests (tests/_ops_log.ts). Requests refused before an operation
+# is chosen (bad signature, 405, ListBuckets) are not logged; with
+# rgw_log_nonexistent_bucket, those naming a missing bucket are.
+rgw_enable_ops_log = true
+rgw_ops_log_rados = false
+rgw_ops_log_file_path = ${opsLogPath(dir)}
+rgw_log_nonexistent_bucket = true
 `;
 }
 

@@ -60,7 +60,11 @@ Deno.test("modules: no import cycles among osp's own files", async () => {
   const edges = await graph(["mod.ts", "main.ts", "lib/serve/worker.ts"]);
   assert.ok(edges.size > 40, `only ${edges.size} modules found`);
   const cycle = findCycle(edges);
-  assert.equal(cycle, undefined, `import cycle: ${cycle?.map((s) => s.slice(root.length)).join(" -> ")}`);
+  assert.equal(
+    cycle,
+    undefined,
+    `import cycle: ${cycle?.map((s) => s.slice(root.length)).join(" -> ")}`,
+  );
 });
 
 Deno.test("modules: the cycle finder finds a cycle", () => {

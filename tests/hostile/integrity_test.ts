@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { serve } from "../../mod.ts";
 import type { ProxyConfig, ProxyServer, ValidatorRequest } from "../../mod.ts";
-import { uriEncode } from "../../lib/sigv4.ts";
+import { uriEncode } from "../../lib/sigv4/sigv4.ts";
 import { getRgw, type Rgw, type RgwUser } from "../_rgw.ts";
 import { ensureResolves, RGW_TEST } from "../_rgw_env.ts";
 import {

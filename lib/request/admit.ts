@@ -86,7 +86,7 @@ async function countPresignedUse(
   const auth = verified.auth;
   if (auth.kind !== "presigned" || max === 0) return;
   const uses = await pipeline.useCounter.increment(auth.signature, {
-    expiresAt: auth.timeMs + auth.expiresSeconds! * 1000,
+    expiresAt: auth.timeMs + auth.expiresSeconds * 1000,
   });
   state.presigned = uses > max ? "rejected" : "hit";
   if (uses > max) throw new S3Error("AccessDenied", "presigned URL use limit reached");

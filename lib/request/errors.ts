@@ -70,7 +70,7 @@ export interface S3ErrorOptions {
  */
 export class S3Error extends Error {
   /** The S3 error code, e.g. `AccessDenied`. */
-  readonly code: string;
+  readonly code: S3ErrorCode;
   /** The HTTP status sent with it. */
   readonly status: number;
 

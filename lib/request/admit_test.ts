@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import type { ProxyConfig, ValidatorRequest } from "../config/config.ts";
+import { admit } from "./admit.ts";
+import { S3Error } from "./errors.ts";
+import { route } from "./route.ts";
+import { freshState, signed, targetOf, testPipeline } from "./_test_util.ts";
+
+async function admitted(request: Request, config: Partial<ProxyConfig> = {}) {
+  const { pipeline } = testPipeline({ config });
+  const state = freshState();
+  const target = targetOf(request);
+  const routed = await route(
+    pipeline,
+    { method: request.method, headers: request.headers, target },
+    state,
+  );
+  return { admission: await admit(pipeline, routed, state), state };
+}
+
+function rejectsWith(code: string) {
+  return (e: unknown) => e instanceof S3Error && e.code === code;
+}
+
+Deno.test("admit: the validator's yes makes an Admitted with exactly what it was asked about", async () => {
+  const asked: ValidatorRequest[] = [];
+  const validator = (_t: string, _b: string, r: ValidatorRequest) => {
+    asked.push(r);
+    return true;
+  };
+  const { admission } = await admitted(signed("DELETE", "/data/dir/k"), { validator });
+  assert.ok(!("kind" in admission));
+  assert.deepEqual(
+    [admission.operation, admission.clientBucket, admission.key, admission.bucket.name],
+    ["DeleteObject", "data", "dir/k", "data"],
+  );
+  assert.deepEqual(asked.map((r) => [r.operation, r.bucket, r.key]), [[
+    "DeleteObject",
+    "data",
+    "dir/k",
+  ]]);
+});
+
+Deno.test("admit: a no is AccessDenied; a throw is InternalError, never a yes", async () => {
+  await assert.rejects(
+    () => admitted(signed("GET", "/data/k"), { validator: () => false }),
+    rejectsWith("AccessDenied"),
+  );
+  await assert.rejects(
+    () =>
+      admitted(signed("GET", "/data/k"), {
+        validator: () => {
+          throw new Error("boom");
+        },
+      }),
+    rejectsWith("InternalError"),
+  );
+});
+
+Deno.test("admit: the validator is asked before osp says a bucket does not exist", async () => {
+  await assert.rejects(() => admitted(signed("GET", "/nothere/k")), rejectsWith("NoSuchBucket"));
+  await assert.rejects(
+    () => admitted(signed("GET", "/nothere/k"), { validator: () => false }),
+    rejectsWith("AccessDenied"),
+  );
+});
+
+Deno.test("admit: Unknown is refused without a validator and asked about with one", async () => {
+  await assert.rejects(
+    () => admitted(signed("POST", "/data/k?append&position=0")),
+    rejectsWith("NotImplemented"),
+  );
+  const { admission } = await admitted(signed("POST", "/data/k?append&position=0"), {
+    validator: (_t, _b, r) => r.operation === "Unknown",
+  });
+  assert.equal(admission.operation, "Unknown");
+});
+
+Deno.test("admit: a service request passes through to be authorized bucket by bucket", async () => {
+  const { admission } = await admitted(signed("GET", "/"), { validator: () => false });
+  assert.ok("kind" in admission && admission.kind === "service");
+});

@@ -38,5 +38,6 @@ export type {
   ProxyConfig,
   TlsConfig,
   Validator,
+  ValidatorCacheKeyConfig,
   ValidatorRequest,
 } from "./lib/config/config.ts";

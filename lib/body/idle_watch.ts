@@ -33,10 +33,16 @@ class Handle implements IdleHandle {
 /**
  * Watches transfers for inactivity.
  *
+ * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { IdleWatch } from "./idle_watch.ts";
  * const idle = new IdleWatch(60_000);
+ * const abort = new AbortController();
  * const handle = idle.watch(() => abort.abort());
- * // for each chunk: handle.touch(); at the end: handle.stop();
+ * handle.touch(); // for each chunk
+ * handle.stop(); // at the end
+ * assert.equal(abort.signal.aborted, false);
  * ```
  */
 export class IdleWatch {

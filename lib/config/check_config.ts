@@ -11,9 +11,10 @@ import { resolveConfigProblems } from "./config.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkConfig } from "@osp/osp";
  * const problems = checkConfig({ cosMap: { logs: { host: "rgw", port: 0 } }, httpPort: 8080 });
- * console.log(problems.join("\n"));
+ * assert.ok(problems.includes('cosMap["logs"].port must be an integer 1–65535'));
  * ```
  */
 export function checkConfig(config: unknown): string[] {

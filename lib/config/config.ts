@@ -9,14 +9,18 @@ import { hasUnsafeBucketChar, isDnsName } from "../request/bucket_name.ts";
 /** The cosMap key of the default route, for buckets not named explicitly. */
 export const DEFAULT_ROUTE = "*";
 
+/** IBM's public IAM token endpoint, the default `iamEndpoint`. */
+export const DEFAULT_IAM_ENDPOINT = "https://iam.cloud.ibm.com/identity/token";
+
 /**
  * A value or a promise of it: callbacks may be sync or async.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Awaitable } from "@osp/osp";
  * const lookup = (k: string): Awaitable<string | null> => Promise.resolve(k === "a" ? "s" : null);
- * console.log(lookup);
+ * assert.equal(await lookup("a"), "s");
  * ```
  */
 export type Awaitable<T> = T | Promise<T>;
@@ -26,9 +30,10 @@ export type Awaitable<T> = T | Promise<T>;
  *
  * @example
  * ```ts
- * import type { HmacKey } from "@osp/osp";
+ * import assert from "node:assert/strict";
+ * import { checkConfig, type HmacKey } from "@osp/osp";
  * const key: HmacKey = { accessKey: "alice", secretKey: "alice-secret" };
- * console.log(key);
+ * assert.deepEqual(checkConfig({ httpPort: 8080, hmacKeystore: [key], cosMap: {} }), []);
  * ```
  */
 export interface HmacKey {
@@ -43,9 +48,15 @@ export interface HmacKey {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ValidatorRequest } from "@osp/osp";
  * const readOnly = (r: ValidatorRequest) => r.method === "GET" || r.method === "HEAD";
- * console.log(readOnly);
+ * const request: ValidatorRequest = {
+ *   method: "GET", operation: "GetObject", bucket: "logs", key: "app.log",
+ *   query: {}, headers: { host: "osp.example.com" }, sourceIp: "10.0.0.1",
+ * };
+ * assert.equal(readOnly(request), true);
+ * assert.equal(readOnly({ ...request, method: "PUT", operation: "PutObject" }), false);
  * ```
  */
 export interface ValidatorRequest {
@@ -72,10 +83,16 @@ export interface ValidatorRequest {
  *
  * @example
  * ```ts
- * import type { Validator } from "@osp/osp";
+ * import assert from "node:assert/strict";
+ * import type { Validator, ValidatorRequest } from "@osp/osp";
  * const validator: Validator = (token, bucket, req) =>
  *   bucket === "public" ? req.operation === "GetObject" : token === "admin";
- * console.log(validator);
+ * const get: ValidatorRequest = {
+ *   method: "GET", operation: "GetObject", bucket: "public", key: "k",
+ *   query: {}, headers: {}, sourceIp: "10.0.0.1",
+ * };
+ * assert.equal(validator("anyone", "public", get), true);
+ * assert.equal(validator("anyone", "private", { ...get, bucket: "private" }), false);
  * ```
  */
 export type Validator = (
@@ -89,11 +106,12 @@ export type Validator = (
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { HmacFetcher } from "@osp/osp";
  * const secrets = new Map([["alice", "alice-secret"]]);
  * const hmacFetcher: HmacFetcher = (accessKey) => secrets.get(accessKey);
- * console.log(secrets);
- * console.log(hmacFetcher);
+ * assert.equal(hmacFetcher("alice"), "alice-secret");
+ * assert.equal(hmacFetcher("mallory"), undefined);
  * ```
  */
 export type HmacFetcher = (accessKey: string) => Awaitable<string | null | undefined>;
@@ -104,10 +122,14 @@ export type HmacFetcher = (accessKey: string) => Awaitable<string | null | undef
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { BucketCredsFetcher } from "@osp/osp";
  * const bucketCredsFetcher: BucketCredsFetcher = async (token, bucket) =>
  *   ({ accessKey: `${token}-on-${bucket}`, secretKey: "from-your-vault" });
- * console.log(bucketCredsFetcher);
+ * assert.deepEqual(await bucketCredsFetcher("alice", "logs"), {
+ *   accessKey: "alice-on-logs",
+ *   secretKey: "from-your-vault",
+ * });
  * ```
  */
 export type BucketCredsFetcher = (token: string, bucket: string) => Awaitable<HmacKey | string>;
@@ -117,12 +139,14 @@ export type BucketCredsFetcher = (token: string, bucket: string) => Awaitable<Hm
  *
  * @example
  * ```ts
- * import type { BucketConfig } from "@osp/osp";
+ * import assert from "node:assert/strict";
+ * import { type BucketConfig, checkConfig } from "@osp/osp";
  * const logs: BucketConfig = {
  *   host: "rgw.internal", port: 7480, tls: false, addressingStyle: "path",
  *   backendBucket: "logs", accessKey: "rgw-key", secretKey: "rgw-secret",
  * };
- * console.log(logs);
+ * const hmacKeystore = [{ accessKey: "alice", secretKey: "alice-secret" }];
+ * assert.deepEqual(checkConfig({ httpPort: 8080, hmacKeystore, cosMap: { logs } }), []);
  * ```
  */
 export interface BucketConfig {
@@ -183,10 +207,12 @@ export interface BucketConfig {
  *
  * @example
  * ```ts
- * import type { ValidatorCacheKeyConfig } from "@osp/osp";
+ * import assert from "node:assert/strict";
+ * import { checkConfig, type ValidatorCacheKeyConfig } from "@osp/osp";
  * // A validator that reads only token, bucket, operation and key:
  * const validatorCacheKey: ValidatorCacheKeyConfig = { query: false, headers: [], sourceIp: false };
- * console.log(validatorCacheKey);
+ * const hmacKeystore = [{ accessKey: "alice", secretKey: "alice-secret" }];
+ * assert.deepEqual(checkConfig({ httpPort: 8080, hmacKeystore, cosMap: {}, validatorCacheKey }), []);
  * ```
  */
 export interface ValidatorCacheKeyConfig {
@@ -217,9 +243,12 @@ export interface ValidatorCacheKey {
  *
  * @example
  * ```ts
- * import type { TlsConfig } from "@osp/osp";
- * const tls: TlsConfig = { cert: "/etc/osp/cert.pem", key: "/etc/osp/key.pem" };
- * console.log(tls);
+ * import assert from "node:assert/strict";
+ * import { checkConfig, type TlsConfig } from "@osp/osp";
+ * const tls: TlsConfig = { cert: "/nonexistent/cert.pem", key: "/nonexistent/key.pem" };
+ * const hmacKeystore = [{ accessKey: "alice", secretKey: "alice-secret" }];
+ * const problems = checkConfig({ httpsPort: 8443, tls, hmacKeystore, cosMap: {} });
+ * assert.match(problems[0], /^tls.cert is neither PEM text nor a readable file/);
  * ```
  */
 export interface TlsConfig {
@@ -234,9 +263,11 @@ export interface TlsConfig {
  *
  * @example
  * ```ts
- * import type { LogLevel } from "@osp/osp";
- * const level: LogLevel = "warn";
- * console.log(level);
+ * import assert from "node:assert/strict";
+ * import { checkConfig, type LogLevel } from "@osp/osp";
+ * const logLevel: LogLevel = "warn";
+ * const hmacKeystore = [{ accessKey: "alice", secretKey: "alice-secret" }];
+ * assert.deepEqual(checkConfig({ httpPort: 8080, hmacKeystore, cosMap: {}, logLevel }), []);
  * ```
  */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -247,14 +278,14 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
  *
  * @example
  * ```ts
- * import type { ProxyConfig } from "@osp/osp";
+ * import assert from "node:assert/strict";
+ * import { checkConfig, type ProxyConfig } from "@osp/osp";
  * const config: ProxyConfig = {
  *   httpPort: 8080,
  *   hmacKeystore: [{ accessKey: "alice", secretKey: "alice-secret" }],
  *   cosMap: { photos: { host: "s3.amazonaws.com", port: 443, accessKey: "AK", secretKey: "SK" } },
  * };
- * console.log(config);
- * console.log(config);
+ * assert.deepEqual(checkConfig(config), []);
  * ```
  */
 export interface ProxyConfig {
@@ -402,60 +433,68 @@ export interface ResolvedConfig {
   fetch: typeof fetch;
 }
 
-const CONFIG_FIELDS = new Set([
-  "cosMap",
-  "hmacKeystore",
-  "hmacFetcher",
-  "validator",
-  "bucketCredsFetcher",
-  "httpPort",
-  "httpsPort",
-  "tls",
-  "hostname",
-  "virtualHostSuffixes",
-  "threads",
-  "verify",
-  "skipSignatureValidation",
-  "maxPresignUrlUsageAttempts",
-  "store",
-  "serverName",
-  "metricsPort",
-  "logLevel",
-  "clockSkewSeconds",
-  "secretCacheTtl",
-  "cacheSize",
-  "validatorCacheKey",
-  "callbackTimeoutMs",
-  "upstreamTimeoutMs",
-  "bodyIdleTimeoutMs",
-  "downloadIdleTimeoutMs",
-  "maxConcurrentRequests",
-  "shutdownGraceMs",
-  "iamEndpoint",
-  "enableRequestCounting",
-  "clock",
-  "fetch",
-]);
+/**
+ * Every ProxyConfig field, once: typed by the interface, so a field added there
+ * without being added here (or a stray one here) fails `deno check`.
+ */
+const CONFIG_FIELDS: Record<keyof ProxyConfig, true> = {
+  cosMap: true,
+  hmacKeystore: true,
+  hmacFetcher: true,
+  validator: true,
+  bucketCredsFetcher: true,
+  httpPort: true,
+  httpsPort: true,
+  tls: true,
+  hostname: true,
+  virtualHostSuffixes: true,
+  threads: true,
+  verify: true,
+  skipSignatureValidation: true,
+  maxPresignUrlUsageAttempts: true,
+  store: true,
+  serverName: true,
+  metricsPort: true,
+  logLevel: true,
+  clockSkewSeconds: true,
+  secretCacheTtl: true,
+  cacheSize: true,
+  validatorCacheKey: true,
+  callbackTimeoutMs: true,
+  upstreamTimeoutMs: true,
+  bodyIdleTimeoutMs: true,
+  downloadIdleTimeoutMs: true,
+  maxConcurrentRequests: true,
+  shutdownGraceMs: true,
+  iamEndpoint: true,
+  enableRequestCounting: true,
+  clock: true,
+  fetch: true,
+};
 
-const BUCKET_FIELDS = new Set([
-  "host",
-  "port",
-  "region",
-  "accessKey",
-  "secretKey",
-  "apiKey",
-  "ttl",
-  "addressingStyle",
-  "tls",
-  "backendBucket",
-  "payloadForwarding",
-  "verifyPayloadHash",
-  "verifyChecksums",
-  "addContentMd5",
-  "serviceInstanceId",
-  "backendCredentials",
-  "strictKeyPaths",
-]);
+/**
+ * Every BucketConfig field, once: typed by the interface, so a field added there
+ * without being added here (or a stray one here) fails `deno check`.
+ */
+const BUCKET_FIELDS: Record<keyof BucketConfig, true> = {
+  host: true,
+  port: true,
+  region: true,
+  accessKey: true,
+  secretKey: true,
+  apiKey: true,
+  ttl: true,
+  addressingStyle: true,
+  tls: true,
+  backendBucket: true,
+  payloadForwarding: true,
+  verifyPayloadHash: true,
+  verifyChecksums: true,
+  addContentMd5: true,
+  serviceInstanceId: true,
+  backendCredentials: true,
+  strictKeyPaths: true,
+};
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
 
@@ -606,7 +645,7 @@ function resolveBucket(
     return undefined;
   }
   for (const field of Object.keys(raw)) {
-    if (!BUCKET_FIELDS.has(field)) p.add(`${path}.${field}`, "is not a known field");
+    if (!Object.hasOwn(BUCKET_FIELDS, field)) p.add(`${path}.${field}`, "is not a known field");
   }
   const host = checkString(p, `${path}.host`, raw.host, { required: true });
   if (host !== undefined && /[/:?#@%\\\s]/.test(host) && !/^\[[0-9a-fA-F:]+\]$/.test(host)) {
@@ -731,7 +770,7 @@ export function resolveConfigProblems(
   const p = new Problems();
   if (!isRecord(config)) return { problems: ["config must be an object"] };
   for (const field of Object.keys(config)) {
-    if (!CONFIG_FIELDS.has(field)) p.add(field, "is not a known field");
+    if (!Object.hasOwn(CONFIG_FIELDS, field)) p.add(field, "is not a known field");
   }
   const hmacFetcher = checkFunction<HmacFetcher>(p, "hmacFetcher", config.hmacFetcher);
   const validator = checkFunction<Validator>(p, "validator", config.validator);
@@ -875,7 +914,7 @@ export function resolveConfigProblems(
   const shutdownGraceMs =
     checkNonNegative(p, "shutdownGraceMs", config.shutdownGraceMs, { integer: true }) ?? 30_000;
   const iamEndpoint = checkString(p, "iamEndpoint", config.iamEndpoint) ??
-    "https://iam.cloud.ibm.com/identity/token";
+    DEFAULT_IAM_ENDPOINT;
   if (!/^https?:\/\//.test(iamEndpoint)) p.add("iamEndpoint", "must be an http(s) URL");
   const enableRequestCounting =
     checkBoolean(p, "enableRequestCounting", config.enableRequestCounting) ??

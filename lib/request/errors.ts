@@ -36,9 +36,10 @@ export const S3_ERROR_STATUS = {
  *
  * @example
  * ```ts
- * import type { S3ErrorCode } from "@osp/osp";
+ * import assert from "node:assert/strict";
+ * import { S3Error, type S3ErrorCode } from "@osp/osp";
  * const code: S3ErrorCode = "AccessDenied";
- * console.log(code);
+ * assert.equal(new S3Error(code, "Access Denied").status, 403);
  * ```
  */
 export type S3ErrorCode = keyof typeof S3_ERROR_STATUS;
@@ -64,8 +65,14 @@ export interface S3ErrorOptions {
  *
  * @example Throwing a 403
  * ```ts
+ * import assert from "node:assert/strict";
  * import { S3Error } from "@osp/osp";
- * throw new S3Error("AccessDenied", "Access Denied");
+ * assert.throws(
+ *   () => {
+ *     throw new S3Error("AccessDenied", "Access Denied");
+ *   },
+ *   (e: unknown) => e instanceof S3Error && e.status === 403 && e.code === "AccessDenied",
+ * );
  * ```
  */
 export class S3Error extends Error {

@@ -234,7 +234,12 @@ function bucketOperation(method: string, query: ReadonlySet<string>): Named {
   }
 }
 
-function objectOperation(method: string, query: ReadonlySet<string>, copy: boolean): Named {
+function objectOperation(
+  method: string,
+  query: ReadonlySet<string>,
+  options: { copy: boolean },
+): Named {
+  const copy = options.copy;
   const [sub, suffix] = subresource(query, OBJECT_SUBRESOURCES) ?? [];
   switch (method) {
     case "GET":
@@ -274,7 +279,7 @@ export function operationName(input: OperationInput): S3Operation {
   const [operation, selector]: Named = !input.hasBucket
     ? [method === "GET" ? "ListBuckets" : "Unknown"]
     : input.hasKey
-    ? objectOperation(method, query, input.header("x-amz-copy-source") !== null)
+    ? objectOperation(method, query, { copy: input.header("x-amz-copy-source") !== null })
     : bucketOperation(method, query);
   for (const name of query) {
     if (name === selector || QUALIFIERS.has(name) || isHoistedHeader(name)) continue;

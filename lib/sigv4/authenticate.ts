@@ -82,7 +82,7 @@ function checkTime(auth: ParsedAuthorization, options: AuthenticateOptions): voi
   if (auth.timeMs - options.now > options.clockSkewMs) {
     throw new S3Error("AccessDenied", "Request is not valid yet");
   }
-  if (options.now > auth.timeMs + auth.expiresSeconds! * 1000) {
+  if (options.now > auth.timeMs + auth.expiresSeconds * 1000) {
     throw new S3Error("AccessDenied", "Request has expired");
   }
 }

@@ -21,10 +21,8 @@ export type PayloadMode =
   | { kind: "unsigned" }
   | { kind: ChunkedMode };
 
-/** SigV4 credentials as the client presented them. */
-export interface ParsedAuthorization {
-  /** Header-signed or presigned (query). */
-  kind: "header" | "presigned";
+/** What header-signed and presigned credentials have in common. */
+interface Credentials {
   /** The client's access key id: the token the validator sees. */
   accessKey: string;
   /** The credential scope the client signed with. */
@@ -41,9 +39,24 @@ export interface ParsedAuthorization {
   payloadHash: string;
   /** The payload mode. */
   payload: PayloadMode;
-  /** Presigned only: seconds the URL is valid. */
-  expiresSeconds?: number;
 }
+
+/** Credentials from the `Authorization` header. */
+export interface HeaderAuthorization extends Credentials {
+  /** Discriminant. */
+  kind: "header";
+}
+
+/** Credentials from a presigned URL's query. */
+export interface PresignedAuthorization extends Credentials {
+  /** Discriminant. */
+  kind: "presigned";
+  /** Seconds the URL is valid (`X-Amz-Expires`). */
+  expiresSeconds: number;
+}
+
+/** SigV4 credentials as the client presented them: header-signed or presigned. */
+export type ParsedAuthorization = HeaderAuthorization | PresignedAuthorization;
 
 /** True for the query parameters of a presigned URL, which never go to the backend. */
 export function isPresignParam(name: string): boolean {

@@ -119,7 +119,8 @@ export function percentDecode(raw: string): string {
 }
 
 /** S3 URI-encoding of bytes: unreserved kept, `/` kept when `keepSlash`. */
-function encodeBytes(bytes: Uint8Array, keepSlash: boolean): string {
+function encodeBytes(bytes: Uint8Array, options: { keepSlash: boolean }): string {
+  const keepSlash = options.keepSlash;
   let out = "";
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
@@ -139,7 +140,7 @@ export interface UriEncodeOptions {
 export function uriEncode(text: string, options: UriEncodeOptions = {}): string {
   const keepSlash = options.keepSlash ?? false;
   if ((keepSlash ? PATH_UNRESERVED_ONLY : UNRESERVED_ONLY).test(text)) return text;
-  return encodeBytes(UTF8.encode(text), keepSlash);
+  return encodeBytes(UTF8.encode(text), { keepSlash });
 }
 
 /**
@@ -151,7 +152,7 @@ export function canonicalUri(rawPath: string): string {
   if (rawPath === "") return "/";
   // The common case: nothing to decode or encode.
   if (PATH_UNRESERVED_ONLY.test(rawPath)) return rawPath;
-  return encodeBytes(percentDecodeBytes(rawPath), true);
+  return encodeBytes(percentDecodeBytes(rawPath), { keepSlash: true });
 }
 
 /** One query parameter, raw as on the wire. */
@@ -187,7 +188,9 @@ export function parseRawQuery(rawQuery: string): RawQueryParam[] {
 
 /** One raw query name or value in canonical encoding. */
 function canonicalQueryPart(raw: string): string {
-  return UNRESERVED_ONLY.test(raw) ? raw : encodeBytes(percentDecodeBytes(raw), false);
+  return UNRESERVED_ONLY.test(raw)
+    ? raw
+    : encodeBytes(percentDecodeBytes(raw), { keepSlash: false });
 }
 
 /** The canonical query string of raw parameters: each part encoded, sorted by name then value. */

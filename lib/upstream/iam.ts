@@ -8,9 +8,9 @@
  */
 import { S3Error } from "../request/errors.ts";
 import type { Logger } from "../observe/log.ts";
+import { DEFAULT_IAM_ENDPOINT } from "../config/config.ts";
 
-/** IBM's public token endpoint. */
-export const DEFAULT_IAM_ENDPOINT = "https://iam.cloud.ibm.com/identity/token";
+export { DEFAULT_IAM_ENDPOINT };
 
 /** Tokens are refreshed this long before they expire. */
 const REFRESH_MARGIN_MS = 5 * 60_000;

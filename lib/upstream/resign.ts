@@ -74,8 +74,10 @@ function bucketHostName(bucket: ResolvedBucket): string {
   return `${bucket.backendBucket}.${bucket.host}`;
 }
 
-function backendHost(host: string, port: number, tls: boolean): string {
-  return (tls && port === 443) || (!tls && port === 80) ? host : `${host}:${port}`;
+/** The Host header for `hostName` on the bucket's backend port (the default port left out). */
+function backendHost(hostName: string, bucket: ResolvedBucket): string {
+  const { port, tls } = bucket;
+  return (tls && port === 443) || (!tls && port === 80) ? hostName : `${hostName}:${port}`;
 }
 
 /**
@@ -128,7 +130,7 @@ export function buildUpstreamRequest(
   const datetime = amzDate(options.now);
   const payloadHash = options.payloadHash ??
     (auth.payload.kind === "sha256" ? auth.payload.hash : UNSIGNED_PAYLOAD);
-  headers.set("host", backendHost(hostName, bucket.port, bucket.tls));
+  headers.set("host", backendHost(hostName, bucket));
   headers.set("x-amz-date", datetime);
   headers.set("x-amz-content-sha256", payloadHash);
   headers.set("accept-encoding", "identity");
@@ -182,7 +184,7 @@ export function buildServiceRequest(options: {
 }): UpstreamRequest {
   const { bucket, credentials } = options;
   const headers = new Map<string, string>([
-    ["host", backendHost(bucket.host, bucket.port, bucket.tls)],
+    ["host", backendHost(bucket.host, bucket)],
     ["accept-encoding", "identity"],
   ]);
   const base = {

@@ -22,7 +22,13 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { signaturesEqual } from "../sigv4/constant_time.ts";
-import { type Checksum, createChecksum, parseChecksumHeaderName } from "./checksums.ts";
+import {
+  type Checksum,
+  type ChecksumAlgorithm,
+  checksumMismatch,
+  createChecksum,
+  parseChecksumHeaderName,
+} from "./checksums.ts";
 import { S3Error } from "../request/errors.ts";
 import {
   type ChunkedSigning,
@@ -133,7 +139,7 @@ class Decoder {
   readonly #decodedLength: number | undefined;
   readonly #maxChunkSize: number;
   readonly #expected: Set<string>;
-  readonly #checksums: [name: string, alg: string, checksum: Checksum][] = [];
+  readonly #checksums: [name: string, alg: ChecksumAlgorithm, checksum: Checksum][] = [];
   readonly #checksumList: Checksum[] = [];
   readonly #resolve: (value: DecodedUpload) => void;
   readonly #reject: (reason: unknown) => void;
@@ -206,7 +212,7 @@ class Decoder {
       const alg = parseChecksumHeaderName(name);
       if (alg !== undefined) {
         const checksum = createChecksum(alg);
-        this.#checksums.push([name, alg.toUpperCase(), checksum]);
+        this.#checksums.push([name, alg, checksum]);
         this.#checksumList.push(checksum);
       }
     }
@@ -517,10 +523,7 @@ class Decoder {
     }
     for (const [name, alg, checksum] of this.#checksums) {
       if (checksum.digestBase64() !== this.#trailers.get(name)) {
-        throw new S3Error(
-          "BadDigest",
-          `The ${alg} checksum you specified did not match the calculated checksum`,
-        );
+        throw checksumMismatch(alg);
       }
     }
     if (this.#decodedLength !== undefined && this.#total !== this.#decodedLength) {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { S3Error } from "../request/errors.ts";
 import { createHash, type Hash } from "node:crypto";
 import { crc32 as zlibCrc32 } from "node:zlib";
 
@@ -296,4 +297,15 @@ export function parseChecksumHeaderName(name: string): ChecksumAlgorithm | undef
   return (CHECKSUM_ALGORITHMS as readonly string[]).includes(alg)
     ? alg as ChecksumAlgorithm
     : undefined;
+}
+
+/**
+ * The error for a body whose `alg` checksum differs from the one the client
+ * declared (header or trailer): S3's 400 BadDigest. The one place it is made.
+ */
+export function checksumMismatch(alg: ChecksumAlgorithm): S3Error {
+  return new S3Error(
+    "BadDigest",
+    `The ${alg.toUpperCase()} checksum you specified did not match the calculated checksum.`,
+  );
 }

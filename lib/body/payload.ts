@@ -12,7 +12,7 @@ import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { type ChunkedMode, createChunkedDecoder, parseTrailerNames } from "./aws_chunked.ts";
 import { createChunkedEncoder, TRAILER_VALUE_LENGTH } from "./aws_chunked_encoder.ts";
 import { chunkedEncodedLength } from "./aws_chunked_encoder.ts";
-import { createChecksum, parseChecksumHeaderName } from "./checksums.ts";
+import { checksumMismatch, createChecksum, parseChecksumHeaderName } from "./checksums.ts";
 import type { ResolvedBucket } from "../config/config.ts";
 import { S3Error } from "../request/errors.ts";
 import { holdBackStream } from "./hold_back.ts";
@@ -31,7 +31,7 @@ export interface BodyPlan {
   headerEdits: Record<string, string | null>;
   /** Content-Length to send; undefined lets the transport decide. */
   contentLength?: number;
-  /** True when the body is transformed by osp (goes via node:http). */
+  /** True when osp transforms the body (it then goes through osp's own HTTP/1.1 client). */
   transformed: boolean;
   /** Makes the upstream body from the client body, once the upstream request is signed. */
   body(
@@ -187,10 +187,7 @@ export function planBody(
         update: (c) => sum.update(c),
         check: () => {
           if (sum.digestBase64() !== value.trim()) {
-            throw new S3Error(
-              "BadDigest",
-              `The ${alg.toUpperCase()} checksum you specified did not match the calculated checksum.`,
-            );
+            throw checksumMismatch(alg);
           }
         },
       });

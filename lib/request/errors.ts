@@ -1,6 +1,7 @@
 /**
- * The one error type the request path throws, and the one place it becomes an
- * S3 XML error document.
+ * The one error type the request path throws, the one place it becomes an
+ * S3 XML error document, and the one XML escape and unescape of every
+ * document osp writes or reads (errors, listings, DeleteObjects).
  *
  * @module
  */
@@ -116,6 +117,28 @@ const XML_ESCAPES: Record<string, string> = {
  */
 export function xmlEscape(text: string): string {
   return text.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]);
+}
+
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+/** True for a code point XML 1.0 allows in a document (its `Char` production). */
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/**
+ * Decodes XML character and entity references in text that has already had
+ * its line ends normalised; a reference to a character XML does not allow is
+ * MalformedXML.
+ */
+export function xmlUnescape(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, ref: string) => {
+    if (ref[0] !== "#") return ENTITIES[ref];
+    const cp = ref[1] === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    if (!isXmlChar(cp)) throw new S3Error("MalformedXML", "Invalid character reference");
+    return String.fromCodePoint(cp);
+  });
 }
 
 /** What the XML error document names besides the code. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { xmlEscape } from "../request/errors.ts";
+import { xmlEscape, xmlUnescape } from "../request/errors.ts";
 
 /** Operations whose answers name the bucket. */
 export const BUCKET_NAMING_OPERATIONS = new Set([
@@ -59,7 +59,7 @@ export function rewriteBucketNames(xml: string, names: AliasNames): string {
         bucket === be ? `<Resource>/${client}${rest}</Resource>` : all,
     )
     .replace(/<Location>([^<]*)<\/Location>/g, (all, location: string) => {
-      const key = keyFromLocation(location.replaceAll("&amp;", "&"), names.backendBucket);
+      const key = keyFromLocation(xmlUnescape(location), names.backendBucket);
       return key === undefined
         ? all
         : `<Location>${xmlEscape(`${names.clientBucketUrl}/${key}`)}</Location>`;

@@ -9,7 +9,7 @@ import { type BodyPlan, readBufferedBody, withBufferedBody } from "../body/paylo
 import { parseChecksumHeaderName } from "../body/checksums.ts";
 import type { Admitted } from "../request/admit.ts";
 import { type Pipeline, question } from "../request/context.ts";
-import { S3Error, xmlEscape } from "../request/errors.ts";
+import { S3Error, xmlEscape, xmlUnescape } from "../request/errors.ts";
 
 /** Largest DeleteObjects body accepted. */
 export const MAX_DELETE_BODY = 2 * 1024 * 1024;
@@ -33,26 +33,6 @@ export interface DeleteRequest {
 }
 
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
-
-/** True for a code point XML 1.0 allows in a document (its `Char` production). */
-function isXmlChar(cp: number): boolean {
-  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
-    (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
-}
-
-/**
- * Decodes XML character and entity references in text that has already had
- * its line ends normalised; a reference to a character XML does not allow is
- * MalformedXML.
- */
-export function xmlUnescape(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, ref: string) => {
-    if (ref[0] !== "#") return ENTITIES[ref];
-    const cp = ref[1] === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-    if (!isXmlChar(cp)) throw new S3Error("MalformedXML", "Invalid character reference");
-    return String.fromCodePoint(cp);
-  });
-}
 
 /**
  * A document as an XML parser reads it: CRLF and lone CR become LF (XML 1.0

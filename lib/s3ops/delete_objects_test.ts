@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { S3Error } from "../request/errors.ts";
+import { S3Error, xmlUnescape } from "../request/errors.ts";
 import {
   deleteRequestXml,
   deniedResultXml,
   mergeDeleteResult,
   parseDeleteRequest,
-  xmlUnescape,
 } from "./delete_objects.ts";
 
 const BODY = `<?xml version="1.0" encoding="UTF-8"?>

@@ -13,7 +13,7 @@ import { Transport } from "../upstream/transport.ts";
 import { signHeaders } from "../../tests/_sign.ts";
 import { admit, type Admitted } from "./admit.ts";
 import { createPipeline, type Pipeline, type RequestState } from "./context.ts";
-import { route, type ServiceRoute } from "./route.ts";
+import { route, type Routed, type ServiceRoute } from "./route.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
 
 /** The test clock. */
@@ -109,6 +109,16 @@ export function targetOf(request: Request): RequestTarget {
 /** A fresh request state. */
 export function freshState(): RequestState {
   return { id: "TESTID", operation: "Unknown", bucket: "_unknown", sourceIp: () => "10.0.0.1" };
+}
+
+/** Routes `request` as the exchange would. */
+export async function routed(
+  pipeline: Pipeline,
+  request: Request,
+  state: RequestState = freshState(),
+): Promise<Routed> {
+  const target = targetOf(request);
+  return await route(pipeline, { method: request.method, headers: request.headers, target }, state);
 }
 
 /** Routes and admits `request` (the validator from the pipeline's config decides). */

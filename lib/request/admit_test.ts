@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
 import type { ProxyConfig, ValidatorRequest } from "../config/config.ts";
-import { admit } from "./admit.ts";
 import { S3Error } from "./errors.ts";
-import { route } from "./route.ts";
-import { freshState, signed, targetOf, testPipeline } from "./_test_util.ts";
+import { admitted as admitRequest, freshState, signed, testPipeline } from "./_test_util.ts";
 
 async function admitted(request: Request, config: Partial<ProxyConfig> = {}) {
   const { pipeline } = testPipeline({ config });
   const state = freshState();
-  const target = targetOf(request);
-  const routed = await route(
-    pipeline,
-    { method: request.method, headers: request.headers, target },
-    state,
-  );
-  return { admission: await admit(pipeline, routed, state), state };
+  return { admission: await admitRequest(pipeline, request, state), state };
 }
 
 function rejectsWith(code: string) {

@@ -8,6 +8,7 @@
  */
 import { idleTimedStream, type IdleWatch } from "../body/idle_watch.ts";
 import { countingStream, UNKNOWN_BUCKET } from "../observe/metrics.ts";
+import { UNKNOWN } from "../s3ops/operation.ts";
 import { bufferedBodyLength } from "../upstream/http1.ts";
 import { STREAMED_UPLOAD_MIN } from "../upstream/transport.ts";
 import type { Pipeline, RequestState } from "./context.ts";
@@ -54,7 +55,7 @@ export async function exchange(
   metrics?.requestStarted();
   const state: RequestState = {
     id: requestId(),
-    operation: "Unknown",
+    operation: UNKNOWN,
     bucket: UNKNOWN_BUCKET,
     sourceIp: () => conn.remoteIp,
   };

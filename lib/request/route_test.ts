@@ -1,18 +1,11 @@
 import assert from "node:assert/strict";
 import { S3Error } from "./errors.ts";
-import { route } from "./route.ts";
-import { freshState, signed, targetOf, testPipeline } from "./_test_util.ts";
+import { freshState, routed, signed, testPipeline } from "./_test_util.ts";
 
 async function routeOf(request: Request, config = {}) {
   const { pipeline } = testPipeline({ config });
   const state = freshState();
-  const target = targetOf(request);
-  const routed = await route(
-    pipeline,
-    { method: request.method, headers: request.headers, target },
-    state,
-  );
-  return { routed, state };
+  return { routed: await routed(pipeline, request, state), state };
 }
 
 async function refused(request: Request, code: string, config = {}): Promise<void> {

@@ -32,7 +32,6 @@ export interface DeleteRequest {
   quiet: boolean;
 }
 
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
 /**
  * A document as an XML parser reads it: CRLF and lone CR become LF (XML 1.0

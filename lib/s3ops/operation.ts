@@ -138,9 +138,12 @@ export type S3Operation =
   | "DeleteObjectTagging"
   | "DeleteObject";
 
+/** The operation of a request not (yet) named. */
+export const UNKNOWN: S3Operation = "Unknown";
+
 /** True for `Unknown`: a request osp cannot name, which only an explicit validator yes lets through. */
 export function isUnknown(operation: S3Operation): boolean {
-  return operation === "Unknown";
+  return operation === UNKNOWN;
 }
 
 /** True for the operations that read a second object (`x-amz-copy-source`). */

@@ -32,7 +32,6 @@ export interface DeleteRequest {
   quiet: boolean;
 }
 
-
 /**
  * A document as an XML parser reads it: CRLF and lone CR become LF (XML 1.0
  * §2.11), so a key written with a raw CR is the key the backend would read.

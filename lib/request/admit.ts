@@ -8,7 +8,7 @@
  * @module
  */
 import type { ResolvedBucket } from "../config/config.ts";
-import { isUnknown, type S3Operation } from "../s3ops/operation.ts";
+import { isUnknown, requiredApprovals, type S3Operation } from "../s3ops/operation.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { type Pipeline, question, type RequestState } from "./context.ts";
 import { S3Error } from "./errors.ts";
@@ -64,16 +64,19 @@ async function requireValidatorYes(
       "osp cannot name this request's S3 operation; without a validator it is refused",
     );
   }
-  const ask = question(pipeline, routed.verified, {
-    fields: { operation: routed.operation, bucket: routed.clientBucket, key: routed.key },
-    sourceIp: state.sourceIp,
-  });
-  // Synchronous when the decision is cached (the common case).
-  const decision = authorizer.check(routed.verified.token, ask, {
-    ttlMs: routed.bucket?.ttlMs ?? 0,
-  });
-  if (!(decision === true || (decision !== false && await decision))) {
-    throw new S3Error("AccessDenied", "Access Denied");
+  // Usually one operation; two where a backend may run a more powerful one.
+  for (const operation of requiredApprovals(routed.operation)) {
+    const ask = question(pipeline, routed.verified, {
+      fields: { operation, bucket: routed.clientBucket, key: routed.key },
+      sourceIp: state.sourceIp,
+    });
+    // Synchronous when the decision is cached (the common case).
+    const decision = authorizer.check(routed.verified.token, ask, {
+      ttlMs: routed.bucket?.ttlMs ?? 0,
+    });
+    if (!(decision === true || (decision !== false && await decision))) {
+      throw new S3Error("AccessDenied", "Access Denied");
+    }
   }
 }
 

@@ -71,3 +71,27 @@ Deno.test("admit: a service request passes through to be authorized bucket by bu
   const { admission } = await admitted(signed("GET", "/"), { validator: () => false });
   assert.ok("kind" in admission && admission.kind === "service");
 });
+
+Deno.test("admit: an operation a backend may run as a stronger one needs both yeses", async () => {
+  const cases: [string, string, string[]][] = [
+    ["DELETE", "/data?encryption", ["DeleteBucketEncryption", "DeleteBucket"]],
+    ["PUT", "/data?ownershipControls", ["PutBucketOwnershipControls", "CreateBucket"]],
+    ["GET", "/data?inventory&id=a", ["GetBucketInventoryConfiguration", "ListObjects"]],
+    ["GET", "/data/k?attributes", ["GetObjectAttributes", "GetObject"]],
+  ];
+  for (const [method, path, operations] of cases) {
+    const asked: string[] = [];
+    const only = (allowed: string) => (_t: string, _b: string, r: ValidatorRequest) => {
+      asked.push(r.operation);
+      return r.operation === allowed;
+    };
+    await assert.rejects(
+      () => admitted(signed(method, path), { validator: only(operations[0]) }),
+      rejectsWith("AccessDenied"),
+      `${method} ${path}`,
+    );
+    assert.deepEqual(asked, operations);
+    const { admission } = await admitted(signed(method, path), { validator: () => true });
+    assert.equal(admission.operation, operations[0]);
+  }
+});

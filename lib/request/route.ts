@@ -95,6 +95,7 @@ function checkRequestShape(
   state: RequestState,
 ): void {
   checkSignedHeaderNames(verified.auth.signedHeaders);
+  refuseFormUploads(verified);
   checkQueryParams(verified.target.params, { method: verified.method });
   checkHoistedHeaders(verified);
   if (pipeline.logger.enabled("debug")) {
@@ -102,6 +103,19 @@ function checkRequestShape(
     if (dropped.length > 0) {
       pipeline.logger.log("debug", "dropped headers", { requestId: state.id, dropped });
     }
+  }
+}
+
+/**
+ * A POST with a `multipart/form-data` body is a browser form upload to RGW
+ * (whatever its query: `?restore`, `?select`, none), which writes the key the
+ * form names, not one osp saw: refused until osp checks POST policies itself.
+ */
+function refuseFormUploads(verified: VerifiedRequest): void {
+  if (verified.method !== "POST") return;
+  const type = verified.headers.get("content-type")?.toLowerCase() ?? "";
+  if (type.includes("multipart/form-data")) {
+    throw new S3Error("NotImplemented", "POST form uploads are not supported");
   }
 }
 

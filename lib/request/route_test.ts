@@ -99,3 +99,14 @@ Deno.test("route: a bad signature never gets as far as naming", async () => {
   );
   await refused(new Request(request.url, { headers }), "SignatureDoesNotMatch");
 });
+
+Deno.test("route: a POST with a form body is refused, whatever its query", async () => {
+  for (const path of ["/data/k?restore", "/data/k?select", "/data", "/data/k?uploads"]) {
+    for (const type of ["multipart/form-data; boundary=x", " Multipart/Form-Data;boundary=x"]) {
+      await refused(
+        signed("POST", path, { headers: { "content-type": type }, body: "--x--" }),
+        "NotImplemented",
+      );
+    }
+  }
+});

@@ -138,6 +138,58 @@ export type S3Operation =
   | "DeleteObjectTagging"
   | "DeleteObject";
 
+/**
+ * Operations a backend may run as another, more powerful one, and that other
+ * one. Measured on Ceph RGW 16.2, which does not know these sub-resources:
+ * GET answers the bucket listing, PUT creates the bucket (a missing one, too),
+ * DELETE deletes the bucket when it is empty, GetObjectAttributes and
+ * GetObjectTorrent serve the object, SelectObjectContent reads it. osp asks
+ * the validator about both and forwards only on two yeses, so the backend
+ * never does more than was approved, whichever way it reads the request.
+ */
+const ALSO_AUTHORIZED_AS: Partial<Record<S3Operation, S3Operation>> = {
+  GetBucketEncryption: "ListObjects",
+  GetBucketOwnershipControls: "ListObjects",
+  GetBucketAccelerateConfiguration: "ListObjects",
+  GetBucketAnalyticsConfiguration: "ListObjects",
+  GetBucketMetricsConfiguration: "ListObjects",
+  GetBucketInventoryConfiguration: "ListObjects",
+  GetBucketIntelligentTieringConfiguration: "ListObjects",
+  PutBucketEncryption: "CreateBucket",
+  PutBucketOwnershipControls: "CreateBucket",
+  PutBucketAccelerateConfiguration: "CreateBucket",
+  PutBucketAnalyticsConfiguration: "CreateBucket",
+  PutBucketMetricsConfiguration: "CreateBucket",
+  PutBucketInventoryConfiguration: "CreateBucket",
+  PutBucketIntelligentTieringConfiguration: "CreateBucket",
+  DeleteBucketEncryption: "DeleteBucket",
+  DeleteBucketOwnershipControls: "DeleteBucket",
+  DeleteBucketAnalyticsConfiguration: "DeleteBucket",
+  DeleteBucketMetricsConfiguration: "DeleteBucket",
+  DeleteBucketInventoryConfiguration: "DeleteBucket",
+  DeleteBucketIntelligentTieringConfiguration: "DeleteBucket",
+  GetObjectAttributes: "GetObject",
+  GetObjectTorrent: "GetObject",
+  SelectObjectContent: "GetObject",
+};
+
+/**
+ * Every operation the validator must allow for `operation` to be forwarded:
+ * the operation itself, and the one a backend may run instead.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requiredApprovals } from "./operation.ts";
+ * assert.deepEqual(requiredApprovals("GetObject"), ["GetObject"]);
+ * assert.deepEqual(requiredApprovals("DeleteBucketEncryption"), ["DeleteBucketEncryption", "DeleteBucket"]);
+ * ```
+ */
+export function requiredApprovals(operation: S3Operation): S3Operation[] {
+  const also = ALSO_AUTHORIZED_AS[operation];
+  return also === undefined ? [operation] : [operation, also];
+}
+
 /** The operation of a request not (yet) named. */
 export const UNKNOWN: S3Operation = "Unknown";
 
@@ -224,6 +276,8 @@ function bucketOperation(method: string, query: ReadonlySet<string>): Named {
     case "HEAD":
       return ["HeadBucket"];
     case "PUT":
+      // There is no PutBucketPolicyStatus; RGW runs CreateBucket.
+      if (sub === "policyStatus") return ["Unknown"];
       return sub ? [`Put${suffix!}`, sub] : ["CreateBucket"];
     case "DELETE":
       if (!sub) return ["DeleteBucket"];
@@ -261,7 +315,10 @@ function objectOperation(
       if (query.has("uploads")) return ["CreateMultipartUpload", "uploads"];
       if (query.has("uploadId")) return ["CompleteMultipartUpload", "uploadId"];
       if (query.has("restore")) return ["RestoreObject", "restore"];
-      if (query.has("select")) return ["SelectObjectContent", "select"];
+      // RGW selects on select-type; `?select` alone is its browser-form upload.
+      if (query.has("select") && query.has("select-type")) {
+        return ["SelectObjectContent", "select"];
+      }
       return ["Unknown"];
     case "DELETE":
       if (query.has("uploadId")) return ["AbortMultipartUpload", "uploadId"];

@@ -110,6 +110,9 @@ const TABLE: Row[] = [
   ["GET", "object", ["attributes"], {}, "GetObjectAttributes"],
   ["POST", "object", ["restore"], {}, "RestoreObject"],
   ["POST", "object", ["select", "select-type"], {}, "SelectObjectContent"],
+  // RGW runs these as other operations: refused to be named.
+  ["POST", "object", ["select"], {}, "Unknown"],
+  ["PUT", "bucket", ["policyStatus"], {}, "Unknown"],
   ["POST", "object", [], {}, "Unknown"],
   ["PATCH", "object", [], {}, "Unknown"],
   ["OPTIONS", "object", [], {}, "Unknown"],

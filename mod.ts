@@ -32,6 +32,7 @@ export type {
   Awaitable,
   BucketConfig,
   BucketCredsFetcher,
+  CorsRule,
   HmacFetcher,
   HmacKey,
   LogLevel,

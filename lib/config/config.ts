@@ -198,6 +198,44 @@ export interface BucketConfig {
    * middlebox between osp and the backend would turn them into another key.
    */
   strictKeyPaths?: boolean;
+  /**
+   * CORS for browsers: rules in S3's `CORSRule` shape, or `"backend"` to use
+   * the bucket's own CORS configuration on the backend (read with the bucket's
+   * static credentials, cached for `ttl`). Default: the top-level `cors`.
+   */
+  cors?: CorsRule[] | "backend";
+}
+
+/**
+ * One CORS rule, in the shape of S3's `CORSRule`. `*` in an origin or a
+ * header name matches any run of characters (once per pattern).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConfig, type CorsRule } from "@osp/osp";
+ * const uploads: CorsRule = {
+ *   allowedOrigins: ["https://app.example.com"],
+ *   allowedMethods: ["GET", "PUT", "POST"],
+ *   allowedHeaders: ["*"],
+ *   exposeHeaders: ["ETag"],
+ *   maxAgeSeconds: 600,
+ * };
+ * const hmacKeystore = [{ accessKey: "alice", secretKey: "alice-secret" }];
+ * assert.deepEqual(checkConfig({ httpPort: 8080, hmacKeystore, cosMap: {}, cors: [uploads] }), []);
+ * ```
+ */
+export interface CorsRule {
+  /** Origins allowed, e.g. `https://app.example.com` or `https://*.example.com`, or `*`. */
+  allowedOrigins: string[];
+  /** Methods allowed: GET, PUT, POST, DELETE, HEAD. */
+  allowedMethods: string[];
+  /** Request headers a preflight may ask for (`*` for any); default none. */
+  allowedHeaders?: string[];
+  /** Response headers browsers may read, besides ETag, x-amz-request-id and x-amz-version-id. */
+  exposeHeaders?: string[];
+  /** Seconds a browser may cache a preflight answer. */
+  maxAgeSeconds?: number;
 }
 
 /**
@@ -338,6 +376,8 @@ export interface ProxyConfig {
   cacheSize?: number;
   /** What a cached validator decision depends on; default: every input the validator sees. */
   validatorCacheKey?: ValidatorCacheKeyConfig;
+  /** CORS rules for buckets without their own `cors`; default none (preflights are refused). */
+  cors?: CorsRule[];
   /** Longest wait for validator, hmacFetcher and bucketCredsFetcher, ms; default 5000 (0 = none). */
   callbackTimeoutMs?: number;
   /** Longest wait for a backend's response headers (connect included), ms; default 120000 (0 = none). */
@@ -395,7 +435,14 @@ export interface ResolvedBucket {
   serviceInstanceId?: string;
   backendCredentials?: Map<string, HmacKey>;
   strictKeyPaths: boolean;
+  /** The bucket's CORS rules (its own, else the top-level default), or `"backend"`. */
+  cors: readonly ResolvedCorsRule[] | "backend";
 }
+
+/** A CORS rule with every list present. */
+export type ResolvedCorsRule = Required<Omit<CorsRule, "maxAgeSeconds">> & {
+  maxAgeSeconds?: number;
+};
 
 /** The configuration with every default applied. */
 export interface ResolvedConfig {
@@ -421,6 +468,8 @@ export interface ResolvedConfig {
   secretCacheTtlMs: number;
   cacheSize: number;
   validatorCacheKey: ValidatorCacheKey;
+  /** The top-level CORS rules. */
+  cors: readonly ResolvedCorsRule[];
   callbackTimeoutMs: number;
   upstreamTimeoutMs: number;
   bodyIdleTimeoutMs: number;
@@ -460,6 +509,7 @@ const CONFIG_FIELDS: Record<keyof ProxyConfig, true> = {
   secretCacheTtl: true,
   cacheSize: true,
   validatorCacheKey: true,
+  cors: true,
   callbackTimeoutMs: true,
   upstreamTimeoutMs: true,
   bodyIdleTimeoutMs: true,
@@ -494,6 +544,7 @@ const BUCKET_FIELDS: Record<keyof BucketConfig, true> = {
   serviceInstanceId: true,
   backendCredentials: true,
   strictKeyPaths: true,
+  cors: true,
 };
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
@@ -627,11 +678,87 @@ function resolveValidatorCacheKey(p: Problems, raw: unknown): ValidatorCacheKey 
   };
 }
 
+const CORS_METHODS = ["GET", "PUT", "POST", "DELETE", "HEAD"];
+
+function checkPatterns(
+  p: Problems,
+  path: string,
+  value: unknown,
+  options: { required: boolean },
+): string[] {
+  if (value === undefined && !options.required) return [];
+  if (!Array.isArray(value) || (options.required && value.length === 0)) {
+    p.add(
+      path,
+      options.required ? "must be a non-empty array of strings" : "must be an array of strings",
+    );
+    return [];
+  }
+  value.forEach((v, i) => {
+    if (typeof v !== "string" || v === "") p.add(`${path}[${i}]`, "must be a non-empty string");
+    else if (v.split("*").length > 2) p.add(`${path}[${i}]`, "may hold at most one *");
+  });
+  return value.filter((v): v is string => typeof v === "string");
+}
+
+/** Checks CORS rules in S3's CORSRule shape. */
+function resolveCorsRules(p: Problems, path: string, raw: unknown): ResolvedCorsRule[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    p.add(path, "must be an array of CORS rules");
+    return [];
+  }
+  return raw.map((rule, i) => {
+    const at = `${path}[${i}]`;
+    if (!isRecord(rule)) {
+      p.add(
+        at,
+        "must be {allowedOrigins, allowedMethods, allowedHeaders?, exposeHeaders?, maxAgeSeconds?}",
+      );
+      return { allowedOrigins: [], allowedMethods: [], allowedHeaders: [], exposeHeaders: [] };
+    }
+    for (const field of Object.keys(rule)) {
+      if (
+        !["allowedOrigins", "allowedMethods", "allowedHeaders", "exposeHeaders", "maxAgeSeconds"]
+          .includes(field)
+      ) {
+        p.add(`${at}.${field}`, "is not a known field");
+      }
+    }
+    const allowedMethods = checkPatterns(p, `${at}.allowedMethods`, rule.allowedMethods, {
+      required: true,
+    });
+    for (const m of allowedMethods) {
+      if (!CORS_METHODS.includes(m)) {
+        p.add(`${at}.allowedMethods`, `holds ${m}: only ${CORS_METHODS.join(", ")}`);
+      }
+    }
+    const exposeHeaders = checkPatterns(p, `${at}.exposeHeaders`, rule.exposeHeaders, {
+      required: false,
+    });
+    if (exposeHeaders.some((h) => h.includes("*"))) p.add(`${at}.exposeHeaders`, "may not hold *");
+    const maxAge = checkNonNegative(p, `${at}.maxAgeSeconds`, rule.maxAgeSeconds, {
+      integer: true,
+    });
+    return {
+      allowedOrigins: checkPatterns(p, `${at}.allowedOrigins`, rule.allowedOrigins, {
+        required: true,
+      }),
+      allowedMethods,
+      allowedHeaders: checkPatterns(p, `${at}.allowedHeaders`, rule.allowedHeaders, {
+        required: false,
+      }),
+      exposeHeaders,
+      ...(maxAge === undefined ? {} : { maxAgeSeconds: maxAge }),
+    };
+  });
+}
+
 function resolveBucket(
   p: Problems,
   name: string,
   raw: unknown,
-  options: { hasFetcher: boolean },
+  options: { hasFetcher: boolean; defaultCors: readonly ResolvedCorsRule[] },
 ): ResolvedBucket | undefined {
   const path = `cosMap[${JSON.stringify(name)}]`;
   if (name === "" || (name !== DEFAULT_ROUTE && hasUnsafeBucketChar(name))) {
@@ -676,6 +803,11 @@ function resolveBucket(
     );
   }
   const strictKeyPaths = checkBoolean(p, `${path}.strictKeyPaths`, raw.strictKeyPaths) ?? false;
+  const cors = raw.cors === "backend"
+    ? "backend" as const
+    : raw.cors === undefined
+    ? options.defaultCors
+    : resolveCorsRules(p, `${path}.cors`, raw.cors);
   const forwarding = raw.payloadForwarding ?? "decode";
   if (forwarding !== "decode" && forwarding !== "resign") {
     p.add(`${path}.payloadForwarding`, 'must be "decode" or "resign"');
@@ -729,6 +861,12 @@ function resolveBucket(
       "needs accessKey+secretKey, apiKey, backendCredentials, or a bucketCredsFetcher in the config",
     );
   }
+  if (cors === "backend" && credentials.kind === "fetch") {
+    p.add(
+      `${path}.cors`,
+      '"backend" needs static credentials (accessKey+secretKey or apiKey) to read the bucket\'s CORS configuration',
+    );
+  }
   if (host === undefined || port === undefined) return undefined;
   return {
     name,
@@ -748,6 +886,7 @@ function resolveBucket(
     serviceInstanceId,
     backendCredentials,
     strictKeyPaths,
+    cors,
   };
 }
 
@@ -780,12 +919,16 @@ export function resolveConfigProblems(
     config.bucketCredsFetcher,
   );
 
+  const cors = resolveCorsRules(p, "cors", config.cors);
   const buckets = new Map<string, ResolvedBucket>();
   if (!isRecord(config.cosMap)) {
     p.add("cosMap", "must be an object of bucket name → bucket config");
   } else {
     for (const [name, raw] of Object.entries(config.cosMap)) {
-      const bucket = resolveBucket(p, name, raw, { hasFetcher: bucketCredsFetcher !== undefined });
+      const bucket = resolveBucket(p, name, raw, {
+        hasFetcher: bucketCredsFetcher !== undefined,
+        defaultCors: cors,
+      });
       if (bucket) buckets.set(name, bucket);
     }
   }
@@ -947,6 +1090,7 @@ export function resolveConfigProblems(
       secretCacheTtlMs: secretTtl * 1000,
       cacheSize,
       validatorCacheKey,
+      cors,
       callbackTimeoutMs,
       upstreamTimeoutMs,
       bodyIdleTimeoutMs,

@@ -72,7 +72,9 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
     serviceInstanceId: undefined,
     backendCredentials: undefined,
     strictKeyPaths: false,
+    cors: [],
   });
+  assert.deepEqual(config.cors, []);
   assert.deepEqual(config.validatorCacheKey, { query: true, headers: "all", sourceIp: true });
   assert.deepEqual([...config.keystore], [["client", "client-secret"]]);
   assert.equal(config.httpPort, 8080);
@@ -452,4 +454,45 @@ Deno.test("config: validatorCacheKey and strictKeyPaths are checked and resolved
     strictKeyPaths: "yes",
   });
   assert.deepEqual(problems(strict), ['cosMap["logs"].strictKeyPaths must be true or false']);
+});
+
+Deno.test("config: CORS rules are checked field by field; backend rules need static credentials", () => {
+  const rule = { allowedOrigins: ["https://app.example.com"], allowedMethods: ["GET", "PUT"] };
+  const config = resolveConfig(minimal({ cors: [rule] }) as unknown as ProxyConfig);
+  assert.deepEqual(config.buckets.get("logs")!.cors, [
+    { ...rule, allowedHeaders: [], exposeHeaders: [] },
+  ]);
+  assert.deepEqual(
+    problems(
+      minimal({
+        cors: [{ allowedOrigins: [], allowedMethods: ["PATCH"], maxAgeSeconds: -1, extra: 1 }],
+      }),
+    ),
+    [
+      "cors[0].extra is not a known field",
+      "cors[0].allowedMethods holds PATCH: only GET, PUT, POST, DELETE, HEAD",
+      "cors[0].maxAgeSeconds must be an integer ≥ 0",
+      "cors[0].allowedOrigins must be a non-empty array of strings",
+    ],
+  );
+  assert.deepEqual(
+    problems(minimal({ cors: [{ allowedOrigins: ["https://*.*.x"], allowedMethods: ["GET"] }] })),
+    [
+      "cors[0].allowedOrigins[0] may hold at most one *",
+    ],
+  );
+  assert.deepEqual(
+    problems(
+      minimal({
+        bucketCredsFetcher: () => "k",
+        cosMap: { b: { host: "h", port: 1, cors: "backend" } },
+      }),
+    ),
+    ['cosMap["b"].cors "backend" needs static credentials (accessKey+secretKey or apiKey) to read the bucket\'s CORS configuration'],
+  );
+  const own = resolveConfig(minimal({
+    cors: [rule],
+    cosMap: { b: { host: "h", port: 1, accessKey: "a", secretKey: "s", cors: "backend" } },
+  }) as unknown as ProxyConfig);
+  assert.equal(own.buckets.get("b")!.cors, "backend");
 });

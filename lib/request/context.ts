@@ -14,6 +14,7 @@ import type { Metrics } from "../observe/metrics.ts";
 import type { S3Operation } from "../s3ops/operation.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { SigningKeyCache } from "../sigv4/sigv4.ts";
+import { CorsRules } from "../s3ops/cors_rules.ts";
 import { Credentials } from "../upstream/credentials.ts";
 import { IamTokens } from "../upstream/iam.ts";
 import type { Transport } from "../upstream/transport.ts";
@@ -51,22 +52,27 @@ export interface Pipeline extends HandlerDeps {
   startedAt: Date;
   /** Headers on osp's own answers. */
   serverHeaders: Record<string, string>;
+  /** Each bucket's CORS rules. */
+  cors: CorsRules;
 }
 
 /** Builds the long-lived parts of a handler from its dependencies. */
 export function createPipeline(deps: HandlerDeps): Pipeline {
-  const { config, logger, metrics } = deps;
+  const { config, logger, metrics, transport } = deps;
+  const signingKeys = new SigningKeyCache();
+  const iam = new IamTokens({
+    endpoint: config.iamEndpoint,
+    fetch: config.fetch,
+    clock: config.clock,
+    logger,
+  });
   return {
     ...deps,
-    signingKeys: new SigningKeyCache(),
+    signingKeys,
     credentials: new Credentials(config, { metrics }),
     authorizer: new Authorizer(config, { metrics }),
-    iam: new IamTokens({
-      endpoint: config.iamEndpoint,
-      fetch: config.fetch,
-      clock: config.clock,
-      logger,
-    }),
+    iam,
+    cors: new CorsRules({ config, transport, iam, signingKeys }, { maxEntries: config.cacheSize }),
     defaultRoute: config.buckets.get(DEFAULT_ROUTE),
     startedAt: new Date(config.clock()),
     serverHeaders: { server: config.serverName },

@@ -9,6 +9,8 @@
 /** S3 error codes osp answers with, mapped to their HTTP status. */
 export const S3_ERROR_STATUS = {
   AccessDenied: 403,
+  AccessForbidden: 403,
+  BadRequest: 400,
   SignatureDoesNotMatch: 403,
   InvalidAccessKeyId: 403,
   RequestTimeTooSkewed: 403,

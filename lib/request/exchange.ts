@@ -14,6 +14,7 @@ import { STREAMED_UPLOAD_MIN } from "../upstream/transport.ts";
 import type { Pipeline, RequestState } from "./context.ts";
 import { errorResponse, type S3Error, toS3Error } from "./errors.ts";
 import { requestId } from "./request_id.ts";
+import { withCorsHeaders } from "../s3ops/cors.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
 
 /** Connection facts of a request. */
@@ -82,6 +83,9 @@ export async function exchange(
       headers: pipeline.serverHeaders,
     });
     logFailure(pipeline, state, error);
+  }
+  if (request.headers.has("origin")) {
+    response = await withCorsHeaders(pipeline, response, { request, target });
   }
   const observed: Observed = {
     request,

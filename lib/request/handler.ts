@@ -7,7 +7,8 @@
  * 4. {@linkcode forward}: re-sign and send;
  * 5. {@linkcode present}: what the client sees of the answer.
  *
- * Each stage throws an `S3Error` to refuse; {@linkcode exchange} renders it,
+ * A CORS preflight (`OPTIONS`) is answered before them, from the bucket's
+ * CORS rules alone. Each stage throws an `S3Error` to refuse; {@linkcode exchange} renders it,
  * and logs and counts every request.
  *
  * @module
@@ -20,6 +21,7 @@ import { forward } from "./forward.ts";
 import { prepare } from "./prepare.ts";
 import { present } from "./present.ts";
 import { route } from "./route.ts";
+import { preflight } from "../s3ops/cors.ts";
 
 export type { HandlerDeps } from "./context.ts";
 export type { ConnInfo } from "./exchange.ts";
@@ -33,13 +35,15 @@ export function createHandler(deps: HandlerDeps): Handler {
   const idleMs = deps.config.downloadIdleTimeoutMs;
   const downloadIdle = idleMs > 0 ? new IdleWatch(idleMs) : undefined;
   const stages: Stages = async (request, { target, state, signal }) => {
+    // A CORS preflight is answered from the bucket's rules, unauthenticated.
+    if (request.method === "OPTIONS") return await preflight(pipeline, request, { target, state });
     const { method, headers } = request;
     const routed = await route(pipeline, { method, headers, target }, state);
     const admission = await admit(pipeline, routed, state);
     const prepared = await prepare(pipeline, admission, { body: request.body, state, signal });
     if (prepared instanceof Response) return prepared;
     const response = await forward(pipeline, prepared, { state, signal });
-    return await present(prepared, response, { url: request.url });
+    return await present(pipeline, prepared, response, { url: request.url });
   };
   return (request, conn) => exchange(pipeline, stages, { request, conn, downloadIdle });
 }

@@ -1,7 +1,8 @@
 /**
  * Stage 5, present: what the client sees of the backend's answer. A
- * DeleteObjects result gains an AccessDenied entry per refused key, and an
- * alias never shows the backend's bucket name.
+ * DeleteObjects result gains an AccessDenied entry per refused key, an alias
+ * never shows the backend's bucket name, and a bucket's CORS rules read from
+ * the backend are dropped once a PutBucketCors or DeleteBucketCors passed.
  *
  * @module
  */
@@ -9,13 +10,18 @@ import { BUCKET_NAMING_OPERATIONS, MAX_REWRITE_BYTES, rewriteBucketNames } from 
 import { mergeDeleteResult } from "../s3ops/delete_objects.ts";
 import { uriEncode } from "../sigv4/sigv4.ts";
 import type { Outbound } from "./prepare.ts";
+import type { Pipeline } from "./context.ts";
+import { changesCors } from "../s3ops/operation.ts";
 
 /** The answer to send the client for `outbound`'s backend `response`. */
 export async function present(
+  pipeline: Pipeline,
   outbound: Outbound,
   response: Response,
   options: { url: string },
 ): Promise<Response> {
+  const { bucket, operation } = outbound.admitted;
+  if (changesCors(operation) && response.ok) pipeline.cors.forget(bucket);
   const merged = await withDeniedDeletes(outbound, response);
   return await withClientBucketName(outbound, merged, options);
 }

@@ -9,7 +9,7 @@ import { DEFAULT_ROUTE } from "../config/config.ts";
 import { type Pipeline, question } from "../request/context.ts";
 import { S3Error, xmlEscape, xmlUnescape } from "../request/errors.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
-import { buildServiceRequest } from "../upstream/resign.ts";
+import { buildServiceRequest } from "../upstream/service_request.ts";
 
 /** A bucket as ListBuckets shows it. */
 export interface ListedBucket {

@@ -106,6 +106,7 @@ type ObjectSuffix = typeof OBJECT_SUBRESOURCES[number][1];
  */
 export type S3Operation =
   | "Unknown"
+  | "CorsPreflight"
   | "ListBuckets"
   | `Get${BucketSuffix}`
   | `Put${BucketSuffix}`
@@ -188,6 +189,11 @@ const ALSO_AUTHORIZED_AS: Partial<Record<S3Operation, S3Operation>> = {
 export function requiredApprovals(operation: S3Operation): S3Operation[] {
   const also = ALSO_AUTHORIZED_AS[operation];
   return also === undefined ? [operation] : [operation, also];
+}
+
+/** True for the operations after which a bucket's CORS configuration on the backend changed. */
+export function changesCors(operation: S3Operation): boolean {
+  return operation === "PutBucketCors" || operation === "DeleteBucketCors";
 }
 
 /** The operation of a request not (yet) named. */

@@ -7,24 +7,27 @@
  */
 import type { Admitted } from "../request/admit.ts";
 import { isPresignParam } from "../sigv4/parse_authorization.ts";
-import type { HmacKey, ResolvedBucket } from "../config/config.ts";
-import { isDnsName } from "../request/bucket_name.ts";
+import type { HmacKey } from "../config/config.ts";
 import { isDroppedHeader } from "../request/client_headers.ts";
-import { S3Error } from "../request/errors.ts";
 import {
   amzDate,
   authorizationHeader,
   canonicalQuery,
   canonicalRequest,
   canonicalUri,
-  EMPTY_SHA256,
   signature,
   type SigningKeyCache,
   stringToSign,
   UNSIGNED_PAYLOAD,
   uriEncode,
 } from "../sigv4/sigv4.ts";
-import { HOP_BY_HOP, type UpstreamRequest, upstreamRequest } from "./upstream_request.ts";
+import {
+  backendHost,
+  bucketHostName,
+  HOP_BY_HOP,
+  type UpstreamRequest,
+  upstreamRequest,
+} from "./upstream_request.ts";
 
 export type { UpstreamRequest };
 
@@ -59,25 +62,6 @@ export interface BuildUpstreamOptions {
 /** Trims HTTP whitespace, as `Headers` does with every value it stores. */
 function httpTrim(value: string): string {
   return value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
-}
-
-/**
- * `bucket.host` for virtual-host addressing. The bucket is a DNS name by then
- * (checked at config time for cosMap entries, per request for the default
- * route); checked again here, where a name would become part of a URL's
- * authority.
- */
-function bucketHostName(bucket: ResolvedBucket): string {
-  if (!isDnsName(bucket.backendBucket)) {
-    throw new S3Error("InvalidBucketName", "The specified bucket is not valid.");
-  }
-  return `${bucket.backendBucket}.${bucket.host}`;
-}
-
-/** The Host header for `hostName` on the bucket's backend port (the default port left out). */
-function backendHost(hostName: string, bucket: ResolvedBucket): string {
-  const { port, tls } = bucket;
-  return (tls && port === 443) || (!tls && port === 80) ? hostName : `${hostName}:${port}`;
 }
 
 /**
@@ -170,54 +154,4 @@ export function buildUpstreamRequest(
     { ...base, signing: { signingKey: key, datetime, scope, seedSignature } },
     headers,
   );
-}
-
-/**
- * A signed service request (`GET /`, ListBuckets) to a bucket's backend host,
- * for listing the buckets of the caller's backend identity.
- */
-export function buildServiceRequest(options: {
-  bucket: ResolvedBucket;
-  credentials: HmacKey | { bearer: string };
-  now: number;
-  signingKeys: SigningKeyCache;
-}): UpstreamRequest {
-  const { bucket, credentials } = options;
-  const headers = new Map<string, string>([
-    ["host", backendHost(bucket.host, bucket)],
-    ["accept-encoding", "identity"],
-  ]);
-  const base = {
-    method: "GET",
-    origin: `${bucket.tls ? "https" : "http"}://${bucket.host}:${bucket.port}`,
-    pathAndQuery: "/",
-  };
-  if ("bearer" in credentials) {
-    headers.set("authorization", `Bearer ${credentials.bearer}`);
-    if (bucket.serviceInstanceId) headers.set("ibm-service-instance-id", bucket.serviceInstanceId);
-    return upstreamRequest(base, headers);
-  }
-  const datetime = amzDate(options.now);
-  headers.set("x-amz-date", datetime);
-  headers.set("x-amz-content-sha256", EMPTY_SHA256);
-  const signedHeaders = ["host", "x-amz-content-sha256", "x-amz-date"];
-  const scope = { date: datetime.slice(0, 8), region: bucket.region, service: "s3" };
-  const canonical = canonicalRequest({
-    method: "GET",
-    uri: "/",
-    query: "",
-    header: (n) => headers.get(n) ?? null,
-    signedHeaders,
-    payloadHash: EMPTY_SHA256,
-  });
-  const key = options.signingKeys.get(credentials.secretKey, scope);
-  headers.set(
-    "authorization",
-    authorizationHeader(credentials.accessKey, {
-      scope,
-      signedHeaders,
-      signature: signature(key, stringToSign(canonical, { datetime, scope })),
-    }),
-  );
-  return upstreamRequest(base, headers);
 }

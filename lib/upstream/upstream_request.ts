@@ -4,6 +4,9 @@
  *
  * @module
  */
+import type { ResolvedBucket } from "../config/config.ts";
+import { isDnsName } from "../request/bucket_name.ts";
+import { S3Error } from "../request/errors.ts";
 import type { ChunkedSigning } from "../sigv4/sigv4.ts";
 
 /** A request ready to send to a backend. */
@@ -71,3 +74,22 @@ export const HOP_BY_HOP = new Set([
   "transfer-encoding",
   "upgrade",
 ]);
+
+/**
+ * `bucket.host` for virtual-host addressing. The bucket is a DNS name by then
+ * (checked at config time for cosMap entries, per request for the default
+ * route); checked again here, where a name would become part of a URL's
+ * authority.
+ */
+export function bucketHostName(bucket: ResolvedBucket): string {
+  if (!isDnsName(bucket.backendBucket)) {
+    throw new S3Error("InvalidBucketName", "The specified bucket is not valid.");
+  }
+  return `${bucket.backendBucket}.${bucket.host}`;
+}
+
+/** The Host header for `hostName` on the bucket's backend port (the default port left out). */
+export function backendHost(hostName: string, bucket: ResolvedBucket): string {
+  const { port, tls } = bucket;
+  return (tls && port === 443) || (!tls && port === 80) ? hostName : `${hostName}:${port}`;
+}

@@ -1,0 +1,81 @@
+/**
+ * Requests osp makes on its own behalf, built from config only and signed
+ * with a backend identity: ListBuckets for the caller's identity, a bucket's
+ * CORS configuration.
+ *
+ * @module
+ */
+import type { HmacKey, ResolvedBucket } from "../config/config.ts";
+import {
+  amzDate,
+  authorizationHeader,
+  canonicalRequest,
+  EMPTY_SHA256,
+  signature,
+  type SigningKeyCache,
+  stringToSign,
+  uriEncode,
+} from "../sigv4/sigv4.ts";
+import {
+  backendHost,
+  bucketHostName,
+  type UpstreamRequest,
+  upstreamRequest,
+} from "./upstream_request.ts";
+
+/**
+ * A request osp makes on its own behalf, signed with a backend identity and
+ * built from config only: ListBuckets (`GET /`) for the caller's backend
+ * identity, or, with `subresource`, a read of one of the bucket's
+ * sub-resources (`GET /bucket?cors`).
+ */
+export function buildServiceRequest(options: {
+  bucket: ResolvedBucket;
+  credentials: HmacKey | { bearer: string };
+  now: number;
+  signingKeys: SigningKeyCache;
+  subresource?: "cors";
+}): UpstreamRequest {
+  const { bucket, credentials, subresource } = options;
+  const virtual = subresource !== undefined && bucket.addressingStyle === "virtual";
+  const hostName = virtual ? bucketHostName(bucket) : bucket.host;
+  const path = subresource === undefined || virtual ? "/" : `/${uriEncode(bucket.backendBucket)}`;
+  const query = subresource === undefined ? "" : `${subresource}=`;
+  const headers = new Map<string, string>([
+    ["host", backendHost(hostName, bucket)],
+    ["accept-encoding", "identity"],
+  ]);
+  const base = {
+    method: "GET",
+    origin: `${bucket.tls ? "https" : "http"}://${hostName}:${bucket.port}`,
+    pathAndQuery: query === "" ? path : `${path}?${query}`,
+  };
+  if ("bearer" in credentials) {
+    headers.set("authorization", `Bearer ${credentials.bearer}`);
+    if (bucket.serviceInstanceId) headers.set("ibm-service-instance-id", bucket.serviceInstanceId);
+    return upstreamRequest(base, headers);
+  }
+  const datetime = amzDate(options.now);
+  headers.set("x-amz-date", datetime);
+  headers.set("x-amz-content-sha256", EMPTY_SHA256);
+  const signedHeaders = ["host", "x-amz-content-sha256", "x-amz-date"];
+  const scope = { date: datetime.slice(0, 8), region: bucket.region, service: "s3" };
+  const canonical = canonicalRequest({
+    method: "GET",
+    uri: path,
+    query,
+    header: (n) => headers.get(n) ?? null,
+    signedHeaders,
+    payloadHash: EMPTY_SHA256,
+  });
+  const key = options.signingKeys.get(credentials.secretKey, scope);
+  headers.set(
+    "authorization",
+    authorizationHeader(credentials.accessKey, {
+      scope,
+      signedHeaders,
+      signature: signature(key, stringToSign(canonical, { datetime, scope })),
+    }),
+  );
+  return upstreamRequest(base, headers);
+}

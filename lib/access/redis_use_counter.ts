@@ -6,9 +6,13 @@
  * ServiceUnavailable, quickly: commands are never queued while disconnected,
  * and the client reconnects in the background.
  *
+ * ioredis is loaded when the first counter is made, not with osp: it costs
+ * about 25 MB of resident memory, which a config without `store.redis` never
+ * pays (bench/idle_rss.ts).
+ *
  * @module
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { S3Error } from "../request/errors.ts";
 import type { Logger } from "../observe/log.ts";
 import type { UseCounter } from "./use_counter.ts";
@@ -52,7 +56,8 @@ export function redactRedisUrl(url: string): string {
 
 /** Presigned URL use counts in Redis, shared between instances. */
 export class RedisUseCounter implements UseCounter {
-  #client: Redis;
+  #client: Promise<Redis>;
+  #closed = false;
   #logger: Logger;
   #timeoutMs: number;
   #target: string;
@@ -66,28 +71,37 @@ export class RedisUseCounter implements UseCounter {
     this.#logger = options.logger;
     this.#timeoutMs = options.timeoutMs ?? 1000;
     this.#target = redactRedisUrl(options.url);
-    this.#client = new Redis(options.url, {
-      // Fail at once while disconnected instead of queueing until Redis is back.
-      enableOfflineQueue: false,
-      // A command in flight when the connection drops fails; it is not replayed.
-      maxRetriesPerRequest: 0,
-      connectTimeout: this.#timeoutMs,
-      commandTimeout: this.#timeoutMs,
-      // Keep reconnecting forever, at most a second apart.
-      retryStrategy: (times) => Math.min(times * 100, 1000),
+    this.#client = import("ioredis").then(({ Redis }) => {
+      const client = new Redis(options.url, {
+        // Fail at once while disconnected instead of queueing until Redis is back.
+        enableOfflineQueue: false,
+        // A command in flight when the connection drops fails; it is not replayed.
+        maxRetriesPerRequest: 0,
+        connectTimeout: this.#timeoutMs,
+        commandTimeout: this.#timeoutMs,
+        // Keep reconnecting forever, at most a second apart.
+        retryStrategy: (times) => Math.min(times * 100, 1000),
+        // Closed before it was loaded: never connect.
+        lazyConnect: this.#closed,
+      });
+      this.#listen(client);
+      return client;
     });
-    this.#client.on("ready", () => {
+  }
+
+  #listen(client: Redis): void {
+    client.on("ready", () => {
       this.#connected = true;
       this.#lastError = "none yet";
       this.#logger.log("info", "redis connected", { redis: this.#target });
     });
-    this.#client.on("close", () => {
+    client.on("close", () => {
       if (this.#connected) {
         this.#logger.log("warn", "redis connection lost; reconnecting", { redis: this.#target });
       }
       this.#connected = false;
     });
-    this.#client.on("error", (err: Error) => {
+    client.on("error", (err: Error) => {
       this.#lastError = err.message;
       this.#logFailure("redis error", err);
     });
@@ -95,11 +109,12 @@ export class RedisUseCounter implements UseCounter {
 
   async increment(id: string, options: { expiresAt: number }): Promise<number> {
     try {
-      await this.#whenConnecting();
-      if (this.#client.status !== "ready") {
+      const client = await this.#client;
+      await this.#whenConnecting(client);
+      if (client.status !== "ready") {
         throw new Error(`not connected to redis (last error: ${this.#lastError})`);
       }
-      const count = await this.#client.eval(
+      const count = await client.eval(
         INCREMENT_SCRIPT,
         1,
         REDIS_KEY_PREFIX + id,
@@ -117,27 +132,27 @@ export class RedisUseCounter implements UseCounter {
     }
   }
 
-  close(): Promise<void> {
-    this.#client.disconnect(false);
-    return Promise.resolve();
+  async close(): Promise<void> {
+    this.#closed = true;
+    (await this.#client).disconnect(false);
   }
 
   /** While a connection attempt is under way, waits for it (at most the timeout). */
-  #whenConnecting(): Promise<void> {
-    const status = this.#client.status;
+  #whenConnecting(client: Redis): Promise<void> {
+    const status = client.status;
     if (status !== "wait" && status !== "connecting" && status !== "connect") {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.#client.off("ready", done);
-        this.#client.off("close", done);
+        client.off("ready", done);
+        client.off("close", done);
         resolve();
       };
       const timer = setTimeout(done, this.#timeoutMs);
-      this.#client.once("ready", done);
-      this.#client.once("close", done);
+      client.once("ready", done);
+      client.once("close", done);
     });
   }
 

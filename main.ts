@@ -29,8 +29,8 @@ Options:
       --hostname <addr>   override hostname
       --metrics-port <n>  override metricsPort
       --log-level <lvl>   debug | info | warn | error
-      --threads <n>       override threads (isolates sharing the ports; > 1 needs
-                          deno run --unstable-net)
+      --threads <n|auto>  override threads (isolates sharing the ports; > 1 needs
+                          deno run --unstable-net; auto: one per core from 4 cores)
       --check             validate the config, print every problem, exit 1 if any
   -h, --help              this text
   -V, --version           the version
@@ -91,10 +91,10 @@ export async function loadConfig(
   if (values.hostname !== undefined) config.hostname = values.hostname;
   if (values["log-level"] !== undefined) config.logLevel = values["log-level"] as LogLevel;
   if (values.threads !== undefined) {
-    if (!/^[1-9]\d*$/.test(values.threads)) {
-      throw new TypeError(`--threads must be a positive integer, not ${values.threads}`);
+    if (values.threads !== "auto" && !/^[1-9]\d*$/.test(values.threads)) {
+      throw new TypeError(`--threads must be a positive integer or auto, not ${values.threads}`);
     }
-    config.threads = Number(values.threads);
+    config.threads = values.threads === "auto" ? "auto" : Number(values.threads);
   }
   if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
     config.tls = {

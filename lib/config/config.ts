@@ -347,8 +347,8 @@ export interface ProxyConfig {
   hostname?: string;
   /** Host suffixes for virtual-host addressing from clients, e.g. `["s3.example.com"]`. */
   virtualHostSuffixes?: string[];
-  /** Isolates to run; default 1. */
-  threads?: number;
+  /** Isolates to run; default 1. `"auto"`: one per core on 4 cores or more, else 1. */
+  threads?: number | "auto";
   /** Verify backend TLS certificates; default true. */
   verify?: boolean;
   /** Accept any client signature (logs a loud warning); default false. */
@@ -646,6 +646,15 @@ function env(name: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `threads: "auto"`: one isolate per core the process may use. On 2 cores a
+ * second isolate only competes with the first (docs/performance.md#threads),
+ * so fewer than 4 cores give 1.
+ */
+export function autoThreads(cores: number = navigator.hardwareConcurrency ?? 1): number {
+  return cores >= 4 ? cores : 1;
 }
 
 function resolveValidatorCacheKey(p: Problems, raw: unknown): ValidatorCacheKey {
@@ -1001,7 +1010,9 @@ export function resolveConfigProblems(
       });
     }
   }
-  const threads = checkNonNegative(p, "threads", config.threads, { integer: true, min: 1 }) ?? 1;
+  const threads = config.threads === "auto"
+    ? autoThreads()
+    : checkNonNegative(p, "threads", config.threads, { integer: true, min: 1 }) ?? 1;
   const verify = checkBoolean(p, "verify", config.verify) ?? true;
   const skip = checkBoolean(p, "skipSignatureValidation", config.skipSignatureValidation) ?? false;
   const maxPresign = checkNonNegative(

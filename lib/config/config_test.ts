@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ProxyConfig, resolveConfig, resolveConfigProblems } from "./config.ts";
+import { autoThreads, type ProxyConfig, resolveConfig, resolveConfigProblems } from "./config.ts";
 import { checkConfig } from "./check_config.ts";
 
 const PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
@@ -495,4 +495,15 @@ Deno.test("config: CORS rules are checked field by field; backend rules need sta
     cosMap: { b: { host: "h", port: 1, accessKey: "a", secretKey: "s", cors: "backend" } },
   }) as unknown as ProxyConfig);
   assert.equal(own.buckets.get("b")!.cors, "backend");
+});
+
+Deno.test('config: threads "auto" is one isolate per core from 4 cores, else 1', () => {
+  assert.equal(autoThreads(1), 1);
+  assert.equal(autoThreads(2), 1);
+  assert.equal(autoThreads(3), 1);
+  assert.equal(autoThreads(4), 4);
+  assert.equal(autoThreads(16), 16);
+  const config = resolveConfig(minimal({ threads: "auto" }) as unknown as ProxyConfig);
+  assert.equal(config.threads, autoThreads(navigator.hardwareConcurrency));
+  assert.deepEqual(problems(minimal({ threads: "all" })), ["threads must be an integer ≥ 1"]);
 });

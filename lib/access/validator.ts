@@ -39,9 +39,10 @@ export interface LazyValidatorRequest {
  * The decision cache's key: length-prefixed where a field could hold any
  * text. A full ValidatorRequest is keyed on all of it.
  */
-function cacheKey(token: string, r: ValidatorRequest | LazyValidatorRequest): string {
+function cacheKey(token: string | null, r: ValidatorRequest | LazyValidatorRequest): string {
   const context = "context" in r ? r.context : JSON.stringify([r.query, r.headers, r.sourceIp]);
-  return `${token.length}:${token}${r.bucket.length}:${r.bucket}${r.method}\n${r.operation}\n${
+  const who = token === null ? "-" : `${token.length}:${token}`;
+  return `${who}${r.bucket.length}:${r.bucket}${r.method}\n${r.operation}\n${
     r.key === undefined ? "-" : `+${r.key.length}:${r.key}`
   }${context}`;
 }
@@ -65,7 +66,7 @@ export class Authorizer {
    * can (no validator, or a cached decision) and asks only otherwise.
    */
   check(
-    token: string,
+    token: string | null,
     request: ValidatorRequest | LazyValidatorRequest,
     options: { ttlMs: number },
   ): boolean | Promise<boolean> {
@@ -82,7 +83,7 @@ export class Authorizer {
 
   async #ask(
     validator: NonNullable<ResolvedConfig["validator"]>,
-    token: string,
+    token: string | null,
     id: string,
     question: ValidatorRequest | LazyValidatorRequest,
     options: { ttlMs: number },
@@ -110,7 +111,7 @@ export class Authorizer {
 
   /** True when the validator allows `request` (always true without a validator). */
   async allowed(
-    token: string,
+    token: string | null,
     request: ValidatorRequest | LazyValidatorRequest,
     options: { ttlMs: number },
   ): Promise<boolean> {
@@ -119,7 +120,7 @@ export class Authorizer {
 
   /** Throws AccessDenied unless allowed. */
   async require(
-    token: string,
+    token: string | null,
     request: ValidatorRequest | LazyValidatorRequest,
     options: { ttlMs: number },
   ): Promise<void> {

@@ -73,6 +73,10 @@ function planChunked(
   }
   const trailers = parseTrailerNames(request.headers.get("x-amz-trailer"));
   const signed = mode !== "streaming-unsigned-trailer";
+  const auth = request.auth;
+  if (auth.kind === "anonymous") {
+    throw new S3Error("AccessDenied", "Anonymous requests cannot send aws-chunked bodies");
+  }
   if (signed && request.signingKey === undefined) {
     throw new S3Error(
       "NotImplemented",
@@ -85,9 +89,9 @@ function planChunked(
       signing: signed
         ? {
           signingKey: request.signingKey!,
-          datetime: request.auth.datetime,
-          scope: request.auth.scope,
-          seedSignature: request.auth.signature,
+          datetime: auth.datetime,
+          scope: auth.scope,
+          seedSignature: auth.signature,
         }
         : undefined,
       decodedLength,

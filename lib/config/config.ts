@@ -5,6 +5,7 @@
  * @module
  */
 import { hasUnsafeBucketChar, isDnsName } from "../request/bucket_name.ts";
+import { ANONYMOUS_OPERATIONS } from "../sigv4/anonymous.ts";
 
 /** The cosMap key of the default route, for buckets not named explicitly. */
 export const DEFAULT_ROUTE = "*";
@@ -77,8 +78,9 @@ export interface ValidatorRequest {
 }
 
 /**
- * Decides whether `token` (the client's access key id) may make `request` on
- * `bucket`. Return true to allow; false answers 403 AccessDenied; a throw
+ * Decides whether `token` (the client's access key id, or null for an
+ * anonymous request to a bucket with `anonymous` operations) may make
+ * `request` on `bucket`. Return true to allow; false answers 403 AccessDenied; a throw
  * answers 500 InternalError and never allows.
  *
  * @example
@@ -96,7 +98,7 @@ export interface ValidatorRequest {
  * ```
  */
 export type Validator = (
-  token: string,
+  token: string | null,
   bucket: string,
   request: ValidatorRequest,
 ) => Awaitable<boolean>;
@@ -204,6 +206,13 @@ export interface BucketConfig {
    * static credentials, cached for `ttl`). Default: the top-level `cors`.
    */
   cors?: CorsRule[] | "backend";
+  /**
+   * Operations that requests without credentials may do on this bucket (a
+   * public bucket), e.g. `["GetObject", "HeadObject", "ListObjectsV2"]`. They
+   * are re-signed with the bucket's static identity; the validator is still
+   * asked, with a null token. Default: none.
+   */
+  anonymous?: string[];
 }
 
 /**
@@ -437,6 +446,8 @@ export interface ResolvedBucket {
   strictKeyPaths: boolean;
   /** The bucket's CORS rules (its own, else the top-level default), or `"backend"`. */
   cors: readonly ResolvedCorsRule[] | "backend";
+  /** Operations requests without credentials may do. */
+  anonymous: ReadonlySet<string>;
 }
 
 /** A CORS rule with every list present. */
@@ -545,6 +556,7 @@ const BUCKET_FIELDS: Record<keyof BucketConfig, true> = {
   backendCredentials: true,
   strictKeyPaths: true,
   cors: true,
+  anonymous: true,
 };
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
@@ -870,6 +882,28 @@ function resolveBucket(
       "needs accessKey+secretKey, apiKey, backendCredentials, or a bucketCredsFetcher in the config",
     );
   }
+  const anonymous = new Set<string>();
+  if (raw.anonymous !== undefined) {
+    if (!Array.isArray(raw.anonymous)) {
+      p.add(`${path}.anonymous`, "must be an array of operation names");
+    } else {
+      for (const op of raw.anonymous) {
+        if (typeof op === "string" && ANONYMOUS_OPERATIONS.includes(op)) anonymous.add(op);
+        else {
+          p.add(
+            `${path}.anonymous`,
+            `holds ${JSON.stringify(op)}: only ${ANONYMOUS_OPERATIONS.join(", ")}`,
+          );
+        }
+      }
+    }
+    if (credentials.kind === "fetch") {
+      p.add(
+        `${path}.anonymous`,
+        "needs static credentials (accessKey+secretKey or apiKey): anonymous requests are re-signed with them",
+      );
+    }
+  }
   if (cors === "backend" && credentials.kind === "fetch") {
     p.add(
       `${path}.cors`,
@@ -896,6 +930,7 @@ function resolveBucket(
     backendCredentials,
     strictKeyPaths,
     cors,
+    anonymous,
   };
 }
 

@@ -73,6 +73,7 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
     backendCredentials: undefined,
     strictKeyPaths: false,
     cors: [],
+    anonymous: new Set(),
   });
   assert.deepEqual(config.cors, []);
   assert.deepEqual(config.validatorCacheKey, { query: true, headers: "all", sourceIp: true });
@@ -506,4 +507,26 @@ Deno.test('config: threads "auto" is one isolate per core from 4 cores, else 1',
   const config = resolveConfig(minimal({ threads: "auto" }) as unknown as ProxyConfig);
   assert.equal(config.threads, autoThreads(navigator.hardwareConcurrency));
   assert.deepEqual(problems(minimal({ threads: "all" })), ["threads must be an integer ≥ 1"]);
+});
+
+Deno.test("config: anonymous operations are checked and need the bucket's static credentials", () => {
+  const bucket = { host: "h", port: 1, accessKey: "a", secretKey: "s" };
+  const config = resolveConfig(
+    minimal({
+      cosMap: { pub: { ...bucket, anonymous: ["GetObject", "HeadObject"] } },
+    }) as unknown as ProxyConfig,
+  );
+  assert.deepEqual([...config.buckets.get("pub")!.anonymous], ["GetObject", "HeadObject"]);
+  const found = problems(minimal({ cosMap: { pub: { ...bucket, anonymous: ["DeleteBucket"] } } }));
+  assert.equal(found.length, 1);
+  assert.match(found[0], /^cosMap\["pub"\]\.anonymous holds "DeleteBucket": only GetObject, /);
+  assert.deepEqual(
+    problems(
+      minimal({
+        bucketCredsFetcher: () => "k",
+        cosMap: { pub: { host: "h", port: 1, anonymous: ["GetObject"] } },
+      }),
+    ),
+    ['cosMap["pub"].anonymous needs static credentials (accessKey+secretKey or apiKey): anonymous requests are re-signed with them'],
+  );
 });

@@ -96,6 +96,8 @@ export interface RequestRecord {
   bytesOut: number;
   /** Set for presigned-URL requests: `hit` when accepted, `rejected` when refused. */
   presigned?: "hit" | "rejected";
+  /** True for a request without credentials (a bucket's `anonymous` operations). */
+  anonymous?: boolean;
 }
 
 /** Options of {@linkcode Metrics}. */
@@ -143,6 +145,7 @@ export class Metrics {
   readonly #transfer: Counter<"direction" | "bucket">;
   readonly #presignedHits: Counter<"bucket">;
   readonly #presignedRejected: Counter<"bucket">;
+  readonly #anonymous: Counter<"operation" | "bucket" | "status">;
   readonly #requestDuration: Histogram<"operation" | "bucket">;
   readonly #upstreamDuration: Histogram<"operation" | "bucket">;
   readonly #responseSize: Histogram<"operation" | "bucket">;
@@ -187,6 +190,12 @@ export class Metrics {
       help: "Presigned-URL requests refused (bad signature, expired, denied).",
       labelNames: ["bucket"],
       registers,
+    });
+    this.#anonymous = new Counter({
+      name: name("anonymous_requests_total"),
+      help: "Requests without credentials, to buckets that allow their operation anonymously.",
+      labelNames: ["operation", "bucket", "status"],
+      registers: [this.registry],
     });
     const active = () => this.#active;
     new Gauge({
@@ -289,6 +298,7 @@ export class Metrics {
     this.#transfer.inc({ direction: "rx", bucket }, bytesIn);
     this.#transfer.inc({ direction: "tx", bucket }, bytesOut);
     if (r.presigned === "hit") this.#presignedHits.inc({ bucket });
+    if (r.anonymous) this.#anonymous.inc({ operation, bucket, status: String(r.status) });
     else if (r.presigned === "rejected") this.#presignedRejected.inc({ bucket });
     this.#requestDuration.observe(labels, amount(r.durationMs) / 1000);
     if (r.upstreamMs !== undefined) {

@@ -184,6 +184,7 @@ Deno.test("metrics: every metric in the table is exported once with the osp_ pre
     Object.fromEntries([...types].sort(([a], [b]) => a.localeCompare(b))),
     {
       osp_active_requests: "gauge",
+      osp_anonymous_requests_total: "counter",
       osp_auth_cache_hits_total: "counter",
       osp_build_info: "gauge",
       osp_callback_duration_seconds: "histogram",

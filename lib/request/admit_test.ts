@@ -15,7 +15,7 @@ function rejectsWith(code: string) {
 
 Deno.test("admit: the validator's yes makes an Admitted with exactly what it was asked about", async () => {
   const asked: ValidatorRequest[] = [];
-  const validator = (_t: string, _b: string, r: ValidatorRequest) => {
+  const validator = (_t: string | null, _b: string, r: ValidatorRequest) => {
     asked.push(r);
     return true;
   };
@@ -81,7 +81,7 @@ Deno.test("admit: an operation a backend may run as a stronger one needs both ye
   ];
   for (const [method, path, operations] of cases) {
     const asked: string[] = [];
-    const only = (allowed: string) => (_t: string, _b: string, r: ValidatorRequest) => {
+    const only = (allowed: string) => (_t: string | null, _b: string, r: ValidatorRequest) => {
       asked.push(r.operation);
       return r.operation === allowed;
     };

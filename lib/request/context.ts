@@ -95,6 +95,8 @@ export interface RequestState {
   upstreamMs?: number;
   /** Whether a presigned URL's use was counted or refused. */
   presigned?: "hit" | "rejected";
+  /** True for a request without credentials. */
+  anonymous?: boolean;
 }
 
 /**

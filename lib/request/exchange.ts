@@ -138,12 +138,14 @@ function finish(pipeline: Pipeline, observed: Observed, bytesOut: number): void 
     bytesIn,
     bytesOut,
     presigned: state.presigned,
+    anonymous: state.anonymous,
   });
   if (!logger.enabled("info")) return;
   logger.log("info", "request", {
     requestId: state.id,
     clientIp: observed.clientIp,
     accessKey: state.accessKey,
+    anonymous: state.anonymous,
     method: request.method,
     bucket: state.bucket,
     operation: state.operation,

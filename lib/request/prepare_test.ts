@@ -61,7 +61,7 @@ Deno.test("prepare: x-amz-copy-source on an operation that is no copy is Invalid
 
 Deno.test("prepare: DeleteObjects sends only the allowed keys; all refused is answered by osp", async () => {
   const xml = "<Delete><Object><Key>keep</Key></Object><Object><Key>go</Key></Object></Delete>";
-  const validator = (_t: string, _b: string, r: { operation: string; key?: string }) =>
+  const validator = (_t: string | null, _b: string, r: { operation: string; key?: string }) =>
     r.operation !== "DeleteObject" || r.key === "go";
   const out = outbound(
     await prepared(signed("POST", "/data?delete", { body: xml }), { validator }),

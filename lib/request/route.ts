@@ -11,7 +11,8 @@ import { checkHoistedHeaders } from "../access/validator_request.ts";
 import type { ResolvedBucket } from "../config/config.ts";
 import { NO_BUCKET } from "../observe/metrics.ts";
 import { checkQueryParams, operationName, type S3Operation } from "../s3ops/operation.ts";
-import { authenticate, type VerifiedRequest } from "../sigv4/authenticate.ts";
+import { anonymousRequest, authenticate, type VerifiedRequest } from "../sigv4/authenticate.ts";
+import { checkAnonymousHeaders, hasNoCredentials } from "../sigv4/anonymous.ts";
 import { isPresignParam } from "../sigv4/parse_authorization.ts";
 import { checkSignedHeaderNames, droppedHeaderNames } from "./client_headers.ts";
 import { bucketFor, type Pipeline, type RequestState } from "./context.ts";
@@ -56,6 +57,7 @@ export async function route(
 ): Promise<Routed> {
   const { config, credentials, signingKeys } = pipeline;
   const { method, headers, target } = request;
+  if (hasNoCredentials(headers, target.params)) return routeAnonymous(pipeline, request, state);
   const verified = await authenticate({ method, target, headers }, {
     now: config.clock(),
     clockSkewMs: config.clockSkewMs,
@@ -63,7 +65,7 @@ export async function route(
     signingKeys,
     skipSignatureValidation: config.skipSignatureValidation,
   });
-  state.accessKey = verified.token;
+  state.accessKey = verified.token ?? undefined;
   checkRequestShape(pipeline, verified, state);
   const operation = nameOperation(verified);
   state.operation = operation;
@@ -86,6 +88,52 @@ export async function route(
     key: target.key,
     bucket,
   };
+}
+
+/**
+ * A request without credentials: allowed only where the bucket lists its
+ * operation in `anonymous`, with no `x-amz-*` header (or query parameter)
+ * that would change what the backend does; the validator is still asked
+ * (with a null token) in admit.
+ */
+function routeAnonymous(
+  pipeline: Pipeline,
+  request: { method: string; headers: Headers; target: RequestTarget },
+  state: RequestState,
+): BucketRoute {
+  const refused = () =>
+    new S3Error("AccessDenied", "Anonymous requests are not allowed; sign the request");
+  checkAnonymousHeaders(request.headers);
+  const verified = anonymousRequest(request);
+  checkRequestShape(pipeline, verified, state);
+  checkAnonymousHeaders(hoistedAsHeaders(verified));
+  const operation = nameOperation(verified);
+  state.operation = operation;
+  state.anonymous = true;
+  const { target } = request;
+  if (target.bucket === undefined || target.bucket === "") throw refused();
+  const bucket = bucketFor(pipeline, target.bucket);
+  if (bucket === undefined || !bucket.anonymous.has(operation)) throw refused();
+  state.bucket = pipeline.config.buckets.has(bucket.name) ? bucket.name : "_default";
+  if (bucket.strictKeyPaths && target.key !== undefined) checkKeyPath(target.key);
+  return {
+    kind: "bucket",
+    verified,
+    operation,
+    clientBucket: target.bucket,
+    key: target.key,
+    bucket,
+  };
+}
+
+/** The `x-amz-*` query parameters of a request, as the headers a presigned URL would hoist. */
+function hoistedAsHeaders(verified: VerifiedRequest): Headers {
+  const headers = new Headers();
+  for (const p of verified.target.params) {
+    const name = p.name.toLowerCase();
+    if (name.startsWith("x-amz-")) headers.set(name, "");
+  }
+  return headers;
 }
 
 /** The checks that make osp and a backend read the request alike. */

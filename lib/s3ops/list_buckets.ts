@@ -108,7 +108,7 @@ export async function listBuckets(
   const shown = candidates.filter((_, i) => allowed[i]).sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0
   );
-  return new Response(listBucketsXml(shown, { owner: verified.token }), {
+  return new Response(listBucketsXml(shown, { owner: verified.token ?? "" }), {
     headers: { "content-type": "application/xml", ...pipeline.serverHeaders },
   });
 }

@@ -1,10 +1,18 @@
 /**
  * Verifies a client's SigV4 signature and turns the request into a
- * {@linkcode VerifiedRequest}, the only input re-signing accepts.
+ * {@linkcode VerifiedRequest}, the only input re-signing accepts (through
+ * the validator's yes). Only this module makes one: {@linkcode authenticate}
+ * for a signed request, {@linkcode anonymousRequest} for an unsigned one on
+ * a bucket open to anonymous callers.
  *
  * @module
  */
-import { parseAuthorization, type ParsedAuthorization } from "./parse_authorization.ts";
+import {
+  parseAuthorization,
+  type ParsedAuthorization,
+  parsePayloadMode,
+  type SignedAuthorization,
+} from "./parse_authorization.ts";
 import { S3Error } from "../request/errors.ts";
 import { signaturesEqual } from "./constant_time.ts";
 import type { RequestTarget } from "../request/request_target.ts";
@@ -15,6 +23,7 @@ import {
   signature,
   type SigningKeyCache,
   stringToSign,
+  UNSIGNED_PAYLOAD,
 } from "./sigv4.ts";
 
 const verified: unique symbol = Symbol("verified");
@@ -31,8 +40,8 @@ export interface VerifiedRequest {
   readonly headers: Headers;
   /** The parsed credentials. */
   readonly auth: ParsedAuthorization;
-  /** The client's access key id. */
-  readonly token: string;
+  /** The client's access key id; null for an anonymous request. */
+  readonly token: string | null;
   /** The client's signing key (for aws-chunked chunk signatures); absent when skipped. */
   readonly signingKey?: Uint8Array;
 }
@@ -51,7 +60,7 @@ export interface AuthenticateOptions {
   skipSignatureValidation: boolean;
 }
 
-function checkSignedHeaders(auth: ParsedAuthorization, headers: Headers): void {
+function checkSignedHeaders(auth: SignedAuthorization, headers: Headers): void {
   const signed = auth.signedHeaders;
   if (!signed.includes("host")) {
     throw new S3Error("AccessDenied", "The host header must be signed");
@@ -69,7 +78,7 @@ function checkSignedHeaders(auth: ParsedAuthorization, headers: Headers): void {
   }
 }
 
-function checkTime(auth: ParsedAuthorization, options: AuthenticateOptions): void {
+function checkTime(auth: SignedAuthorization, options: AuthenticateOptions): void {
   if (auth.kind === "header") {
     if (Math.abs(options.now - auth.timeMs) > options.clockSkewMs) {
       throw new S3Error(
@@ -142,4 +151,28 @@ export async function authenticate(
     );
   }
   return { [verified]: true, method, target, headers, auth, token: auth.accessKey, signingKey };
+}
+
+/**
+ * The verified form of a request without credentials, which the route makes
+ * only for a bucket that lets anonymous callers do the request's operation.
+ * There is no signature to check; a literal `x-amz-content-sha256` is kept
+ * (the backend checks it), anything else but UNSIGNED-PAYLOAD is refused.
+ */
+export function anonymousRequest(request: IncomingRequest): VerifiedRequest {
+  const { method, target, headers } = request;
+  const declared = headers.get("x-amz-content-sha256");
+  const payload = declared === null ? { kind: "unsigned" as const } : parsePayloadMode(declared);
+  if (payload.kind !== "sha256" && payload.kind !== "unsigned") {
+    throw new S3Error("AccessDenied", "Anonymous requests cannot send aws-chunked bodies");
+  }
+  const payloadHash = payload.kind === "sha256" ? payload.hash : UNSIGNED_PAYLOAD;
+  return {
+    [verified]: true,
+    method,
+    target,
+    headers,
+    auth: { kind: "anonymous", signedHeaders: [], payloadHash, payload },
+    token: null,
+  };
 }

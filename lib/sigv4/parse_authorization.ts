@@ -55,8 +55,23 @@ export interface PresignedAuthorization extends Credentials {
   expiresSeconds: number;
 }
 
-/** SigV4 credentials as the client presented them: header-signed or presigned. */
-export type ParsedAuthorization = HeaderAuthorization | PresignedAuthorization;
+/** No credentials: an anonymous request to a bucket that allows its operation. */
+export interface AnonymousAuthorization {
+  /** Discriminant. */
+  kind: "anonymous";
+  /** None. */
+  signedHeaders: readonly string[];
+  /** The payload hash re-signing uses: a literal SHA-256 the client sent, else UNSIGNED-PAYLOAD. */
+  payloadHash: string;
+  /** The payload mode (sha256 or unsigned). */
+  payload: PayloadMode;
+}
+
+/** SigV4 credentials the client presented: header-signed or presigned. */
+export type SignedAuthorization = HeaderAuthorization | PresignedAuthorization;
+
+/** How a verified request was authorized: signed, or anonymous. */
+export type ParsedAuthorization = SignedAuthorization | AnonymousAuthorization;
 
 /** True for the query parameters of a presigned URL, which never go to the backend. */
 export function isPresignParam(name: string): boolean {
@@ -150,7 +165,7 @@ function splitSignature(value: string): { prefix: string; signature: string } | 
   };
 }
 
-function parseHeaderAuthorization(value: string, headers: Headers): ParsedAuthorization {
+function parseHeaderAuthorization(value: string, headers: Headers): HeaderAuthorization {
   const malformed = (msg: string) =>
     new S3Error("AuthorizationHeaderMalformed", `The authorization header is malformed: ${msg}`);
   const split = splitSignature(value);
@@ -229,7 +244,7 @@ function parseHeaderAuthorization(value: string, headers: Headers): ParsedAuthor
   };
 }
 
-function parsePresigned(params: readonly RawQueryParam[]): ParsedAuthorization {
+function parsePresigned(params: readonly RawQueryParam[]): PresignedAuthorization {
   const bad = (msg: string) =>
     new S3Error("AuthorizationQueryParametersError", `Query-string authentication: ${msg}`);
   const get = (name: string): string => {
@@ -270,7 +285,7 @@ function parsePresigned(params: readonly RawQueryParam[]): ParsedAuthorization {
 export function parseAuthorization(
   headers: Headers,
   params: readonly RawQueryParam[],
-): ParsedAuthorization {
+): SignedAuthorization {
   const header = headers.get("authorization");
   let presigned = false;
   let sigV2Signature = false;

@@ -84,14 +84,14 @@ export class Credentials {
   }
 
   /** Backend credentials for (token, bucket). */
-  async backendFor(token: string, bucket: ResolvedBucket): Promise<BackendCredentials> {
-    const own = bucket.backendCredentials?.get(token);
+  async backendFor(token: string | null, bucket: ResolvedBucket): Promise<BackendCredentials> {
+    const own = token === null ? undefined : bucket.backendCredentials?.get(token);
     if (own !== undefined) return { kind: "hmac", ...own };
     const c = bucket.credentials;
     if (c.kind === "hmac") return { kind: "hmac", accessKey: c.accessKey, secretKey: c.secretKey };
     if (c.kind === "apiKey") return { kind: "apiKey", apiKey: c.apiKey };
     const fetcher = this.#config.bucketCredsFetcher;
-    if (fetcher === undefined) {
+    if (fetcher === undefined || token === null) {
       throw new S3Error("AccessDenied", "No backend identity is configured for this access key");
     }
     let missed = false;

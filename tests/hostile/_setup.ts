@@ -32,7 +32,7 @@ export const NOBODY = { accessKey: "nobody-ak", secretKey: "nobody-secret" };
 
 /** One validator call. */
 export interface ValidatorCall {
-  token: string;
+  token: string | null;
   bucket: string;
   request: ValidatorRequest;
 }
@@ -59,7 +59,7 @@ export interface SetupOptions {
   /** Extra or replacement buckets; `backendPort` is filled in for host "127.0.0.1" entries without a port. */
   cosMap?: Record<string, Partial<BucketConfig>>;
   /** Replaces the default validator (the calls are still recorded). */
-  validator?: (token: string, bucket: string, request: ValidatorRequest) => unknown;
+  validator?: (token: string | null, bucket: string, request: ValidatorRequest) => unknown;
   /** Other config fields. */
   config?: Partial<ProxyConfig>;
   /** Use this backend instead of a fresh counting backend. */
@@ -118,7 +118,7 @@ export function setup(options: SetupOptions = {}): HostileEnv {
     cosMap[name] = { ...bucketOn(backend.port, name), ...b } as BucketConfig;
   }
   const decide = options.validator ??
-    ((token: string) => token !== NOBODY.accessKey);
+    ((token: string | null) => token !== NOBODY.accessKey);
   const proxy = serve({
     httpPort: 0,
     hostname: "127.0.0.1",

@@ -342,7 +342,7 @@ function startCanary(): Canary {
 /** One validator call, with the corpus request it belongs to. */
 interface Call {
   n: number;
-  token: string;
+  token: string | null;
   bucket: string;
   operation: string;
   key?: string;
@@ -411,7 +411,7 @@ function startProxies(
   const explicit = { ...EXPLICIT, ...extra };
   const calls: Call[] = [];
   const proxies = { current: -1 } as Proxies;
-  const validator = (token: string, bucket: string, request: ValidatorRequest) => {
+  const validator = (token: string | null, bucket: string, request: ValidatorRequest) => {
     const allowed = decide(bucket, request);
     const { operation, key, query, headers } = request;
     calls.push({ n: proxies.current, token, bucket, operation, key, query, headers, allowed });

@@ -11,6 +11,7 @@ import { checkConfig, type LogLevel, type ProxyConfig } from "./mod.ts";
 import { startServer } from "./lib/serve/server.ts";
 import { loadConfigModule } from "./lib/config/config_module.ts";
 import { inWorkerScope } from "./lib/serve/threads.ts";
+import { bufferLogOutput, flushLogs } from "./lib/observe/log.ts";
 import { runWorker } from "./lib/serve/worker.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
@@ -141,7 +142,10 @@ async function main(): Promise<number> {
   // Exit once shutdown resolves: in-flight requests finished, or the grace
   // period is over and whatever still runs is cut off with the process.
   const stop = () => {
-    server.shutdown().then(() => Deno.exit(0));
+    server.shutdown().then(() => {
+      flushLogs();
+      Deno.exit(0);
+    });
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
@@ -171,6 +175,12 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
+  // Access log lines go out in buffered writes, not one console.log each.
+  bufferLogOutput();
   if (inWorkerScope()) runWorker();
-  else Deno.exit(await main());
+  else {
+    const code = await main();
+    flushLogs();
+    Deno.exit(code);
+  }
 }

@@ -27,6 +27,69 @@ function describe(value: unknown): unknown {
   return value;
 }
 
+/** Pipe writes up to this size are atomic (POSIX PIPE_BUF): isolates never split each other's lines. */
+const ATOMIC_WRITE = 4096;
+/** Buffered lines go out at least this often. */
+const FLUSH_MS = 100;
+
+const ENCODER = new TextEncoder();
+let buffered: string[] | undefined;
+let bufferedBytes = 0;
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+function writeAll(fd: typeof Deno.stdout, text: string): void {
+  const bytes = ENCODER.encode(text);
+  for (let off = 0; off < bytes.length;) off += fd.writeSync(bytes.subarray(off));
+}
+
+/** Writes the buffered lines, in writes of whole lines of at most 4 KiB each. */
+export function flushLogs(): void {
+  if (flushTimer !== undefined) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (buffered === undefined || buffered.length === 0) return;
+  let chunk = "";
+  for (const line of buffered) {
+    if (chunk.length > 0 && chunk.length + line.length > ATOMIC_WRITE) {
+      writeAll(Deno.stdout, chunk);
+      chunk = "";
+    }
+    chunk += line;
+  }
+  if (chunk.length > 0) writeAll(Deno.stdout, chunk);
+  buffered.length = 0;
+  bufferedBytes = 0;
+}
+
+/**
+ * From now on, this isolate's loggers write info and debug lines to stdout
+ * through a buffer, flushed every 100 ms, at 64 KiB, before any warn or
+ * error line and when the isolate ends (and by {@linkcode flushLogs}): one
+ * write per few lines instead of a `console.log` per line, about 10× cheaper
+ * per request (bench/log_cost.ts). main.ts turns it on; library users who
+ * capture `console.log` keep the default.
+ */
+export function bufferLogOutput(): void {
+  if (buffered !== undefined) return;
+  buffered = [];
+  globalThis.addEventListener("unload", flushLogs);
+}
+
+function bufferedWrite(line: string, level: LogLevel): void {
+  if (ORDER[level] >= ORDER.warn) {
+    flushLogs();
+    console.error(line);
+    return;
+  }
+  buffered!.push(line + "\n");
+  bufferedBytes += line.length + 1;
+  if (bufferedBytes >= 65536) flushLogs();
+  else if (flushTimer === undefined) {
+    const timer = setTimeout(flushLogs, FLUSH_MS);
+    Deno.unrefTimer(timer);
+    flushTimer = timer;
+  }
+}
+
 /** Creates a logger writing to stdout (info and below) and stderr (warn and above). */
 export function createLogger(
   options: { level: LogLevel; write?: (line: string, level: LogLevel) => void },
@@ -34,7 +97,9 @@ export function createLogger(
   const min = ORDER[options.level];
   const write = options.write ??
     ((line: string, level: LogLevel) =>
-      (ORDER[level] >= ORDER.warn ? console.error : console.log)(line));
+      buffered !== undefined
+        ? bufferedWrite(line, level)
+        : (ORDER[level] >= ORDER.warn ? console.error : console.log)(line));
   return {
     enabled: (level) => ORDER[level] >= min,
     log(level, message, fields = {}) {

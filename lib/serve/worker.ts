@@ -8,7 +8,7 @@
  */
 import { resolveConfig, type ResolvedConfig } from "../config/config.ts";
 import { loadConfigModule, workerConfig } from "../config/config_module.ts";
-import { createLogger } from "../observe/log.ts";
+import { createLogger, flushLogs } from "../observe/log.ts";
 import { type Listeners, startListeners } from "./listeners.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { RedisUseCounter } from "../access/redis_use_counter.ts";
@@ -110,6 +110,7 @@ export function runWorker(): void {
         await started;
         await listeners?.shutdown();
         await useCounter?.close();
+        flushLogs();
         post({ type: "stopped" });
         return;
     }

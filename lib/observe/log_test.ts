@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+
+/** Runs `code` in a child Deno with this module imported as `log`; returns its stdout and stderr. */
+async function child(code: string): Promise<{ stdout: string; stderr: string }> {
+  const module = new URL("./log.ts", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", `import * as log from "${module}";\n${code}`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+Deno.test("log: buffered output writes every line whole, in order, and flushes at exit", async () => {
+  const { stdout, stderr } = await child(`
+    log.bufferLogOutput();
+    const logger = log.createLogger({ level: "info" });
+    for (let i = 0; i < 2000; i++) logger.log("info", "request", { n: i, pad: "x".repeat(i % 300) });
+    logger.log("warn", "after", { n: 2000 });
+    for (let i = 2001; i < 2100; i++) logger.log("info", "request", { n: i });
+  `);
+  const lines = stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.n), [
+    ...Array(2000).keys(),
+    ...Array.from({ length: 99 }, (_, i) => 2001 + i),
+  ]);
+  assert.equal(JSON.parse(stderr.trim()).n, 2000);
+});
+
+Deno.test("log: buffered lines go out within a flush period while the process runs", async () => {
+  const { stdout } = await child(`
+    log.bufferLogOutput();
+    const logger = log.createLogger({ level: "info" });
+    logger.log("info", "first");
+    await new Promise((r) => setTimeout(r, 400));
+    // Die without unload handlers: only the timer can have written "first".
+    Deno.kill(Deno.pid, "SIGKILL");
+  `);
+  assert.match(stdout, /"msg":"first"/);
+});

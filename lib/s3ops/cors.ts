@@ -48,7 +48,11 @@ export interface CorsQuery {
   headers?: readonly string[];
 }
 
-/** Headers S3 always lets browsers read on CORS answers, besides a rule's own. */
+/**
+ * Headers osp always lets browsers read on CORS answers, besides a rule's own
+ * `exposeHeaders` (S3 exposes only those): a page needs the ETag of what it
+ * uploaded and the request id of what failed.
+ */
 export const ALWAYS_EXPOSED: readonly string[] = [
   "ETag",
   "x-amz-request-id",

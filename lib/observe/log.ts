@@ -35,7 +35,7 @@ const FLUSH_MS = 100;
 const ENCODER = new TextEncoder();
 let buffered: string[] | undefined;
 let bufferedBytes = 0;
-let flushTimer: ReturnType<typeof setTimeout> | undefined;
+let windowTimer: ReturnType<typeof setTimeout> | undefined;
 
 function writeAll(fd: typeof Deno.stdout, text: string): void {
   const bytes = ENCODER.encode(text);
@@ -44,8 +44,6 @@ function writeAll(fd: typeof Deno.stdout, text: string): void {
 
 /** Writes the buffered lines, in writes of whole lines of at most 4 KiB each. */
 export function flushLogs(): void {
-  if (flushTimer !== undefined) clearTimeout(flushTimer);
-  flushTimer = undefined;
   if (buffered === undefined || buffered.length === 0) return;
   let chunk = "";
   for (const line of buffered) {
@@ -62,16 +60,23 @@ export function flushLogs(): void {
 
 /**
  * From now on, this isolate's loggers write info and debug lines to stdout
- * through a buffer, flushed every 100 ms, at 64 KiB, before any warn or
- * error line and when the isolate ends (and by {@linkcode flushLogs}): one
- * write per few lines instead of a `console.log` per line, about 10× cheaper
- * per request (bench/log_cost.ts). main.ts turns it on; library users who
- * capture `console.log` keep the default.
+ * in batches: the first line after a quiet spell goes out at once and opens
+ * a 100 ms window whose lines are written together when it closes (or at
+ * 64 KiB, before any warn or error line, when the isolate ends, and by
+ * {@linkcode flushLogs}). Under load that is one write per few lines instead
+ * of a `console.log` per line, about 10× cheaper per request
+ * (bench/log_cost.ts); a lone line (`listening`) is not delayed. main.ts
+ * turns it on; library users who capture `console.log` keep the default.
  */
 export function bufferLogOutput(): void {
   if (buffered !== undefined) return;
   buffered = [];
   globalThis.addEventListener("unload", flushLogs);
+}
+
+function closeWindow(): void {
+  windowTimer = undefined;
+  flushLogs();
 }
 
 function bufferedWrite(line: string, level: LogLevel): void {
@@ -80,14 +85,16 @@ function bufferedWrite(line: string, level: LogLevel): void {
     console.error(line);
     return;
   }
+  if (windowTimer === undefined) {
+    writeAll(Deno.stdout, line + "\n");
+    const timer = setTimeout(closeWindow, FLUSH_MS);
+    Deno.unrefTimer(timer);
+    windowTimer = timer;
+    return;
+  }
   buffered!.push(line + "\n");
   bufferedBytes += line.length + 1;
   if (bufferedBytes >= 65536) flushLogs();
-  else if (flushTimer === undefined) {
-    const timer = setTimeout(flushLogs, FLUSH_MS);
-    Deno.unrefTimer(timer);
-    flushTimer = timer;
-  }
 }
 
 /** Creates a logger writing to stdout (info and below) and stderr (warn and above). */

@@ -33,9 +33,20 @@ Deno.test("log: buffered lines go out within a flush period while the process ru
     log.bufferLogOutput();
     const logger = log.createLogger({ level: "info" });
     logger.log("info", "first");
+    logger.log("info", "second");
     await new Promise((r) => setTimeout(r, 400));
-    // Die without unload handlers: only the timer can have written "first".
+    // Die without unload handlers: only the window's timer can have written "second".
     Deno.kill(Deno.pid, "SIGKILL");
   `);
-  assert.match(stdout, /"msg":"first"/);
+  assert.match(stdout, /"msg":"first"[^\n]*\n[^\n]*"msg":"second"/);
+});
+
+Deno.test("log: a lone line after a quiet spell goes out at once", async () => {
+  const { stdout } = await child(`
+    log.bufferLogOutput();
+    log.createLogger({ level: "info" }).log("info", "listening");
+    // Killed before any timer could fire: only an immediate write shows the line.
+    Deno.kill(Deno.pid, "SIGKILL");
+  `);
+  assert.match(stdout, /"msg":"listening"/);
 });

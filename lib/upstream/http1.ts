@@ -8,14 +8,16 @@
  * Requests with a body get a connection of their own (`connection: close`):
  * these are uploads, where a handshake is small next to the body, and a
  * connection cut in the middle of a failed upload is never reused. Requests
- * without a body may reuse idle keep-alive connections from an
- * {@linkcode Http1Pool}; a small response body (up to
- * {@linkcode SMALL_BODY_MAX}) is then read whole and handed over as bytes,
- * which Deno.serve answers without a stream.
+ * without a body, or with a small one of known length, may reuse idle
+ * keep-alive connections from an {@linkcode Http1Pool}; a small response
+ * body (up to {@linkcode SMALL_BODY_MAX}) is then read whole and handed
+ * over as bytes, which Deno.serve answers without a stream.
  *
  * Errors: a failure of the request body stream rejects with
- * {@linkcode BodySourceError} (its cause is the stream's error); anything
- * else is a connection failure.
+ * {@linkcode BodySourceError} (its cause is the stream's error); a request
+ * that went out, in part or whole, with no valid answer back rejects with
+ * {@linkcode NoResponseError} (the backend may have carried it out);
+ * anything else is a connection failure before anything was sent.
  *
  * @module
  */
@@ -71,8 +73,10 @@ export interface Http1Options {
    * Keep-alive connections to reuse and return, for a request without a
    * body or with a small one of known length (at most
    * {@linkcode SMALL_BODY_MAX}), which is read whole before anything is sent
-   * so that it can be sent again on a new connection. Other requests always
-   * get a connection of their own.
+   * (a body that fails is never sent in part). Other requests always get a
+   * connection of their own. Only a GET, HEAD or OPTIONS without a body is
+   * sent again when a reused connection turns out closed before any answer
+   * (or any request, of which not a byte went out).
    */
   pool?: Http1Pool;
 }
@@ -120,6 +124,43 @@ export class BodySourceError extends Error {
   }
 }
 
+/**
+ * The request went out, whole or in part, and no usable answer came back:
+ * the connection closed or broke before a complete response head, or the
+ * head was malformed. The backend may have carried the request out, so it
+ * is not to be sent again blindly. `cause` is the underlying error.
+ */
+export class NoResponseError extends Error {
+  /** Wraps the error that ended the exchange. */
+  constructor(cause: unknown) {
+    super(
+      `no valid answer after the request was sent: ${(cause as Error)?.message ?? cause}`,
+      { cause },
+    );
+    this.name = "NoResponseError";
+  }
+}
+
+/** The backend closed the connection (EOF) before a response head. */
+class ClosedBeforeHeadError extends Error {
+  constructor() {
+    super("the backend closed the connection before its response head");
+  }
+}
+
+/**
+ * The connection was lost, with no answer: closed (EOF) or reset by the
+ * backend. Anything else (a malformed answer, a head too large, our own
+ * close) is not.
+ */
+function connectionLost(err: unknown): boolean {
+  return err instanceof ClosedBeforeHeadError ||
+    err instanceof Deno.errors.ConnectionReset ||
+    err instanceof Deno.errors.ConnectionAborted ||
+    err instanceof Deno.errors.BrokenPipe ||
+    err instanceof Deno.errors.UnexpectedEof;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const READ_SIZE = 64 * 1024;
@@ -128,6 +169,25 @@ const LARGE_CHUNK = 256 * 1024;
 const CRLF = encoder.encode("\r\n");
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
 const NO_BODY_STATUS = new Set([204, 304]);
+/** Methods a request may be sent again with, having no effect (RFC 9110, 9.2.1). */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * A body the backend may still send after an answer that has none by rule
+ * (to HEAD, or a 204 or 304) but declared one: RGW answers `HEAD ?acl` with
+ * its Content-Length and then the body, and some HEADs with
+ * `transfer-encoding: chunked` and then the last chunk. Those bytes belong
+ * to no request; they are dropped before the next answer is read.
+ */
+interface Stray {
+  chunked: boolean;
+  /** Bytes left: of the whole body, or of the current chunk when chunked. */
+  remaining: number;
+  /** Where a chunked body is. */
+  state: "size" | "data" | "crlf" | "trailer";
+  /** Some of it arrived: what follows is more of it, whatever it looks like. */
+  started: boolean;
+}
 
 /** A connection with a read buffer and an idempotent close. */
 class Socket {
@@ -136,9 +196,18 @@ class Socket {
   #start = 0;
   #end = 0;
   #closed = false;
+  #ended = false;
   #onClose: (() => void)[] = [];
+  /** A read into the buffer started while the connection was idle (see readAhead). */
+  #pending: Promise<boolean> | undefined;
   /** Bytes received since the socket was taken for the current request. */
   received = 0;
+  /** Bytes written since the socket was taken for the current request. */
+  sent = 0;
+  /** In the pool, waiting for a request. */
+  idle = false;
+  /** A body the backend may still send for the previous answer. */
+  stray: Stray | undefined;
   /** When it went back to the pool (performance.now()). */
   idleSince = 0;
   /** How long it may stay idle in the pool, in ms. */
@@ -151,11 +220,32 @@ class Socket {
   /** Forgets the close callbacks of the request that used it. */
   resetForReuse(): void {
     this.#onClose.length = 0;
+  }
+
+  /** Taken from the pool for a request: it counts that request's bytes from now on. */
+  claim(): void {
+    this.idle = false;
     this.received = 0;
+    this.sent = 0;
+    try {
+      this.#conn.ref();
+    } catch {
+      // Closed meanwhile: the request's first read or write says so.
+    }
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The backend closed its side (a read met EOF). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** A read is in flight (started while idle); `fill` takes its bytes. */
+  get reading(): boolean {
+    return this.#pending !== undefined;
   }
 
   /** Buffered bytes not yet taken. */
@@ -170,7 +260,9 @@ class Socket {
   }
 
   /** Reads more into the buffer (growing it up to `limit`); false at EOF. */
-  async fill(limit = READ_SIZE): Promise<boolean> {
+  fill(limit = READ_SIZE): Promise<boolean> {
+    // A read started while idle goes on: its bytes come first.
+    if (this.#pending !== undefined) return this.#pending;
     if (this.#start > 0 && this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) {
       if (this.#start > 0) {
@@ -182,14 +274,41 @@ class Socket {
         bigger.set(this.#buf);
         this.#buf = bigger;
       } else {
-        throw new Error(`the response head is larger than ${limit} bytes`);
+        return Promise.reject(new Error(`the response head is larger than ${limit} bytes`));
       }
     }
+    return this.#read();
+  }
+
+  async #read(): Promise<boolean> {
     const n = await this.#conn.read(this.#buf.subarray(this.#end));
-    if (n === null) return false;
+    if (n === null) {
+      this.#ended = true;
+      return false;
+    }
     this.#end += n;
     this.received += n;
     return true;
+  }
+
+  /**
+   * Starts a read while the connection is idle, which does not keep the
+   * process alive: it settles when the backend closes the connection or
+   * sends anything. The request that takes the connection next goes on
+   * with it (`fill`).
+   */
+  readAhead(): Promise<boolean> {
+    if (this.#pending !== undefined) return this.#pending;
+    try {
+      this.#conn.unref();
+    } catch {
+      // Closed: the read below rejects.
+    }
+    const pending = this.fill().finally(() => {
+      if (this.#pending === pending) this.#pending = undefined;
+    });
+    this.#pending = pending;
+    return pending;
   }
 
   /** Reads into `target`, bypassing the buffer (which must be empty); null at EOF. */
@@ -214,7 +333,11 @@ class Socket {
 
   async writeAll(bytes: Uint8Array): Promise<void> {
     let offset = 0;
-    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+    while (offset < bytes.length) {
+      const n = await this.#conn.write(bytes.subarray(offset));
+      offset += n;
+      this.sent += n;
+    }
   }
 
   close(): void {
@@ -339,19 +462,130 @@ function parseHead(text: string): ResponseHead {
 }
 
 async function readHead(socket: Socket, maxHeadBytes: number): Promise<ResponseHead> {
+  await skipStray(socket);
   // Interim 1xx answers (100 Continue) are skipped.
   while (true) {
     let end = headEnd(socket.buffered);
     while (end < 0) {
-      if (!await socket.fill(maxHeadBytes)) {
-        throw new Error("the backend closed the connection before its response head");
-      }
+      if (!await socket.fill(maxHeadBytes)) throw new ClosedBeforeHeadError();
       end = headEnd(socket.buffered);
     }
     const head = parseHead(headText(socket.buffered.subarray(0, end - 4)));
     socket.skip(end);
     if (head.status >= 200) return head;
   }
+}
+
+const HTTP1 = encoder.encode("HTTP/1.");
+
+/**
+ * Whether `bytes` start like a response (`HTTP/1.`): undefined while too
+ * few have arrived to tell.
+ */
+function startsLikeResponse(bytes: Uint8Array): boolean | undefined {
+  const n = Math.min(bytes.length, HTTP1.length);
+  for (let i = 0; i < n; i++) if (bytes[i] !== HTTP1[i]) return false;
+  return n === HTTP1.length ? true : undefined;
+}
+
+/**
+ * The body a response without one by rule declared (see `Stray`),
+ * or undefined when it declared none; null when its framing headers are
+ * invalid (the connection is then not reused).
+ */
+function strayOf(head: ResponseHead): Stray | undefined | null {
+  const te = head.headers.find(([n]) => n === "transfer-encoding")?.[1];
+  if (te !== undefined) {
+    if (te.toLowerCase().split(",").at(-1)?.trim() !== "chunked") return null;
+    return { chunked: true, remaining: 0, state: "size", started: false };
+  }
+  const lengths = head.headers.filter(([n]) => n === "content-length").map(([, v]) => v);
+  if (lengths.length === 0) return undefined;
+  if (lengths.some((v) => v !== lengths[0]) || !/^\d{1,15}$/.test(lengths[0])) return null;
+  const length = Number(lengths[0]);
+  return length === 0
+    ? undefined
+    : { chunked: false, remaining: length, state: "data", started: false };
+}
+
+/**
+ * Drops what is buffered of a stray body: "done" when it is over (what
+ * follows is not part of it), "more" when more of it is to come, "bad" when
+ * the bytes are not the framing it declared.
+ */
+function dropStray(socket: Socket, stray: Stray): "done" | "more" | "bad" {
+  while (true) {
+    const bytes = socket.buffered;
+    if (bytes.length === 0) return "more";
+    stray.started = true;
+    if (!stray.chunked || stray.state === "data") {
+      const n = Math.min(bytes.length, stray.remaining);
+      socket.skip(n);
+      stray.remaining -= n;
+      if (stray.remaining > 0) return "more";
+      if (!stray.chunked) return "done";
+      stray.state = "crlf";
+      continue;
+    }
+    const lf = bytes.indexOf(10);
+    if (lf < 0) return bytes.length > 4096 ? "bad" : "more";
+    if (lf === 0 || bytes[lf - 1] !== 13) return "bad";
+    const line = decoder.decode(bytes.subarray(0, lf - 1));
+    socket.skip(lf + 1);
+    if (stray.state === "crlf") {
+      if (line !== "") return "bad";
+      stray.state = "size";
+    } else if (stray.state === "size") {
+      const size = line.split(";")[0].trim();
+      if (!/^[0-9a-fA-F]{1,15}$/.test(size)) return "bad";
+      stray.remaining = parseInt(size, 16);
+      stray.state = stray.remaining === 0 ? "trailer" : "data";
+    } else if (line === "") return "done"; // the blank line after the last chunk and trailers
+  }
+}
+
+/**
+ * Drops, while the connection is idle, what arrived of a stray body; false
+ * when the buffer holds anything else (an unsolicited answer, garbage):
+ * the connection is then closed.
+ */
+function settleIdle(socket: Socket): boolean {
+  if (socket.buffered.length === 0) return true;
+  const stray = socket.stray;
+  if (stray === undefined) return false;
+  // With no request out, bytes that look like an answer are not a body.
+  if (!stray.started && startsLikeResponse(socket.buffered) !== false) return false;
+  const result = dropStray(socket, stray);
+  if (result === "bad") return false;
+  if (result === "done") {
+    socket.stray = undefined;
+    return socket.buffered.length === 0;
+  }
+  return true;
+}
+
+/**
+ * Before an answer is read on a reused connection: drops the previous
+ * answer's stray body if the backend sends one (see `Stray`). The
+ * answer starts with `HTTP/1.`; a stray body that has not started yet is
+ * told from it by that.
+ */
+async function skipStray(socket: Socket): Promise<void> {
+  const stray = socket.stray;
+  if (stray === undefined) return;
+  while (true) {
+    if (socket.buffered.length > 0) {
+      const response = stray.started ? false : startsLikeResponse(socket.buffered);
+      if (response === true) break;
+      if (response === false) {
+        const result = dropStray(socket, stray);
+        if (result === "done") break;
+        if (result === "bad") throw new Error("malformed bytes before the response head");
+      }
+    }
+    if (!await socket.fill()) throw new ClosedBeforeHeadError();
+  }
+  socket.stray = undefined;
 }
 
 /** A CRLF-terminated line from the socket (chunked framing), at most 4 KiB. */
@@ -409,7 +643,10 @@ function bodyStream(
           controller.close();
           return;
         }
-        if (!framing.chunked && remaining >= READ_SIZE && socket.buffered.length === 0) {
+        if (
+          !framing.chunked && remaining >= READ_SIZE && socket.buffered.length === 0 &&
+          !socket.reading
+        ) {
           // A large sized body: read straight into a big chunk of its own
           // (fewer, larger chunks for Deno.serve to write; no buffer copy).
           const chunk = new Uint8Array(Math.min(remaining, LARGE_CHUNK));
@@ -512,12 +749,21 @@ export function bufferedBodyLength(response: Response): number | undefined {
 }
 
 /**
- * Idle keep-alive connections, per origin, for requests without a body.
- * A connection goes back after its response was read to the end, when the
- * backend did not ask to close it; it is dropped after `idleTimeoutMs`
- * unused (or the backend's `keep-alive: timeout`, less a second, if that is
- * shorter). A request that finds its reused connection closed by the
- * backend before any byte of the answer is sent again on a new one.
+ * Idle keep-alive connections, per origin, for requests without a body or
+ * with a small one. A connection goes back after its response was read to
+ * the end, when the backend did not ask to close it; it is dropped after
+ * `idleTimeoutMs` unused (or the backend's `keep-alive: timeout`, less a
+ * second, if that is shorter).
+ *
+ * An idle connection is watched: a read is kept open on it, so one the
+ * backend closes, or sends anything unasked on, is dropped at once instead
+ * of being handed to the next request (a stray body the previous answer
+ * declared, as RGW sends after some HEAD answers, is dropped and the
+ * connection kept).
+ * A request that still finds its reused connection closed before any byte
+ * of an answer is sent again on a new one only when that cannot do twice
+ * what the backend may already have done: a GET, HEAD or OPTIONS without a
+ * body, or a request of which not a byte went out.
  */
 export class Http1Pool {
   #idle = new Map<string, Socket[]>();
@@ -534,7 +780,9 @@ export class Http1Pool {
   /** Idle connections held, over all origins. */
   get idleCount(): number {
     let n = 0;
-    for (const list of this.#idle.values()) n += list.length;
+    for (const list of this.#idle.values()) {
+      for (const s of list) if (!s.closed) n++;
+    }
     return n;
   }
 
@@ -545,10 +793,15 @@ export class Http1Pool {
     const now = performance.now();
     while (list.length > 0) {
       const socket = list.pop()!;
-      if (socket.closed || now - socket.idleSince > socket.idleLimit) {
+      // (Bytes may have arrived since the watch last looked: checked again.)
+      if (
+        socket.closed || socket.ended || now - socket.idleSince > socket.idleLimit ||
+        !settleIdle(socket)
+      ) {
         socket.close();
         continue;
       }
+      socket.claim();
       return socket;
     }
     return undefined;
@@ -557,21 +810,43 @@ export class Http1Pool {
   /** Takes a connection back; anything in doubt is closed instead. */
   give(origin: string, socket: Socket, options: { idleLimitMs?: number } = {}): void {
     socket.resetForReuse();
-    if (socket.closed || socket.buffered.length > 0 || this.#maxIdle <= 0) {
+    if (socket.closed || socket.ended || this.#maxIdle <= 0 || !settleIdle(socket)) {
       socket.close();
       return;
     }
+    socket.idle = true;
     socket.idleSince = performance.now();
     socket.idleLimit = Math.min(this.#idleMs, options.idleLimitMs ?? Infinity);
     let list = this.#idle.get(origin);
     if (list === undefined) this.#idle.set(origin, list = []);
     list.push(socket);
     if (list.length > this.#maxIdle) list.shift()!.close();
+    this.#watch(origin, socket);
     if (this.#timer === undefined) {
       const timer = setInterval(() => this.#sweep(), Math.max(250, this.#idleMs / 2));
       Deno.unrefTimer(timer);
       this.#timer = timer;
     }
+  }
+
+  /** Keeps a read open on an idle connection (see the class doc). */
+  #watch(origin: string, socket: Socket): void {
+    socket.readAhead().then((more) => {
+      // Taken meanwhile: the request reads on from what arrived.
+      if (!socket.idle || socket.closed) return;
+      if (more && settleIdle(socket)) this.#watch(origin, socket);
+      else this.#drop(origin, socket);
+    }, () => {
+      if (socket.idle) this.#drop(origin, socket);
+    });
+  }
+
+  /** Closes an idle connection and forgets it. */
+  #drop(origin: string, socket: Socket): void {
+    socket.close();
+    const list = this.#idle.get(origin);
+    const at = list?.indexOf(socket) ?? -1;
+    if (at >= 0) list!.splice(at, 1);
   }
 
   #sweep(): void {
@@ -643,6 +918,18 @@ async function readWhole(
   }
 }
 
+/** A body of the bytes that arrived, then failing with `err`. */
+function cutShort(bytes: Uint8Array, err: unknown): ReadableStream<Uint8Array> {
+  let sent = bytes.length === 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent) return controller.error(err);
+      sent = true;
+      controller.enqueue(bytes);
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** A request without a body, or with a small one, over a pooled keep-alive connection. */
 async function sendPooled(
   request: Http1Request,
@@ -668,6 +955,8 @@ async function sendPooled(
     message.set(head);
     message.set(payload, head.length);
   }
+  // Sent again after a lost connection only if doing it twice is harmless.
+  const replayable = payload === undefined && SAFE_METHODS.has(request.method);
   for (let attempt = 0;; attempt++) {
     // A retry never takes another idle connection: they are likely as stale.
     const reused = attempt === 0 ? pool.take(request.origin) : undefined;
@@ -689,12 +978,26 @@ async function sendPooled(
       framing = framingOf(response, request.method);
     } catch (err) {
       socket.close();
-      // The backend had closed the idle connection: nothing of an answer came.
-      if (reused !== undefined && socket.received === 0 && !signal?.aborted) continue;
-      throw err;
+      if (signal?.aborted) throw err;
+      // Nothing went out: the backend saw nothing of this request.
+      if (socket.sent === 0) {
+        if (reused !== undefined) continue;
+        throw err;
+      }
+      // The backend had closed the idle connection: nothing of an answer
+      // came. It may still have read the request: sent again only if safe.
+      if (
+        reused !== undefined && replayable && socket.received === 0 && connectionLost(err)
+      ) continue;
+      throw new NoResponseError(err);
     }
-    const reusable = response.keepAlive && (framing === null || framing.length >= 0 ||
-      framing.chunked);
+    // A stray body the answer may still be followed by is dropped before the
+    // next answer on this connection (see Stray); one of invalid framing
+    // makes the connection unfit for another.
+    const stray = framing === null ? strayOf(response) : undefined;
+    socket.stray = stray ?? undefined;
+    const reusable = response.keepAlive && stray !== null &&
+      (framing === null || framing.length >= 0 || framing.chunked);
     const finished = () => {
       detach();
       if (reusable && !socket.closed) {
@@ -705,18 +1008,27 @@ async function sendPooled(
     if (framing === null || (!framing.chunked && framing.length === 0)) {
       finished();
     } else if (!framing.chunked && framing.length > 0 && framing.length <= SMALL_BODY_MAX) {
+      let cut: unknown;
       try {
         while (socket.buffered.length < framing.length) {
           if (!await socket.fill(READ_SIZE + SMALL_BODY_MAX)) {
-            throw new Error("the backend closed the connection mid-body");
+            cut = new Error("the backend closed the connection mid-body");
+            break;
           }
         }
       } catch (err) {
-        socket.close();
-        throw err;
+        cut = err;
       }
-      body = socket.take(framing.length);
-      finished();
+      if (cut === undefined) {
+        body = socket.take(framing.length);
+        finished();
+      } else {
+        socket.close();
+        if (signal?.aborted) throw cut;
+        // The answer came, its body cut short: it goes out as far as it
+        // came and then fails, as a streamed one would.
+        body = cutShort(socket.take(framing.length), cut);
+      }
     } else {
       body = bodyStream(socket, framing, finished);
     }
@@ -830,14 +1142,15 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
     socket.close();
     await writing;
     if (bodyError !== undefined) throw new BodySourceError(bodyError.error);
-    throw err;
+    if (socket.sent === 0 || signal?.aborted) throw err;
+    throw new NoResponseError(err);
   }
   let framing: { chunked: boolean; length: number } | null;
   try {
     framing = framingOf(response, request.method);
   } catch (err) {
     socket.close();
-    throw err;
+    throw new NoResponseError(err);
   }
   const body = framing === null || (!framing.chunked && framing.length === 0)
     ? null

@@ -26,6 +26,7 @@ import {
   BodySourceError,
   bufferedBodyLength,
   Http1Pool,
+  NoResponseError,
   sendHttp1,
   SMALL_BODY_MAX,
 } from "./http1.ts";
@@ -114,10 +115,44 @@ function isClientBodyError(err: unknown): boolean {
   return /request body|BadResource/i.test(text);
 }
 
+/**
+ * Whether a `fetch` or `node:http` error came before any connection to the
+ * backend (refused, DNS, unreachable): then nothing of the request went out.
+ * Deno's fetch names the stage (`client error (Connect)`, against
+ * `(SendRequest)` once the request is on a connection).
+ */
+function failedToConnect(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string") return CONNECT_ERRORS.has(code);
+  return /client error \(Connect\)/.test(`${(err as Error)?.cause ?? ""} ${err}`);
+}
+
+const CONNECT_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+/** Nothing of the request reached the backend: sending it again is safe. */
 function unreachable(origin: string, err: unknown): S3Error {
   return new S3Error(
     "ServiceUnavailable",
     `The backend ${origin} could not be reached; please retry`,
+    { cause: err },
+  );
+}
+
+/**
+ * The request went out but no valid answer came back: the backend may have
+ * carried it out, so this neither says it could not be reached nor asks for
+ * a retry.
+ */
+function noAnswer(origin: string, err: unknown): S3Error {
+  return new S3Error(
+    "ServiceUnavailable",
+    `The backend ${origin} gave no valid answer after the request was sent; it may have been carried out`,
     { cause: err },
   );
 }
@@ -287,6 +322,7 @@ export class Transport {
       } as RequestInit);
     } catch (err) {
       if (options.signal?.aborted || isClientBodyError(err)) throw clientGone(err);
+      if (!failedToConnect(err)) throw noAnswer(request.origin, err);
       throw unreachable(request.origin, err);
     }
     const body = NULL_BODY_STATUS.has(response.status) || request.method === "HEAD"
@@ -352,6 +388,7 @@ export class Transport {
         throw clientGone(err.cause);
       }
       if (options.signal?.aborted) throw clientGone(err);
+      if (err instanceof NoResponseError) throw noAnswer(request.origin, err);
       throw unreachable(request.origin, err);
     }
     const headers = response.headers;
@@ -405,7 +442,11 @@ export class Transport {
         if (bodyError instanceof S3Error) reject(bodyError);
         else if (bodyError !== undefined || options.signal?.aborted) {
           reject(clientGone(bodyError ?? err));
-        } else reject(unreachable(request.origin, err));
+        } else {
+          reject(
+            failedToConnect(err) ? unreachable(request.origin, err) : noAnswer(request.origin, err),
+          );
+        }
       });
       req.on("response", (res) => {
         const pairs: [string, string][] = [];

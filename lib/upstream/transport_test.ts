@@ -8,6 +8,8 @@ import { bufferedBodyLength } from "./http1.ts";
 import { NATIVE_DOWNLOAD_MIN, type SendOptions, Transport } from "./transport.ts";
 import type { UpstreamRequest } from "./upstream_request.ts";
 import { selfSignedCert } from "../../tests/_tls.ts";
+import { S3Error } from "../request/errors.ts";
+import { answer, raceServer, type Step } from "./_test_util.ts";
 
 function pattern(size: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -179,5 +181,112 @@ Deno.test("transport: UTF-8 header bytes reach the backend and come back unchang
     await plain.shutdown();
     await tls.shutdown();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("transport: a body RGW sends after a HEAD answer never turns the next request into a 503", async () => {
+  // RGW 16.2 answers HEAD ?acl with the ACL's Content-Length and then sends
+  // the document (HEAD / and ?uploads: chunked, then the last chunk), in a
+  // TCP segment of its own: the next request on that connection used to
+  // read it as its status line and answer 503 "could not be reached",
+  // although the backend had carried it out.
+  const acl = "<AccessControlPolicy><Owner><ID>u</ID></Owner></AccessControlPolicy>";
+  const server = raceServer((s): Step[] => {
+    const own = `${s.method} ${s.path}`;
+    if (s.path.endsWith("?acl")) {
+      return [{ write: answer(200, null, {}, acl.length) }, { wait: 20 }, { write: acl }];
+    }
+    if (s.path === "/") {
+      return [{ write: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" }, { wait: 20 }, {
+        write: "0\r\n\r\n",
+      }];
+    }
+    return [{ write: answer(200, own) }];
+  });
+  const transport = new Transport();
+  const send = (method: string, path: string, body?: string) =>
+    transport.send({ ...request(server.origin, path), method }, {
+      body: body === undefined ? null : ReadableStream.from([new TextEncoder().encode(body)]),
+      contentLength: body?.length,
+      verify: true,
+    });
+  try {
+    for (const head of ["/b?acl", "/", "/b/k?acl"]) {
+      assert.equal((await send("HEAD", head)).status, 200);
+      assert.equal(await (await send("GET", "/b/a/../k")).text(), "GET /b/a/../k");
+      assert.equal((await send("HEAD", head)).status, 200);
+      assert.equal(await (await send("PUT", "/b/k", "small")).text(), "PUT /b/k");
+    }
+    assert.equal(server.seen.length, 12, "every request sent once");
+    assert.equal(server.connections, 1);
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+Deno.test("transport: a request that went out unanswered is never called unreachable, nor sent again", async () => {
+  // The second request on a connection is read, then left unanswered.
+  const server = raceServer((s): Step[] =>
+    s.index === 1 ? [{ close: true }] : [{ write: answer(200, `${s.method} ${s.path}`) }]
+  );
+  const transport = new Transport();
+  try {
+    await (await transport.send(request(server.origin, "/warm"), { body: null, verify: true }))
+      .text();
+    const put = transport.send({ ...request(server.origin, "/b/k"), method: "PUT" }, {
+      body: ReadableStream.from([new TextEncoder().encode("data")]),
+      contentLength: 4,
+      verify: true,
+    });
+    const err = await put.then(() => undefined, (e) => e);
+    assert.ok(err instanceof S3Error, String(err));
+    assert.equal(err.status, 503);
+    assert.doesNotMatch(err.message, /could not be reached|please retry/);
+    assert.match(err.message, /may have been carried out/);
+    assert.deepEqual(server.seen.map((s) => s.path), ["/warm", "/b/k"], "the PUT went out once");
+
+    // Nothing sent at all (connection refused): that one may be retried.
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    const refused = await transport.send(request(`http://127.0.0.1:${port}`, "/x"), {
+      body: null,
+      verify: true,
+    }).then(() => undefined, (e) => e);
+    assert.ok(refused instanceof S3Error);
+    assert.match(refused.message, /could not be reached; please retry/);
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+Deno.test("transport: fetch failures say 'please retry' only when nothing was sent", async () => {
+  // A 100 KiB untouched upload goes through fetch.
+  const server = raceServer((): Step[] => [{ close: true }]);
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const deadPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const transport = new Transport();
+  const put = (origin: string) =>
+    transport.send({ ...request(origin, "/b/k"), method: "PUT" }, {
+      body: ReadableStream.from([new Uint8Array(100 * 1024)]),
+      contentLength: 100 * 1024,
+      verify: true,
+    }).then(() => undefined, (e) => e);
+  try {
+    const sent = await put(server.origin);
+    assert.ok(sent instanceof S3Error, String(sent));
+    assert.equal(sent.status, 503);
+    assert.match(sent.message, /may have been carried out/);
+    assert.equal(server.seen.length, 1);
+    const refused = await put(`http://127.0.0.1:${deadPort}`);
+    assert.ok(refused instanceof S3Error, String(refused));
+    assert.equal(refused.status, 503);
+    assert.match(refused.message, /could not be reached; please retry/);
+  } finally {
+    transport.close();
+    await server.close();
   }
 });

@@ -77,17 +77,21 @@ export async function route(
     throw new S3Error("InvalidBucketName", "The specified bucket is not valid.");
   }
   const bucket = bucketFor(pipeline, target.bucket);
+  return bucketRoute(pipeline, { verified, operation, bucket }, state);
+}
+
+/** The route of a bucket request; the metrics label and strict key paths applied. */
+function bucketRoute(
+  pipeline: Pipeline,
+  parts: { verified: VerifiedRequest; operation: S3Operation; bucket?: ResolvedBucket },
+  state: RequestState,
+): BucketRoute {
+  const { verified, operation, bucket } = parts;
+  const { bucket: clientBucket, key } = verified.target;
   // Default-route buckets are named by clients: one label keeps metrics bounded.
-  if (bucket) state.bucket = config.buckets.has(bucket.name) ? bucket.name : "_default";
-  if (bucket?.strictKeyPaths && target.key !== undefined) checkKeyPath(target.key);
-  return {
-    kind: "bucket",
-    verified,
-    operation,
-    clientBucket: target.bucket,
-    key: target.key,
-    bucket,
-  };
+  if (bucket) state.bucket = pipeline.config.buckets.has(bucket.name) ? bucket.name : "_default";
+  if (bucket?.strictKeyPaths && key !== undefined) checkKeyPath(key);
+  return { kind: "bucket", verified, operation, clientBucket: clientBucket!, key, bucket };
 }
 
 /**
@@ -114,16 +118,7 @@ function routeAnonymous(
   if (target.bucket === undefined || target.bucket === "") throw refused();
   const bucket = bucketFor(pipeline, target.bucket);
   if (bucket === undefined || !bucket.anonymous.has(operation)) throw refused();
-  state.bucket = pipeline.config.buckets.has(bucket.name) ? bucket.name : "_default";
-  if (bucket.strictKeyPaths && target.key !== undefined) checkKeyPath(target.key);
-  return {
-    kind: "bucket",
-    verified,
-    operation,
-    clientBucket: target.bucket,
-    key: target.key,
-    bucket,
-  };
+  return bucketRoute(pipeline, { verified, operation, bucket }, state);
 }
 
 /** The `x-amz-*` query parameters of a request, as the headers a presigned URL would hoist. */

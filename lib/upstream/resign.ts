@@ -23,10 +23,12 @@ import {
 } from "../sigv4/sigv4.ts";
 import {
   backendHost,
+  backendOrigin,
   bucketHostName,
   HOP_BY_HOP,
   type UpstreamRequest,
   upstreamRequest,
+  withBearer,
 } from "./upstream_request.ts";
 
 export type { UpstreamRequest };
@@ -121,14 +123,11 @@ export function buildUpstreamRequest(
 
   const base = {
     method: request.method,
-    origin: `${bucket.tls ? "https" : "http"}://${hostName}:${bucket.port}`,
+    origin: backendOrigin(hostName, bucket),
     pathAndQuery: query === "" ? path : `${path}?${query}`,
   };
   if ("bearer" in credentials) {
-    // IBM COS with an API key: a bearer token instead of a signature.
-    headers.set("authorization", `Bearer ${credentials.bearer}`);
-    if (bucket.serviceInstanceId) headers.set("ibm-service-instance-id", bucket.serviceInstanceId);
-    return upstreamRequest(base, headers);
+    return withBearer(base, headers, { bearer: credentials.bearer, bucket });
   }
   const signedHeaders: string[] = [];
   for (const n of headers.keys()) {

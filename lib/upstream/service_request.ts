@@ -18,9 +18,11 @@ import {
 } from "../sigv4/sigv4.ts";
 import {
   backendHost,
+  backendOrigin,
   bucketHostName,
   type UpstreamRequest,
   upstreamRequest,
+  withBearer,
 } from "./upstream_request.ts";
 
 /**
@@ -47,13 +49,11 @@ export function buildServiceRequest(options: {
   ]);
   const base = {
     method: "GET",
-    origin: `${bucket.tls ? "https" : "http"}://${hostName}:${bucket.port}`,
+    origin: backendOrigin(hostName, bucket),
     pathAndQuery: query === "" ? path : `${path}?${query}`,
   };
   if ("bearer" in credentials) {
-    headers.set("authorization", `Bearer ${credentials.bearer}`);
-    if (bucket.serviceInstanceId) headers.set("ibm-service-instance-id", bucket.serviceInstanceId);
-    return upstreamRequest(base, headers);
+    return withBearer(base, headers, { bearer: credentials.bearer, bucket });
   }
   const datetime = amzDate(options.now);
   headers.set("x-amz-date", datetime);

@@ -93,3 +93,23 @@ export function backendHost(hostName: string, bucket: ResolvedBucket): string {
   const { port, tls } = bucket;
   return (tls && port === 443) || (!tls && port === 80) ? hostName : `${hostName}:${port}`;
 }
+
+/** `scheme://host:port` of the bucket's backend, `hostName` being `bucket.host` for virtual hosts. */
+export function backendOrigin(hostName: string, bucket: ResolvedBucket): string {
+  return `${bucket.tls ? "https" : "http"}://${hostName}:${bucket.port}`;
+}
+
+/**
+ * IBM COS with an API key: the request with a bearer token instead of a
+ * signature (and the bucket's service instance id).
+ */
+export function withBearer(
+  parts: Omit<UpstreamRequest, "headerList" | "headers">,
+  headers: Map<string, string>,
+  options: { bearer: string; bucket: ResolvedBucket },
+): UpstreamRequest {
+  headers.set("authorization", `Bearer ${options.bearer}`);
+  const instance = options.bucket.serviceInstanceId;
+  if (instance) headers.set("ibm-service-instance-id", instance);
+  return upstreamRequest(parts, headers);
+}

@@ -73,7 +73,9 @@ function planChunked(
   }
   const trailers = parseTrailerNames(request.headers.get("x-amz-trailer"));
   const signed = mode !== "streaming-unsigned-trailer";
-  if (signed && request.signingKey === undefined) {
+  const auth = request.auth;
+  // A SigV2 request never has a signed mode (refused when parsed).
+  if (signed && (request.signingKey === undefined || auth.version !== 4)) {
     throw new S3Error(
       "NotImplemented",
       "Signed aws-chunked uploads cannot be accepted with skipSignatureValidation",
@@ -82,12 +84,12 @@ function planChunked(
   const decoder = () =>
     createChunkedDecoder({
       mode,
-      signing: signed
+      signing: signed && auth.version === 4
         ? {
           signingKey: request.signingKey!,
-          datetime: request.auth.datetime,
-          scope: request.auth.scope,
-          seedSignature: request.auth.signature,
+          datetime: auth.datetime,
+          scope: auth.scope,
+          seedSignature: auth.signature,
         }
         : undefined,
       decodedLength,

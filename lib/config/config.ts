@@ -315,6 +315,11 @@ export interface ProxyConfig {
   verify?: boolean;
   /** Accept any client signature (logs a loud warning); default false. */
   skipSignatureValidation?: boolean;
+  /**
+   * Accept AWS Signature Version 2 (HMAC-SHA1) from legacy clients, header
+   * and presigned; default true. False answers them 403 AccessDenied.
+   */
+  sigV2?: boolean;
   /** How many times one presigned URL may be used; default 3, 0 = unlimited. */
   maxPresignUrlUsageAttempts?: number;
   /**
@@ -412,6 +417,7 @@ export interface ResolvedConfig {
   threads: number;
   verify: boolean;
   skipSignatureValidation: boolean;
+  sigV2: boolean;
   maxPresignUrlUsageAttempts: number;
   store?: { redis: string };
   serverName: string;
@@ -451,6 +457,7 @@ const CONFIG_FIELDS: Record<keyof ProxyConfig, true> = {
   threads: true,
   verify: true,
   skipSignatureValidation: true,
+  sigV2: true,
   maxPresignUrlUsageAttempts: true,
   store: true,
   serverName: true,
@@ -861,6 +868,7 @@ export function resolveConfigProblems(
   const threads = checkNonNegative(p, "threads", config.threads, { integer: true, min: 1 }) ?? 1;
   const verify = checkBoolean(p, "verify", config.verify) ?? true;
   const skip = checkBoolean(p, "skipSignatureValidation", config.skipSignatureValidation) ?? false;
+  const sigV2 = checkBoolean(p, "sigV2", config.sigV2) ?? true;
   const maxPresign = checkNonNegative(
     p,
     "maxPresignUrlUsageAttempts",
@@ -938,6 +946,7 @@ export function resolveConfigProblems(
       threads,
       verify,
       skipSignatureValidation: skip,
+      sigV2,
       maxPresignUrlUsageAttempts: maxPresign,
       store,
       serverName,

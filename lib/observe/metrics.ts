@@ -13,6 +13,7 @@
  *   (`_none`) for requests that name no bucket (ListBuckets). The caller maps
  *   the name; this module never sees the configuration.
  * - `code`: an S3 error code (`AccessDenied`, `NoSuchKey`, …).
+ * - `version`: the AWS signature version of an authenticated request, `2` or `4`.
  *
  * @module
  */
@@ -96,6 +97,8 @@ export interface RequestRecord {
   bytesOut: number;
   /** Set for presigned-URL requests: `hit` when accepted, `rejected` when refused. */
   presigned?: "hit" | "rejected";
+  /** The AWS signature version the client signed with; omit for unauthenticated requests. */
+  sigVersion?: "2" | "4";
 }
 
 /** Options of {@linkcode Metrics}. */
@@ -143,6 +146,7 @@ export class Metrics {
   readonly #transfer: Counter<"direction" | "bucket">;
   readonly #presignedHits: Counter<"bucket">;
   readonly #presignedRejected: Counter<"bucket">;
+  readonly #signatures: Counter<"version">;
   readonly #requestDuration: Histogram<"operation" | "bucket">;
   readonly #upstreamDuration: Histogram<"operation" | "bucket">;
   readonly #responseSize: Histogram<"operation" | "bucket">;
@@ -186,6 +190,12 @@ export class Metrics {
       name: name("presigned_url_rejected_total"),
       help: "Presigned-URL requests refused (bad signature, expired, denied).",
       labelNames: ["bucket"],
+      registers,
+    });
+    this.#signatures = new Counter({
+      name: name("signature_requests_total"),
+      help: "Authenticated requests, by the AWS signature version the client signed with (2 or 4).",
+      labelNames: ["version"],
       registers,
     });
     const active = () => this.#active;
@@ -290,6 +300,7 @@ export class Metrics {
     this.#transfer.inc({ direction: "tx", bucket }, bytesOut);
     if (r.presigned === "hit") this.#presignedHits.inc({ bucket });
     else if (r.presigned === "rejected") this.#presignedRejected.inc({ bucket });
+    if (r.sigVersion !== undefined) this.#signatures.inc({ version: r.sigVersion });
     this.#requestDuration.observe(labels, amount(r.durationMs) / 1000);
     if (r.upstreamMs !== undefined) {
       this.#upstreamDuration.observe(labels, amount(r.upstreamMs) / 1000);

@@ -134,12 +134,14 @@ function finish(pipeline: Pipeline, observed: Observed, bytesOut: number): void 
     bytesIn,
     bytesOut,
     presigned: state.presigned,
+    sigVersion: state.sigVersion,
   });
   if (!logger.enabled("info")) return;
   logger.log("info", "request", {
     requestId: state.id,
     clientIp: observed.clientIp,
     accessKey: state.accessKey,
+    sigVersion: state.sigVersion,
     method: request.method,
     bucket: state.bucket,
     operation: state.operation,

@@ -32,6 +32,8 @@ interface Case {
 }
 
 const MIN = 60_000;
+/** A one-byte body for which fetch adds no Content-Type. */
+const X = new Uint8Array([0x78]);
 
 function editAuth(h: Record<string, string>, edit: (a: string) => string): Record<string, string> {
   return { ...h, authorization: edit(h.authorization) };
@@ -97,7 +99,11 @@ Deno.test("hostile auth: every bypass attempt gets its exact S3 error and never 
         const v2Presigned = await fetch(v2Url);
         assert.equal(v2Presigned.status, 200, `a SigV2 presigned URL: ${v2Url}`);
         await v2Presigned.body?.cancel();
-        assert.equal(env.backend.requests.length, 6);
+        // Bytes, so that fetch adds no Content-Type (SigV2 signs it).
+        const v2Put = await fetch(presignV2Url("PUT", url, CLIENT), { method: "PUT", body: X });
+        assert.equal(v2Put.status, 200, "a SigV2 presigned PUT");
+        await v2Put.body?.cancel();
+        assert.equal(env.backend.requests.length, 7);
         env.backend.requests.length = 0;
       },
     );
@@ -341,7 +347,7 @@ Deno.test("hostile auth: every bypass attempt gets its exact S3 error and never 
       () =>
         fetch(presignV2Url("PUT", url, CLIENT), {
           method: "PUT",
-          body: "x",
+          body: X,
           headers: { "x-amz-meta-evil": "1" },
         }),
       403,

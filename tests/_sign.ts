@@ -1,5 +1,8 @@
 // Test-side SigV4 signing (header and presigned) on top of lib/sigv4/sigv4.ts, for
-// hand-built requests: wrong secrets, skewed dates, foreign hosts…
+// hand-built requests: wrong secrets, skewed dates, foreign hosts… And SigV2 (header and
+// presigned), signed independently of lib/sigv4/sigv2.ts.
+import { Buffer } from "node:buffer";
+import { createHmac } from "node:crypto";
 import {
   amzDate,
   authorizationHeader,
@@ -139,4 +142,101 @@ export function presignUrl(
     stringToSign(canonical, { datetime, scope }),
   );
   return `${url.split("?")[0]}?${q}&X-Amz-Signature=${sig}`;
+}
+
+// --- SigV2 (HMAC-SHA1), written here independently of lib/sigv4/sigv2.ts --------------
+
+/** Sub-resources this test signer puts in the resource (a subset of what SigV2 signs). */
+const V2_SUBRESOURCES = [
+  "acl",
+  "delete",
+  "partNumber",
+  "restore",
+  "tagging",
+  "uploadId",
+  "uploads",
+  "versionId",
+  "versioning",
+  "versions",
+];
+
+/**
+ * The CanonicalizedResource of a path-style URL: the raw path (`/bucket/` for
+ * the bucket itself), then the sub-resources of {@linkcode V2_SUBRESOURCES},
+ * sorted, values decoded.
+ */
+export function v2Resource(url: string): string {
+  const { rawPath, rawQuery } = splitTarget(url);
+  const path = /^\/[^/]+$/.test(rawPath) ? `${rawPath}/` : rawPath;
+  const subs = rawQuery.split("&").filter((p) => p !== "").map((p) => {
+    const eq = p.indexOf("=");
+    return eq < 0 ? [p, ""] : [p.slice(0, eq), decodeURIComponent(p.slice(eq + 1))];
+  }).filter(([n]) => V2_SUBRESOURCES.includes(n)).sort(([a], [b]) => a < b ? -1 : 1);
+  return subs.length === 0
+    ? path
+    : `${path}?${subs.map(([n, v]) => v === "" ? n : `${n}=${v}`).join("&")}`;
+}
+
+function hmacSha1(secret: string, text: string): string {
+  // Header values are byte strings: one character per byte.
+  return createHmac("sha1", secret).update(Buffer.from(text, "latin1")).digest("base64");
+}
+
+export interface SignV2Options {
+  accessKey: string;
+  secretKey: string;
+  /** Epoch ms; default now. */
+  time?: number;
+  /** Extra headers (lower-case names; values as byte strings), signed when they are x-amz-*, Content-MD5 or Content-Type. */
+  headers?: Record<string, string>;
+  /** Date the request with x-amz-date instead of Date (the Date position is then empty). */
+  amzDate?: boolean;
+  /** The resource to sign instead of the URL's. */
+  resource?: string;
+}
+
+/** Returns headers (Authorization included) for a SigV2 header-signed request. */
+export function signV2Headers(
+  method: string,
+  url: string,
+  options: SignV2Options,
+): Record<string, string> {
+  const date = new Date(options.time ?? Date.now()).toUTCString();
+  const headers: Record<string, string> = {
+    ...(options.amzDate ? { "x-amz-date": date } : { date }),
+    ...options.headers,
+  };
+  const amz = Object.keys(headers).filter((n) => n.startsWith("x-amz-")).sort()
+    .map((n) => `${n}:${headers[n].trim()}\n`).join("");
+  const toSign = `${method}\n${headers["content-md5"] ?? ""}\n${headers["content-type"] ?? ""}\n${
+    options.amzDate ? "" : date
+  }\n${amz}${options.resource ?? v2Resource(url)}`;
+  return {
+    ...headers,
+    authorization: `AWS ${options.accessKey}:${hmacSha1(options.secretKey, toSign)}`,
+  };
+}
+
+/** Returns a SigV2 presigned URL (`AWSAccessKeyId`, `Expires`, `Signature` appended). */
+export function presignV2Url(
+  method: string,
+  url: string,
+  options: {
+    accessKey: string;
+    secretKey: string;
+    /** Expires, epoch seconds; default an hour from now. */
+    expires?: number;
+    /** Content-Type the request will send (signed). */
+    contentType?: string;
+    /** The resource to sign instead of the URL's. */
+    resource?: string;
+  },
+): string {
+  const expires = options.expires ?? Math.floor(Date.now() / 1000) + 3600;
+  const toSign = `${method}\n\n${options.contentType ?? ""}\n${expires}\n${
+    options.resource ?? v2Resource(url)
+  }`;
+  const signature = encodeURIComponent(hmacSha1(options.secretKey, toSign));
+  const sep = url.includes("?") ? "&" : "?";
+  return `${url}${sep}AWSAccessKeyId=${options.accessKey}&Expires=${expires}&Signature=${signature}`;
 }

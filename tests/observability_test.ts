@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { serve } from "../mod.ts";
 import { countingBackend } from "./_backend.ts";
-import { presignUrl, signHeaders } from "./_sign.ts";
+import { presignUrl, presignV2Url, signHeaders, signV2Headers } from "./_sign.ts";
 
 const STATIC = { accessKey: "obs-static", secretKey: "obs-static-SECRET-1" };
 const FETCHED = { accessKey: "obs-fetched", secretKey: "obs-fetched-SECRET-2" };
@@ -81,6 +81,16 @@ Deno.test("observability: metrics, health and request logs without secrets", asy
     const presigned = presignUrl("GET", url("/data/h"), { ...STATIC, expires: 60 });
     signatures.push(new URL(presigned).searchParams.get("X-Amz-Signature")!);
     for (let i = 0; i < 4; i++) await (await fetch(presigned)).body?.cancel();
+    const v2Headers = signV2Headers("GET", url("/data/v2"), STATIC);
+    signatures.push(v2Headers.authorization.split(":")[1]);
+    const v2 = await fetch(url("/data/v2"), { headers: v2Headers });
+    assert.equal(v2.status, 200);
+    await v2.body?.cancel();
+    const v2Presigned = presignV2Url("GET", url("/data/v2p"), STATIC);
+    signatures.push(new URL(v2Presigned).searchParams.get("Signature")!);
+    const v2PresignedResponse = await fetch(v2Presigned);
+    assert.equal(v2PresignedResponse.status, 200);
+    await v2PresignedResponse.body?.cancel();
     const cos = backend.requests.find((r) => r.url.includes("/cos/"))!;
     assert.equal(cos.headers.get("authorization"), `Bearer ${BEARER}`);
 
@@ -89,7 +99,7 @@ Deno.test("observability: metrics, health and request logs without secrets", asy
       const line = text.split("\n").find((l) => l.startsWith(series + " "));
       return line === undefined ? undefined : Number(line.split(" ").at(-1));
     };
-    assert.equal(value('osp_requests_total{operation="GetObject",bucket="data",status="200"}'), 5);
+    assert.equal(value('osp_requests_total{operation="GetObject",bucket="data",status="200"}'), 7);
     assert.equal(
       value('osp_requests_total{operation="GetObject",bucket="_unknown",status="404"}'),
       1,
@@ -98,7 +108,10 @@ Deno.test("observability: metrics, health and request logs without secrets", asy
       value('osp_request_errors_total{operation="GetObject",bucket="denied",code="AccessDenied"}'),
       1,
     );
-    assert.equal(value('osp_presigned_url_hits_total{bucket="data"}'), 3);
+    assert.equal(value('osp_presigned_url_hits_total{bucket="data"}'), 4);
+    assert.equal(value('osp_signature_requests_total{version="2"}'), 2);
+    // a, b, c, d, e (denied after authentication), f (no such bucket), 4 SigV4 presigned uses.
+    assert.equal(value('osp_signature_requests_total{version="4"}'), 10);
     assert.equal(value('osp_presigned_url_rejected_total{bucket="data"}'), 1);
     assert.equal(value('osp_auth_cache_hits_total{cache="secret",result="miss"}'), 1);
     assert.ok(
@@ -145,6 +158,12 @@ Deno.test("observability: metrics, health and request logs without secrets", asy
   ) {
     assert.ok(field in first, `log field ${field}`);
   }
+  const sigVersion = (key: string) =>
+    requests.filter((r) => r.key === key).map((r) => r.sigVersion);
+  assert.deepEqual(sigVersion("a"), ["4"]);
+  assert.deepEqual(sigVersion("v2"), ["2"]);
+  assert.deepEqual(sigVersion("v2p"), ["2"]);
+  assert.deepEqual(sigVersion("g"), [undefined], "a request that failed authentication has none");
   const all = out.lines.join("\n");
   for (
     const secret of [

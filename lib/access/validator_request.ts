@@ -74,7 +74,9 @@ function field(text: string): string {
 /** The query the validator sees: presign parameters removed (duplicates were refused). */
 function queryRecord(verified: VerifiedRequest): Record<string, string> {
   const query: Record<string, string> = {};
-  for (const p of verified.target.params) if (!isPresignParam(p.name)) query[p.name] = p.value;
+  for (const p of verified.target.params) {
+    if (!isPresignParam(p.name, verified.auth)) query[p.name] = p.value;
+  }
   return query;
 }
 
@@ -83,7 +85,9 @@ function hoistedHeaders(verified: VerifiedRequest): [string, string][] {
   const hoisted: [string, string][] = [];
   for (const p of verified.target.params) {
     const name = p.name.toLowerCase();
-    if (name.startsWith("x-amz-") && !isPresignParam(p.name)) hoisted.push([name, p.value]);
+    if (name.startsWith("x-amz-") && !isPresignParam(p.name, verified.auth)) {
+      hoisted.push([name, p.value]);
+    }
   }
   return hoisted;
 }
@@ -127,7 +131,7 @@ function contextKey(
   const { cacheKey } = options;
   let key = "";
   if (cacheKey.query) {
-    const params = verified.target.params.filter((p) => !isPresignParam(p.name))
+    const params = verified.target.params.filter((p) => !isPresignParam(p.name, verified.auth))
       .map((p) => field(p.name) + field(p.value)).sort();
     key += `q${params.length}:${params.join("")}`;
   }

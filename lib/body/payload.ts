@@ -77,7 +77,8 @@ function planChunked(
   if (auth.kind === "anonymous") {
     throw new S3Error("AccessDenied", "Anonymous requests cannot send aws-chunked bodies");
   }
-  if (signed && request.signingKey === undefined) {
+  // A SigV2 request never has a signed mode (refused when parsed).
+  if (signed && (request.signingKey === undefined || auth.version !== 4)) {
     throw new S3Error(
       "NotImplemented",
       "Signed aws-chunked uploads cannot be accepted with skipSignatureValidation",
@@ -86,7 +87,7 @@ function planChunked(
   const decoder = () =>
     createChunkedDecoder({
       mode,
-      signing: signed
+      signing: signed && auth.version === 4
         ? {
           signingKey: request.signingKey!,
           datetime: auth.datetime,

@@ -362,6 +362,11 @@ export interface ProxyConfig {
   verify?: boolean;
   /** Accept any client signature (logs a loud warning); default false. */
   skipSignatureValidation?: boolean;
+  /**
+   * Accept AWS Signature Version 2 (HMAC-SHA1) from legacy clients, header
+   * and presigned; default true. False answers them 403 AccessDenied.
+   */
+  sigV2?: boolean;
   /** How many times one presigned URL may be used; default 3, 0 = unlimited. */
   maxPresignUrlUsageAttempts?: number;
   /**
@@ -470,6 +475,7 @@ export interface ResolvedConfig {
   threads: number;
   verify: boolean;
   skipSignatureValidation: boolean;
+  sigV2: boolean;
   maxPresignUrlUsageAttempts: number;
   store?: { redis: string };
   serverName: string;
@@ -511,6 +517,7 @@ const CONFIG_FIELDS: Record<keyof ProxyConfig, true> = {
   threads: true,
   verify: true,
   skipSignatureValidation: true,
+  sigV2: true,
   maxPresignUrlUsageAttempts: true,
   store: true,
   serverName: true,
@@ -1050,6 +1057,7 @@ export function resolveConfigProblems(
     : checkNonNegative(p, "threads", config.threads, { integer: true, min: 1 }) ?? 1;
   const verify = checkBoolean(p, "verify", config.verify) ?? true;
   const skip = checkBoolean(p, "skipSignatureValidation", config.skipSignatureValidation) ?? false;
+  const sigV2 = checkBoolean(p, "sigV2", config.sigV2) ?? true;
   const maxPresign = checkNonNegative(
     p,
     "maxPresignUrlUsageAttempts",
@@ -1127,6 +1135,7 @@ export function resolveConfigProblems(
       threads,
       verify,
       skipSignatureValidation: skip,
+      sigV2,
       maxPresignUrlUsageAttempts: maxPresign,
       store,
       serverName,

@@ -86,6 +86,7 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
   assert.equal(config.threads, 1);
   assert.equal(config.verify, true);
   assert.equal(config.skipSignatureValidation, false);
+  assert.equal(config.sigV2, true);
   assert.equal(config.maxPresignUrlUsageAttempts, 3);
   assert.equal(config.serverName, "osp");
   assert.equal(config.metricsPort, undefined);
@@ -529,4 +530,18 @@ Deno.test("config: anonymous operations are checked and need the bucket's static
     ),
     ['cosMap["pub"].anonymous needs static credentials (accessKey+secretKey or apiKey): anonymous requests are re-signed with them'],
   );
+});
+
+Deno.test("config: sigV2 is a boolean, default true; a wrong one is a TypeError naming the field", () => {
+  assert.equal(resolveConfig(minimal({ sigV2: false }) as unknown as ProxyConfig).sigV2, false);
+  assert.equal(resolveConfig(minimal({ sigV2: true }) as unknown as ProxyConfig).sigV2, true);
+  for (const bad of ["false", 0, null, {}]) {
+    assert.deepEqual(problems(minimal({ sigV2: bad })), ["sigV2 must be true or false"]);
+    assert.throws(
+      () => resolveConfig(minimal({ sigV2: bad }) as unknown as ProxyConfig),
+      (err: unknown) =>
+        err instanceof TypeError && err.message.includes("sigV2 must be true or false"),
+    );
+  }
+  assert.deepEqual(problems(minimal({ sigv2: false })), ["sigv2 is not a known field"]);
 });

@@ -13,6 +13,7 @@
  *   (`_none`) for requests that name no bucket (ListBuckets). The caller maps
  *   the name; this module never sees the configuration.
  * - `code`: an S3 error code (`AccessDenied`, `NoSuchKey`, …).
+ * - `version`: the AWS signature version of an authenticated request, `2` or `4`.
  *
  * @module
  */
@@ -98,6 +99,8 @@ export interface RequestRecord {
   presigned?: "hit" | "rejected";
   /** True for a request without credentials (a bucket's `anonymous` operations). */
   anonymous?: boolean;
+  /** The AWS signature version the client signed with; omit for unauthenticated requests. */
+  sigVersion?: "2" | "4";
 }
 
 /** Options of {@linkcode Metrics}. */
@@ -146,6 +149,7 @@ export class Metrics {
   readonly #presignedHits: Counter<"bucket">;
   readonly #presignedRejected: Counter<"bucket">;
   readonly #anonymous: Counter<"operation" | "bucket" | "status">;
+  readonly #signatures: Counter<"version">;
   readonly #requestDuration: Histogram<"operation" | "bucket">;
   readonly #upstreamDuration: Histogram<"operation" | "bucket">;
   readonly #responseSize: Histogram<"operation" | "bucket">;
@@ -195,7 +199,13 @@ export class Metrics {
       name: name("anonymous_requests_total"),
       help: "Requests without credentials, to buckets that allow their operation anonymously.",
       labelNames: ["operation", "bucket", "status"],
-      registers: [this.registry],
+      registers,
+    });
+    this.#signatures = new Counter({
+      name: name("signature_requests_total"),
+      help: "Authenticated requests, by the AWS signature version the client signed with (2 or 4).",
+      labelNames: ["version"],
+      registers,
     });
     const active = () => this.#active;
     new Gauge({
@@ -300,6 +310,7 @@ export class Metrics {
     if (r.presigned === "hit") this.#presignedHits.inc({ bucket });
     if (r.anonymous) this.#anonymous.inc({ operation, bucket, status: String(r.status) });
     else if (r.presigned === "rejected") this.#presignedRejected.inc({ bucket });
+    if (r.sigVersion !== undefined) this.#signatures.inc({ version: r.sigVersion });
     this.#requestDuration.observe(labels, amount(r.durationMs) / 1000);
     if (r.upstreamMs !== undefined) {
       this.#upstreamDuration.observe(labels, amount(r.upstreamMs) / 1000);

@@ -119,6 +119,18 @@ Deno.test("metrics: counters carry the right labels and counts", async () => {
   assert.equal(value(s, "osp_active_requests"), 0);
 });
 
+Deno.test("metrics: authenticated requests count by signature version, others not", async () => {
+  const m = new Metrics({ version: "1.2.3" });
+  m.requestFinished({ ...GET_OK, sigVersion: "4" });
+  m.requestFinished({ ...GET_OK, sigVersion: "2" });
+  m.requestFinished({ ...GET_OK, sigVersion: "2", presigned: "hit" });
+  m.requestFinished({ ...GET_OK, status: 403, code: "SignatureDoesNotMatch" });
+  const s = parse(await m.render());
+  assert.equal(value(s, "osp_signature_requests_total", { version: "2" }), 2);
+  assert.equal(value(s, "osp_signature_requests_total", { version: "4" }), 1);
+  assert.equal(series(s, "osp_signature_requests_total").length, 2);
+});
+
 Deno.test("metrics: histograms count every observation", async () => {
   const m = new Metrics({ version: "1.2.3" });
   m.requestFinished(GET_OK);
@@ -196,6 +208,7 @@ Deno.test("metrics: every metric in the table is exported once with the osp_ pre
       osp_request_errors_total: "counter",
       osp_requests_total: "counter",
       osp_response_size_bytes: "histogram",
+      osp_signature_requests_total: "counter",
       osp_transfer_bytes_total: "counter",
       osp_upstream_duration_seconds: "histogram",
     },

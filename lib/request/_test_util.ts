@@ -10,7 +10,7 @@ import { MemoryUseCounter } from "../access/use_counter.ts";
 import { type ProxyConfig, resolveConfig } from "../config/config.ts";
 import { createLogger } from "../observe/log.ts";
 import { Transport } from "../upstream/transport.ts";
-import { signHeaders } from "../../tests/_sign.ts";
+import { presignV2Url, signHeaders, signV2Headers } from "../../tests/_sign.ts";
 import { admit, type Admitted } from "./admit.ts";
 import { createPipeline, type Pipeline, type RequestState } from "./context.ts";
 import { route, type Routed, type ServiceRoute } from "./route.ts";
@@ -96,6 +96,34 @@ export function signed(
     headers["content-length"] = String(new TextEncoder().encode(options.body).length);
   }
   return new Request(url, { method, headers, body: options.body });
+}
+
+/** A SigV2 header-signed client request for `path` (raw, as on the wire). */
+export function signedV2(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string; amzDate?: boolean } = {},
+): Request {
+  const url = BASE + path;
+  const headers = signV2Headers(method, url, { ...CLIENT, time: NOW, ...options });
+  if (options.body !== undefined) {
+    headers["content-length"] = String(new TextEncoder().encode(options.body).length);
+  }
+  return new Request(url, { method, headers, body: options.body });
+}
+
+/** A SigV2 presigned client request for `path`; `extra` is appended to the URL after signing. */
+export function presignedV2(
+  method: string,
+  path: string,
+  options: { expires?: number; headers?: Record<string, string>; extra?: string } = {},
+): Request {
+  const url = presignV2Url(method, BASE + path, {
+    ...CLIENT,
+    expires: options.expires ?? NOW / 1000 + 600,
+    contentType: options.headers?.["content-type"],
+  });
+  return new Request(url + (options.extra ?? ""), { method, headers: options.headers });
 }
 
 /** The target of a request, as the exchange parses it. */

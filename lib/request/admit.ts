@@ -10,6 +10,7 @@
 import type { ResolvedBucket } from "../config/config.ts";
 import { isUnknown, requiredApprovals, type S3Operation } from "../s3ops/operation.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
+import { presignedExpiresAt } from "../sigv4/parse_authorization.ts";
 import { type Pipeline, question, type RequestState } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import type { BucketRoute, Routed, ServiceRoute } from "./route.ts";
@@ -89,7 +90,7 @@ async function countPresignedUse(
   const auth = verified.auth;
   if (auth.kind !== "presigned" || max === 0) return;
   const uses = await pipeline.useCounter.increment(auth.signature, {
-    expiresAt: auth.timeMs + auth.expiresSeconds * 1000,
+    expiresAt: presignedExpiresAt(auth),
   });
   state.presigned = uses > max ? "rejected" : "hit";
   if (uses > max) throw new S3Error("AccessDenied", "presigned URL use limit reached");

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import type { ProxyConfig, ValidatorRequest } from "../config/config.ts";
 import { S3Error } from "./errors.ts";
-import { admitted as admitRequest, freshState, signed, testPipeline } from "./_test_util.ts";
+import {
+  admitted as admitRequest,
+  freshState,
+  presignedV2,
+  signed,
+  testPipeline,
+} from "./_test_util.ts";
 
 async function admitted(request: Request, config: Partial<ProxyConfig> = {}) {
   const { pipeline } = testPipeline({ config });
@@ -94,4 +100,22 @@ Deno.test("admit: an operation a backend may run as a stronger one needs both ye
     const { admission } = await admitted(signed(method, path), { validator: () => true });
     assert.equal(admission.operation, operations[0]);
   }
+});
+
+Deno.test("admit: SigV2 presigned URLs count against the use cap, keyed on their signature", async () => {
+  const { pipeline } = testPipeline({ config: { maxPresignUrlUsageAttempts: 2 } });
+  const url = presignedV2("GET", "/data/k").url;
+  const other = presignedV2("GET", "/data/other").url;
+  for (let i = 0; i < 2; i++) {
+    const state = freshState();
+    await admitRequest(pipeline, new Request(url), state);
+    assert.equal(state.presigned, "hit");
+  }
+  const state = freshState();
+  await assert.rejects(
+    () => admitRequest(pipeline, new Request(url), state),
+    rejectsWith("AccessDenied"),
+  );
+  assert.equal(state.presigned, "rejected");
+  await admitRequest(pipeline, new Request(other), freshState());
 });

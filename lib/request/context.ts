@@ -89,6 +89,8 @@ export interface RequestState {
   bucket: string;
   /** The client's access key id, once authenticated. */
   accessKey?: string;
+  /** The AWS signature version the client signed with, once authenticated. */
+  sigVersion?: "2" | "4";
   /** The client's IP address, read only when needed (the validator or the log). */
   sourceIp: () => string;
   /** How long the backend took to answer, ms. */

@@ -139,6 +139,7 @@ function finish(pipeline: Pipeline, observed: Observed, bytesOut: number): void 
     bytesOut,
     presigned: state.presigned,
     anonymous: state.anonymous,
+    sigVersion: state.sigVersion,
   });
   if (!logger.enabled("info")) return;
   logger.log("info", "request", {
@@ -146,6 +147,7 @@ function finish(pipeline: Pipeline, observed: Observed, bytesOut: number): void 
     clientIp: observed.clientIp,
     accessKey: state.accessKey,
     anonymous: state.anonymous,
+    sigVersion: state.sigVersion,
     method: request.method,
     bucket: state.bucket,
     operation: state.operation,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHandler } from "./handler.ts";
-import { signed, testPipeline } from "./_test_util.ts";
+import { presignedV2, signed, signedV2, testPipeline } from "./_test_util.ts";
 
 function handlerFor(config: object = {}) {
   const { pipeline, seen } = testPipeline({ config });
@@ -42,4 +42,30 @@ Deno.test("handler: a refusal from any stage is S3 XML, rendered once, and nothi
     assert.equal(response.headers.get("server"), "osp");
   }
   assert.equal(seen.length, 0);
+});
+
+Deno.test("handler: SigV2 requests reach the backend re-signed with SigV4, credentials removed", async () => {
+  const { handle, seen } = handlerFor();
+  const put = await handle(
+    signedV2("PUT", "/data/k", {
+      body: "hello",
+      headers: { "content-type": "text/plain", "x-amz-meta-a": "b" },
+    }),
+  );
+  assert.equal(put.status, 200, await put.text());
+  const pre = await handle(presignedV2("GET", "/data/k?versionId=3"));
+  assert.equal(pre.status, 200, await pre.text());
+  assert.equal(seen.length, 2);
+  for (const s of seen) {
+    assert.match(s.headers.get("authorization")!, /^AWS4-HMAC-SHA256 Credential=backend-ak\//);
+    assert.equal(s.headers.get("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+  }
+  assert.equal(seen[0].url, "http://backend.test:9000/be-data/k");
+  assert.equal(seen[0].headers.get("x-amz-meta-a"), "b");
+  assert.equal(new TextDecoder().decode(seen[0].body), "hello");
+  assert.equal(
+    seen[1].url,
+    "http://backend.test:9000/be-data/k?versionId=3",
+    "AWSAccessKeyId, Expires and Signature are not forwarded",
+  );
 });

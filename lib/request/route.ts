@@ -10,10 +10,16 @@
 import { checkHoistedHeaders } from "../access/validator_request.ts";
 import type { ResolvedBucket } from "../config/config.ts";
 import { NO_BUCKET } from "../observe/metrics.ts";
-import { checkQueryParams, operationName, type S3Operation } from "../s3ops/operation.ts";
+import {
+  checkQueryParams,
+  operationName,
+  type S3Operation,
+  selectsOperation,
+} from "../s3ops/operation.ts";
 import { anonymousRequest, authenticate, type VerifiedRequest } from "../sigv4/authenticate.ts";
 import { checkAnonymousHeaders, hasNoCredentials } from "../sigv4/anonymous.ts";
 import { isPresignParam } from "../sigv4/parse_authorization.ts";
+import { SIGV2_SUBRESOURCES } from "../sigv4/sigv2.ts";
 import { checkSignedHeaderNames, droppedHeaderNames } from "./client_headers.ts";
 import { bucketFor, type Pipeline, type RequestState } from "./context.ts";
 import { S3Error } from "./errors.ts";
@@ -64,8 +70,10 @@ export async function route(
     secretFor: (ak) => credentials.secretFor(ak),
     signingKeys,
     skipSignatureValidation: config.skipSignatureValidation,
+    sigV2: config.sigV2,
   });
   state.accessKey = verified.token ?? undefined;
+  state.sigVersion = verified.auth.version === 2 ? "2" : "4";
   checkRequestShape(pipeline, verified, state);
   const operation = nameOperation(verified);
   state.operation = operation;
@@ -138,6 +146,7 @@ function checkRequestShape(
   state: RequestState,
 ): void {
   checkSignedHeaderNames(verified.auth.signedHeaders);
+  checkSigV2Coverage(verified);
   refuseFormUploads(verified);
   checkQueryParams(verified.target.params, { method: verified.method });
   checkHoistedHeaders(verified);
@@ -145,6 +154,24 @@ function checkRequestShape(
     const dropped = droppedHeaderNames(verified.headers);
     if (dropped.length > 0) {
       pipeline.logger.log("debug", "dropped headers", { requestId: state.id, dropped });
+    }
+  }
+}
+
+/**
+ * SigV2 signs only some query parameters (the sub-resources): one that names
+ * the operation but is not among them (`?retention`, `?encryption`,
+ * `?attributes`…) could be added to a SigV2 URL without breaking its
+ * signature, turning it into another operation than the signer's. Refused.
+ */
+function checkSigV2Coverage(verified: VerifiedRequest): void {
+  if (verified.auth.version !== 2) return;
+  for (const { name } of verified.target.params) {
+    if (selectsOperation(name) && !SIGV2_SUBRESOURCES.has(name)) {
+      throw new S3Error(
+        "AccessDenied",
+        `Signature Version 2 does not sign the query parameter ${name}, which names the operation; sign the request with AWS Signature Version 4`,
+      );
     }
   }
 }
@@ -165,7 +192,7 @@ function refuseFormUploads(verified: VerifiedRequest): void {
 function nameOperation(verified: VerifiedRequest): S3Operation {
   const { target, headers, method } = verified;
   const query = new Set<string>();
-  for (const p of target.params) if (!isPresignParam(p.name)) query.add(p.name);
+  for (const p of target.params) if (!isPresignParam(p.name, verified.auth)) query.add(p.name);
   return operationName({
     method,
     hasBucket: target.bucket !== undefined,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { S3Error } from "./errors.ts";
-import { freshState, routed, signed, testPipeline } from "./_test_util.ts";
+import { freshState, presignedV2, routed, signed, signedV2, testPipeline } from "./_test_util.ts";
 
 async function routeOf(request: Request, config = {}) {
   const { pipeline } = testPipeline({ config });
@@ -109,4 +109,61 @@ Deno.test("route: a POST with a form body is refused, whatever its query", async
       );
     }
   }
+});
+
+Deno.test("route: a SigV2 request authenticates and the state names its signature version", async () => {
+  const v2 = await routeOf(signedV2("GET", "/data/a/b.txt"));
+  assert.equal(v2.routed.operation, "GetObject");
+  assert.equal(v2.routed.verified.auth.version, 2);
+  assert.deepEqual([v2.state.accessKey, v2.state.sigVersion], ["stage-client", "2"]);
+  const pre = await routeOf(presignedV2("GET", "/data/a/b.txt"));
+  assert.deepEqual([pre.routed.operation, pre.state.sigVersion], ["GetObject", "2"]);
+  const v4 = await routeOf(signed("GET", "/data/a/b.txt"));
+  assert.equal(v4.state.sigVersion, "4");
+});
+
+Deno.test("route: a SigV2 presigned URL's own parameters name no operation", async () => {
+  const put = await routeOf(
+    presignedV2("PUT", "/data/k", {
+      headers: { "content-type": "text/plain" },
+      extra: "&content-type=text%2Fplain",
+    }),
+  );
+  assert.equal(put.routed.operation, "PutObject", "content-type is botocore's hoisted header");
+  const parts = await routeOf(presignedV2("GET", "/data/k?uploadId=u"));
+  assert.equal(parts.routed.operation, "ListParts");
+});
+
+Deno.test("route: a SigV2 request may not name its operation by a sub-resource SigV2 does not sign", async () => {
+  for (
+    const path of [
+      "/data/k?retention",
+      "/data/k?legal-hold",
+      "/data/k?attributes",
+      "/data?encryption",
+    ]
+  ) {
+    await refused(signedV2("GET", path), "AccessDenied");
+    await refused(
+      presignedV2("GET", "/data/k", { extra: `&${path.split("?")[1]}` }),
+      "AccessDenied",
+    );
+    const v4 = await routeOf(signed("GET", path));
+    assert.notEqual(v4.routed.operation, "Unknown", `${path} with SigV4`);
+  }
+  // Signed sub-resources and unsigned qualifiers are fine.
+  assert.equal(
+    (await routeOf(signedV2("GET", "/data/k?tagging"))).routed.operation,
+    "GetObjectTagging",
+  );
+  assert.equal(
+    (await routeOf(signedV2("GET", "/data?list-type=2&prefix=a"))).routed.operation,
+    "ListObjectsV2",
+  );
+});
+
+Deno.test("route: sigV2 false refuses SigV2 with AccessDenied", async () => {
+  await refused(signedV2("GET", "/data/k"), "AccessDenied", { sigV2: false });
+  await refused(presignedV2("GET", "/data/k"), "AccessDenied", { sigV2: false });
+  await routeOf(signed("GET", "/data/k"), { sigV2: false });
 });

@@ -254,6 +254,41 @@ const QUALIFIERS = new Set([
   "response-content-encoding",
 ]);
 
+/**
+ * The query parameters that select an operation (its sub-resource), as
+ * {@linkcode operationName} reads them; `list-type` only picks between two
+ * listings and is not one.
+ */
+const SELECTORS: ReadonlySet<string> = new Set([
+  ...BUCKET_SUBRESOURCES.map(([name]) => name),
+  ...OBJECT_SUBRESOURCES.map(([name]) => name),
+  "location",
+  "uploads",
+  "versions",
+  "uploadId",
+  "attributes",
+  "torrent",
+  "restore",
+  "select",
+  "delete",
+]);
+
+/**
+ * True for a query parameter that selects the operation (`acl`, `uploadId`,
+ * `retention`…): present or absent, the request is another operation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { selectsOperation } from "./operation.ts";
+ * assert.equal(selectsOperation("retention"), true);
+ * assert.equal(selectsOperation("prefix"), false);
+ * ```
+ */
+export function selectsOperation(name: string): boolean {
+  return SELECTORS.has(name);
+}
+
 /** True for a query parameter that names a header (presigned URLs hoist `x-amz-*` headers). */
 function isHoistedHeader(name: string): boolean {
   return name.length > 6 && name.slice(0, 6).toLowerCase() === "x-amz-";

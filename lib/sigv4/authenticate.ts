@@ -1,9 +1,10 @@
 /**
- * Verifies a client's SigV4 signature and turns the request into a
- * {@linkcode VerifiedRequest}, the only input re-signing accepts (through
- * the validator's yes). Only this module makes one: {@linkcode authenticate}
- * for a signed request, {@linkcode anonymousRequest} for an unsigned one on
- * a bucket open to anonymous callers.
+ * Verifies a client's signature (SigV4, or SigV2 from legacy clients) and
+ * turns the request into a {@linkcode VerifiedRequest}, the only input
+ * re-signing accepts (through the validator's yes). Only this module makes
+ * one: {@linkcode authenticate} for a signed request,
+ * {@linkcode anonymousRequest} for an unsigned one on a bucket open to
+ * anonymous callers.
  *
  * @module
  */
@@ -12,10 +13,13 @@ import {
   type ParsedAuthorization,
   parsePayloadMode,
   type SignedAuthorization,
+  type SigV2Authorization,
+  type SigV4Authorization,
 } from "./parse_authorization.ts";
 import { S3Error } from "../request/errors.ts";
 import { signaturesEqual } from "./constant_time.ts";
 import type { RequestTarget } from "../request/request_target.ts";
+import { signV2, stringsToSignV2 } from "./sigv2.ts";
 import {
   canonicalQuery,
   canonicalRequest,
@@ -42,7 +46,7 @@ export interface VerifiedRequest {
   readonly auth: ParsedAuthorization;
   /** The client's access key id; null for an anonymous request. */
   readonly token: string | null;
-  /** The client's signing key (for aws-chunked chunk signatures); absent when skipped. */
+  /** The client's SigV4 signing key (for aws-chunked chunk signatures); absent for SigV2, anonymous requests and when skipped. */
   readonly signingKey?: Uint8Array;
 }
 
@@ -58,9 +62,11 @@ export interface AuthenticateOptions {
   signingKeys: SigningKeyCache;
   /** Accept any signature (config `skipSignatureValidation`). */
   skipSignatureValidation: boolean;
+  /** Accept SigV2 (config `sigV2`); default true. */
+  sigV2?: boolean;
 }
 
-function checkSignedHeaders(auth: SignedAuthorization, headers: Headers): void {
+function checkSignedHeaders(auth: SigV4Authorization, headers: Headers): void {
   const signed = auth.signedHeaders;
   if (!signed.includes("host")) {
     throw new S3Error("AccessDenied", "The host header must be signed");
@@ -79,6 +85,10 @@ function checkSignedHeaders(auth: SignedAuthorization, headers: Headers): void {
 }
 
 function checkTime(auth: SignedAuthorization, options: AuthenticateOptions): void {
+  if (auth.version === 2 && auth.kind === "presigned") {
+    if (options.now > auth.expiresMs) throw new S3Error("AccessDenied", "Request has expired");
+    return;
+  }
   if (auth.kind === "header") {
     if (Math.abs(options.now - auth.timeMs) > options.clockSkewMs) {
       throw new S3Error(
@@ -106,6 +116,46 @@ export interface IncomingRequest {
   headers: Headers;
 }
 
+const signatureMismatch = () =>
+  new S3Error(
+    "SignatureDoesNotMatch",
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+  );
+
+async function secretOf(accessKey: string, options: AuthenticateOptions): Promise<string> {
+  const secret = await options.secretFor(accessKey);
+  if (secret === null) {
+    throw new S3Error(
+      "InvalidAccessKeyId",
+      "The AWS access key Id you provided does not exist in our records.",
+    );
+  }
+  return secret;
+}
+
+/**
+ * SigV2: HMAC-SHA1 over the string to sign, compared in constant time with
+ * each string the client may have signed (see `stringsToSignV2`).
+ */
+async function verifySigV2(
+  request: IncomingRequest,
+  auth: SigV2Authorization,
+  options: AuthenticateOptions,
+): Promise<void> {
+  const secret = await secretOf(auth.accessKey, options);
+  const candidates = stringsToSignV2({
+    method: request.method,
+    headers: request.headers,
+    target: request.target,
+    expires: auth.kind === "presigned" ? auth.expires : undefined,
+  });
+  let match = false;
+  for (const toSign of candidates) {
+    if (signaturesEqual(signV2(secret, toSign), auth.signature)) match = true;
+  }
+  if (!match) throw signatureMismatch();
+}
+
 /**
  * Authenticates a request: parses its credentials, checks time, signed
  * headers and the signature (constant time). Throws an S3Error otherwise.
@@ -115,19 +165,17 @@ export async function authenticate(
   options: AuthenticateOptions,
 ): Promise<VerifiedRequest> {
   const { method, target, headers } = request;
-  const auth = parseAuthorization(headers, target.params);
+  const auth = parseAuthorization(headers, target.params, { sigV2: options.sigV2 });
   if (options.skipSignatureValidation) {
     return { [verified]: true, method, target, headers, auth, token: auth.accessKey };
   }
   checkTime(auth, options);
-  checkSignedHeaders(auth, headers);
-  const secret = await options.secretFor(auth.accessKey);
-  if (secret === null) {
-    throw new S3Error(
-      "InvalidAccessKeyId",
-      "The AWS access key Id you provided does not exist in our records.",
-    );
+  if (auth.version === 2) {
+    await verifySigV2(request, auth, options);
+    return { [verified]: true, method, target, headers, auth, token: auth.accessKey };
   }
+  checkSignedHeaders(auth, headers);
+  const secret = await secretOf(auth.accessKey, options);
   const params = auth.kind === "presigned"
     ? target.params.filter((p) => p.name !== "X-Amz-Signature")
     : target.params;
@@ -144,12 +192,7 @@ export async function authenticate(
     signingKey,
     stringToSign(canonical, { datetime: auth.datetime, scope: auth.scope }),
   );
-  if (!signaturesEqual(expected, auth.signature)) {
-    throw new S3Error(
-      "SignatureDoesNotMatch",
-      "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-    );
-  }
+  if (!signaturesEqual(expected, auth.signature)) throw signatureMismatch();
   return { [verified]: true, method, target, headers, auth, token: auth.accessKey, signingKey };
 }
 
@@ -172,7 +215,7 @@ export function anonymousRequest(request: IncomingRequest): VerifiedRequest {
     method,
     target,
     headers,
-    auth: { kind: "anonymous", signedHeaders: [], payloadHash, payload },
+    auth: { version: 0, kind: "anonymous", signedHeaders: [], payloadHash, payload },
     token: null,
   };
 }

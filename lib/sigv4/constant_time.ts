@@ -6,10 +6,12 @@
 import { timingSafeEqual } from "node:crypto";
 
 /**
- * Constant-time comparison of two signatures (at most 64 ASCII characters):
- * node:crypto's `timingSafeEqual` over two reused buffers. Lengths are not
- * secret; a length mismatch still runs one compare. The one compare osp
- * uses for request signatures, chunk signatures and trailer signatures.
+ * Constant-time comparison of two signatures (at most 64 ASCII characters:
+ * SigV4's 64 hex digits, SigV2's 28 base64 ones, compared as sent, so
+ * another spelling of the same bytes does not match): node:crypto's
+ * `timingSafeEqual` over two reused buffers. Lengths are not secret; a length
+ * mismatch still runs one compare. The one compare osp uses for request
+ * signatures (SigV4 and SigV2), chunk signatures and trailer signatures.
  *
  * @example
  * ```ts
@@ -17,6 +19,7 @@ import { timingSafeEqual } from "node:crypto";
  * import { signaturesEqual } from "./constant_time.ts";
  * assert.equal(signaturesEqual("ab12", "ab12"), true);
  * assert.equal(signaturesEqual("ab12", "ab13"), false);
+ * assert.equal(signaturesEqual("bWq2s1WEIj+Ydj0vQ697zp+IXMU=", "bWq2s1WEIj+Ydj0vQ697zp+IXMU="), true);
  * ```
  */
 export function signaturesEqual(expected: string, given: string): boolean {

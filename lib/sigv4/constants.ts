@@ -1,7 +1,7 @@
 /**
- * Every SigV4 wire string osp reads or writes, in one place: the algorithm
- * names, the payload-hash values, the aws-chunked payload modes and the
- * presigned-URL query parameters.
+ * Every SigV4 (and SigV2) wire string osp reads or writes, in one place: the
+ * algorithm names, the payload-hash values, the aws-chunked payload modes and
+ * the presigned-URL query parameters.
  *
  * @example
  * ```ts
@@ -63,4 +63,23 @@ export const PRESIGN_PARAMS: readonly string[] = [
   "X-Amz-SignedHeaders",
   "X-Amz-Signature",
   "X-Amz-Security-Token",
+];
+
+/** The scheme of a SigV2 `Authorization` header: `AWS <access key>:<base64 signature>`. */
+export const SIGV2_SCHEME = "AWS ";
+
+/**
+ * The query parameters of a SigV2 presigned URL that never go to a backend
+ * nor the validator: its credentials, and the headers botocore hoists into
+ * the query beside them (`content-type` and `content-md5`, which it signs in
+ * their header positions, so the request must send them as headers too, and
+ * `x-amz-security-token`).
+ */
+export const SIGV2_PRESIGN_PARAMS: readonly string[] = [
+  "AWSAccessKeyId",
+  "Expires",
+  "Signature",
+  "content-type",
+  "content-md5",
+  "x-amz-security-token",
 ];

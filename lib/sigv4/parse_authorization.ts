@@ -1,12 +1,21 @@
 /**
- * Parses a request's SigV4 credentials (Authorization header or presigned
- * query) into a typed value. Nothing is verified here, only shaped; anything
- * that is not well-formed SigV4 is rejected with the S3 error AWS would give.
+ * Parses a request's credentials (SigV4 Authorization header or presigned
+ * query, SigV2 Authorization header or presigned query) into a typed value.
+ * Nothing is verified here, only shaped; anything that is not well-formed is
+ * rejected with the S3 error AWS would give, and a request carrying two kinds
+ * of credentials is refused.
  *
  * @module
  */
 import { S3Error } from "../request/errors.ts";
-import { type ChunkedMode, chunkedModeOf, PRESIGN_PARAMS } from "./constants.ts";
+import {
+  type ChunkedMode,
+  chunkedModeOf,
+  PRESIGN_PARAMS,
+  SIGV2_PRESIGN_PARAMS,
+  SIGV2_SCHEME,
+} from "./constants.ts";
+import { parseHttpDate } from "./sigv2.ts";
 import {
   ALGORITHM,
   parseAmzDate,
@@ -21,42 +30,85 @@ export type PayloadMode =
   | { kind: "unsigned" }
   | { kind: ChunkedMode };
 
-/** What header-signed and presigned credentials have in common. */
+/** What every parsed credential has, whatever the signature version. */
 interface Credentials {
   /** The client's access key id: the token the validator sees. */
   accessKey: string;
+  /** The signature, as sent (hex for SigV4, base64 for SigV2). */
+  signature: string;
+  /**
+   * Signed header names, lower case: SigV4's SignedHeaders in the client's
+   * order; for SigV2, the headers present that its string to sign covers
+   * (`content-md5`, `content-type`, `date`, every `x-amz-*`).
+   */
+  signedHeaders: string[];
+  /** The payload hash value: what went into a SigV4 canonical request; what re-signing sends. */
+  payloadHash: string;
+  /** The payload mode. */
+  payload: PayloadMode;
+}
+
+/** What SigV4 header-signed and presigned credentials have in common. */
+interface SigV4Credentials extends Credentials {
+  /** Discriminant: the signature version. */
+  version: 4;
   /** The credential scope the client signed with. */
   scope: Scope;
   /** The signing time, `YYYYMMDDTHHMMSSZ`. */
   datetime: string;
   /** The signing time in epoch ms. */
   timeMs: number;
-  /** Signed header names, lower case, in the client's order. */
-  signedHeaders: string[];
-  /** The signature, as sent. */
-  signature: string;
-  /** The payload hash value that went into the canonical request. */
-  payloadHash: string;
-  /** The payload mode. */
-  payload: PayloadMode;
 }
 
-/** Credentials from the `Authorization` header. */
-export interface HeaderAuthorization extends Credentials {
+/** SigV4 credentials from the `Authorization` header. */
+export interface HeaderAuthorization extends SigV4Credentials {
   /** Discriminant. */
   kind: "header";
 }
 
-/** Credentials from a presigned URL's query. */
-export interface PresignedAuthorization extends Credentials {
+/** SigV4 credentials from a presigned URL's query. */
+export interface PresignedAuthorization extends SigV4Credentials {
   /** Discriminant. */
   kind: "presigned";
   /** Seconds the URL is valid (`X-Amz-Expires`). */
   expiresSeconds: number;
 }
 
+/** SigV2 credentials from the `Authorization` header (`AWS <key>:<signature>`). */
+export interface SigV2HeaderAuthorization extends Credentials {
+  /** Discriminant: the signature version. */
+  version: 2;
+  /** Discriminant. */
+  kind: "header";
+  /** The request time in epoch ms: `x-amz-date`, else `Date`. */
+  timeMs: number;
+}
+
+/** SigV2 credentials from a presigned URL's query (`AWSAccessKeyId`, `Expires`, `Signature`). */
+export interface SigV2PresignedAuthorization extends Credentials {
+  /** Discriminant: the signature version. */
+  version: 2;
+  /** Discriminant. */
+  kind: "presigned";
+  /** `Expires` as sent: seconds since the epoch, signed in place of the date. */
+  expires: string;
+  /** When the URL expires, in epoch ms. */
+  expiresMs: number;
+}
+
+/** SigV4 credentials: header-signed or presigned. */
+export type SigV4Authorization = HeaderAuthorization | PresignedAuthorization;
+
+/** SigV2 credentials: header-signed or presigned. */
+export type SigV2Authorization = SigV2HeaderAuthorization | SigV2PresignedAuthorization;
+
+/** Credentials the client presented: SigV4 or SigV2, header-signed or presigned. */
+export type SignedAuthorization = SigV4Authorization | SigV2Authorization;
+
 /** No credentials: an anonymous request to a bucket that allows its operation. */
 export interface AnonymousAuthorization {
+  /** Discriminant: no signature. */
+  version: 0;
   /** Discriminant. */
   kind: "anonymous";
   /** None. */
@@ -67,15 +119,24 @@ export interface AnonymousAuthorization {
   payload: PayloadMode;
 }
 
-/** SigV4 credentials the client presented: header-signed or presigned. */
-export type SignedAuthorization = HeaderAuthorization | PresignedAuthorization;
-
-/** How a verified request was authorized: signed, or anonymous. */
+/** How a verified request was authorized: signed (SigV4 or SigV2), or anonymous. */
 export type ParsedAuthorization = SignedAuthorization | AnonymousAuthorization;
 
-/** True for the query parameters of a presigned URL, which never go to the backend. */
-export function isPresignParam(name: string): boolean {
-  return PRESIGN_PARAMS.includes(name);
+/**
+ * True for the query parameters that carry a request's credentials, which
+ * never go to the backend nor the validator: SigV4's presign parameters, and
+ * for a SigV2 presigned URL its own (see `SIGV2_PRESIGN_PARAMS`).
+ */
+export function isPresignParam(name: string, auth: ParsedAuthorization): boolean {
+  return PRESIGN_PARAMS.includes(name) ||
+    (auth.version === 2 && auth.kind === "presigned" && SIGV2_PRESIGN_PARAMS.includes(name));
+}
+
+/** When a presigned URL expires, in epoch ms (for its use count). */
+export function presignedExpiresAt(
+  auth: PresignedAuthorization | SigV2PresignedAuthorization,
+): number {
+  return auth.version === 2 ? auth.expiresMs : auth.timeMs + auth.expiresSeconds * 1000;
 }
 
 /** Classifies an `x-amz-content-sha256` value. */
@@ -233,6 +294,7 @@ function parseHeaderAuthorization(value: string, headers: Headers): HeaderAuthor
   }
   return {
     kind: "header",
+    version: 4,
     accessKey,
     scope: { ...scope },
     datetime,
@@ -266,6 +328,7 @@ function parsePresigned(params: readonly RawQueryParam[]): PresignedAuthorizatio
   const payloadHash = payloadParam ?? UNSIGNED_PAYLOAD;
   return {
     kind: "presigned",
+    version: 4,
     accessKey,
     scope,
     datetime,
@@ -278,47 +341,174 @@ function parsePresigned(params: readonly RawQueryParam[]): PresignedAuthorizatio
   };
 }
 
+/** The payload of a SigV2 request: a literal `x-amz-content-sha256` it signed, else unsigned. */
+function sigV2Payload(headers: Headers): { payloadHash: string; payload: PayloadMode } {
+  const value = headers.get("x-amz-content-sha256");
+  if (value === null) return { payloadHash: UNSIGNED_PAYLOAD, payload: { kind: "unsigned" } };
+  const payload = parsePayloadMode(value);
+  if (payload.kind === "streaming-signed" || payload.kind === "streaming-signed-trailer") {
+    throw new S3Error(
+      "InvalidRequest",
+      "Signed aws-chunked uploads need AWS Signature Version 4 (their chunks chain from a SigV4 signature)",
+    );
+  }
+  return { payloadHash: value, payload };
+}
+
+/** The headers a SigV2 string to sign covers, of those present. */
+function sigV2SignedHeaders(headers: Headers, options: { date: boolean }): string[] {
+  const names: string[] = [];
+  headers.forEach((_value, name) => {
+    if (
+      name.startsWith("x-amz-") || name === "content-md5" || name === "content-type" ||
+      (options.date && name === "date")
+    ) {
+      names.push(name);
+    }
+  });
+  return names;
+}
+
+function sigV2Time(headers: Headers): number {
+  const value = headers.get("x-amz-date") ?? headers.get("date");
+  const timeMs = value === null ? NaN : parseHttpDate(value);
+  if (Number.isNaN(timeMs)) {
+    throw new S3Error(
+      "AccessDenied",
+      "AWS authentication requires a valid Date or x-amz-date header",
+    );
+  }
+  return timeMs;
+}
+
+function parseSigV2Header(
+  value: string,
+  headers: Headers,
+  params: readonly RawQueryParam[],
+): SigV2HeaderAuthorization {
+  const m = /^AWS ([^\s:]+):(\S+)$/.exec(value);
+  if (m === null) {
+    throw new S3Error(
+      "InvalidArgument",
+      "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+    );
+  }
+  // SigV2 signs no query parameter but the sub-resources: an x-amz-* one would be unsigned.
+  const hoisted = params.find((p) => p.name.toLowerCase().startsWith("x-amz-"));
+  if (hoisted !== undefined) {
+    throw new S3Error(
+      "AccessDenied",
+      `The query parameter ${hoisted.name} is not signed by a Signature Version 2 Authorization header`,
+    );
+  }
+  const timeMs = sigV2Time(headers);
+  return {
+    version: 2,
+    kind: "header",
+    accessKey: m[1],
+    signature: m[2],
+    signedHeaders: sigV2SignedHeaders(headers, { date: !headers.has("x-amz-date") }),
+    timeMs,
+    ...sigV2Payload(headers),
+  };
+}
+
+/** The latest expiry kept (the year 9999): SigV2 URLs may name any time, and AWS accepts them. */
+const SIGV2_EXPIRES_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+function parseSigV2Presigned(
+  params: readonly RawQueryParam[],
+  headers: Headers,
+): SigV2PresignedAuthorization {
+  const values = new Map<string, string>();
+  for (const p of params) {
+    if (p.name !== "AWSAccessKeyId" && p.name !== "Expires" && p.name !== "Signature") continue;
+    if (values.has(p.name)) {
+      throw new S3Error(
+        "InvalidArgument",
+        `Query-string authentication: ${p.name} appears more than once`,
+      );
+    }
+    values.set(p.name, p.value);
+  }
+  const accessKey = values.get("AWSAccessKeyId");
+  const expires = values.get("Expires");
+  const signature = values.get("Signature");
+  if (!accessKey || !expires || !signature) {
+    throw new S3Error(
+      "AccessDenied",
+      "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+    );
+  }
+  if (!/^\d{1,20}$/.test(expires)) {
+    throw new S3Error(
+      "AccessDenied",
+      `Invalid date (should be seconds since epoch): ${expires}`,
+    );
+  }
+  for (const p of params) {
+    const name = p.name.toLowerCase();
+    if (name.startsWith("x-amz-") && headers.has(name)) {
+      throw new S3Error("InvalidArgument", `${name} is given as a header and in the query`);
+    }
+  }
+  return {
+    version: 2,
+    kind: "presigned",
+    accessKey,
+    signature,
+    signedHeaders: sigV2SignedHeaders(headers, { date: false }),
+    expires,
+    expiresMs: Math.min(Number(expires) * 1000, SIGV2_EXPIRES_MAX_MS),
+    ...sigV2Payload(headers),
+  };
+}
+
+/** Options for {@linkcode parseAuthorization}. */
+export interface ParseAuthorizationOptions {
+  /** Accept SigV2 credentials (config `sigV2`); default true. */
+  sigV2?: boolean;
+}
+
 /**
- * Parses the request's credentials. Anonymous, SigV2 and mixed requests are
- * rejected with AccessDenied or InvalidArgument saying why.
+ * Parses the request's credentials. Anonymous requests, SigV2 ones when
+ * `sigV2` is false and requests with two kinds of credentials are rejected
+ * with AccessDenied or InvalidArgument saying why.
  */
 export function parseAuthorization(
   headers: Headers,
   params: readonly RawQueryParam[],
+  options: ParseAuthorizationOptions = {},
 ): SignedAuthorization {
   const header = headers.get("authorization");
   let presigned = false;
-  let sigV2Signature = false;
-  let sigV2AccessKey = false;
+  let sigV2Query = false;
   for (const { name } of params) {
     if (name === "X-Amz-Signature" || name === "X-Amz-Algorithm" || name === "X-Amz-Credential") {
       presigned = true;
-    } else if (name === "Signature") sigV2Signature = true;
-    else if (name === "AWSAccessKeyId") sigV2AccessKey = true;
+    } else if (name === "Signature" || name === "AWSAccessKeyId") sigV2Query = true;
   }
-  const sigV2Query = sigV2Signature && sigV2AccessKey;
-  if (header !== null && (presigned || sigV2Query)) {
+  if (Number(header !== null) + Number(presigned) + Number(sigV2Query) > 1) {
     throw new S3Error(
       "InvalidArgument",
-      "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header may be given",
+      "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
+    );
+  }
+  const sigV2 = sigV2Query ||
+    (header !== null && (header.startsWith(SIGV2_SCHEME) || header === SIGV2_SCHEME.trim()));
+  if (sigV2 && options.sigV2 === false) {
+    throw new S3Error(
+      "AccessDenied",
+      "Signature Version 2 is disabled; sign requests with AWS Signature Version 4",
     );
   }
   if (header !== null) {
-    if (header.startsWith("AWS ")) {
-      throw new S3Error(
-        "AccessDenied",
-        "Signature Version 2 is not supported; sign requests with AWS Signature Version 4",
-      );
-    }
-    return parseHeaderAuthorization(header, headers);
+    return sigV2
+      ? parseSigV2Header(header, headers, params)
+      : parseHeaderAuthorization(header, headers);
   }
   if (presigned) return parsePresigned(params);
-  if (sigV2Query) {
-    throw new S3Error(
-      "AccessDenied",
-      "Signature Version 2 presigned URLs are not supported; presign with AWS Signature Version 4",
-    );
-  }
+  if (sigV2Query) return parseSigV2Presigned(params, headers);
   throw new S3Error(
     "AccessDenied",
     "Anonymous requests are not allowed; sign the request with AWS Signature Version 4",

@@ -56,6 +56,7 @@ Deno.test("authorization: a well-formed header parses", () => {
   const parsed = parseAuthorization(headers(), []);
   assert.deepEqual(parsed, {
     kind: "header",
+    version: 4,
     accessKey: AK,
     scope: { date: DATE, region: "us-east-1", service: "s3" },
     datetime: DATETIME,
@@ -123,17 +124,208 @@ Deno.test("payload mode: junk is InvalidArgument", () => {
   }
 });
 
-Deno.test("authorization: a SigV2 header is AccessDenied", () => {
+const V2_DATE = "Tue, 27 Mar 2007 19:36:42 +0000";
+const V2_HEADER = "AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=";
+
+Deno.test("authorization: a SigV2 header parses", () => {
+  const parsed = parseAuthorization(
+    new Headers({ authorization: V2_HEADER, date: V2_DATE, "content-type": "text/plain" }),
+    [],
+  );
+  assert.deepEqual(parsed, {
+    version: 2,
+    kind: "header",
+    accessKey: "AKIDEXAMPLE",
+    signature: "frJIUN8DYpKDtOLCwo//yllqDzg=",
+    signedHeaders: ["content-type", "date"],
+    timeMs: Date.UTC(2007, 2, 27, 19, 36, 42),
+    payloadHash: "UNSIGNED-PAYLOAD",
+    payload: { kind: "unsigned" },
+  });
+});
+
+Deno.test("authorization: a SigV2 header's time is x-amz-date, else Date", () => {
+  const parsed = parseAuthorization(
+    new Headers({
+      authorization: V2_HEADER,
+      date: V2_DATE,
+      "x-amz-date": "Tue, 27 Mar 2007 21:20:26 GMT",
+      "x-amz-meta-a": "b",
+    }),
+    [],
+  );
+  assert.equal(
+    parsed.version === 2 && parsed.kind === "header" && parsed.timeMs,
+    Date.UTC(2007, 2, 27, 21, 20, 26),
+  );
+  assert.deepEqual(parsed.signedHeaders, ["x-amz-date", "x-amz-meta-a"], "Date is not signed then");
+  const dateHeaders: Record<string, string>[] = [
+    {},
+    { date: "yesterday" },
+    { date: V2_DATE, "x-amz-date": "junk" },
+  ];
+  for (const dates of dateHeaders) {
+    assertS3Error(
+      () => parseAuthorization(new Headers({ authorization: V2_HEADER, ...dates }), []),
+      "AccessDenied",
+      /valid Date or x-amz-date/,
+    );
+  }
+});
+
+Deno.test("authorization: a malformed SigV2 header is InvalidArgument", () => {
+  for (
+    const value of [
+      "AWS ",
+      "AWS AK",
+      "AWS AK:",
+      "AWS :sig",
+      "AWS AK:sig extra",
+      "AWS  AK:sig",
+      "AWS AK:sig, AWS AK:sig",
+    ]
+  ) {
+    assertS3Error(
+      () => parseAuthorization(new Headers({ authorization: value, date: V2_DATE }), []),
+      "InvalidArgument",
+      /Expected AwsAccessKeyId:signature/,
+    );
+  }
+});
+
+Deno.test("authorization: a SigV2 header with x-amz-* query parameters (unsigned) is AccessDenied", () => {
   assertS3Error(
-    () => parseAuthorization(withAuthorization("AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg="), []),
+    () =>
+      parseAuthorization(
+        new Headers({ authorization: V2_HEADER, date: V2_DATE }),
+        parseRawQuery("x-amz-meta-a=b"),
+      ),
     "AccessDenied",
-    /Signature Version 2/,
+    /not signed/,
   );
 });
 
-Deno.test("authorization: a SigV2 presigned URL is AccessDenied", () => {
+Deno.test("authorization: SigV2 payloads are unsigned unless a literal x-amz-content-sha256 was signed", () => {
+  const parse = (sha: string) =>
+    parseAuthorization(
+      new Headers({ authorization: V2_HEADER, date: V2_DATE, "x-amz-content-sha256": sha }),
+      [],
+    );
+  assert.deepEqual(parse(EMPTY_SHA256).payload, { kind: "sha256", hash: EMPTY_SHA256 });
+  assert.deepEqual(parse("UNSIGNED-PAYLOAD").payload, { kind: "unsigned" });
+  assert.deepEqual(parse("STREAMING-UNSIGNED-PAYLOAD-TRAILER").payload, {
+    kind: "streaming-unsigned-trailer",
+  });
+  for (
+    const mode of [
+      "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+      "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+    ]
+  ) {
+    assertS3Error(() => parse(mode), "InvalidRequest", /Signature Version 4/);
+  }
+});
+
+Deno.test("authorization: a SigV2 presigned URL parses", () => {
+  const params = parseRawQuery(
+    "AWSAccessKeyId=AK&Expires=1175139620&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D",
+  );
+  assert.deepEqual(parseAuthorization(new Headers({ "content-md5": "x" }), params), {
+    version: 2,
+    kind: "presigned",
+    accessKey: "AK",
+    signature: "NpgCjnDzrM+WFzoENXmpNDUsSn8=",
+    signedHeaders: ["content-md5"],
+    expires: "1175139620",
+    expiresMs: 1175139620000,
+    payloadHash: "UNSIGNED-PAYLOAD",
+    payload: { kind: "unsigned" },
+  });
+  const far = parseAuthorization(
+    new Headers(),
+    parseRawQuery("AWSAccessKeyId=AK&Expires=99999999999999999999&Signature=s"),
+  );
+  assert.equal(
+    far.version === 2 && far.kind === "presigned" && far.expiresMs,
+    Date.UTC(9999, 11, 31, 23, 59, 59),
+    "an absurd expiry is kept, capped",
+  );
+});
+
+Deno.test("authorization: a SigV2 presigned URL missing a parameter is AccessDenied", () => {
+  for (
+    const query of [
+      "AWSAccessKeyId=AK&Signature=s",
+      "AWSAccessKeyId=AK&Expires=1",
+      "Expires=1&Signature=s",
+      "Signature=s",
+      "AWSAccessKeyId=AK",
+      "AWSAccessKeyId=&Expires=1&Signature=s",
+      "AWSAccessKeyId=AK&Expires=&Signature=s",
+      "AWSAccessKeyId=AK&Expires=1&Signature=",
+    ]
+  ) {
+    assertS3Error(
+      () => parseAuthorization(new Headers(), parseRawQuery(query)),
+      "AccessDenied",
+      /requires the Signature, Expires and AWSAccessKeyId/,
+    );
+  }
+});
+
+Deno.test("authorization: a SigV2 Expires that is no epoch second is AccessDenied", () => {
+  for (const expires of ["-1", "1e9", "1.5", "%201", "abc", "0x10", "1".repeat(21)]) {
+    assertS3Error(
+      () =>
+        parseAuthorization(
+          new Headers(),
+          parseRawQuery(`AWSAccessKeyId=AK&Expires=${expires}&Signature=s`),
+        ),
+      "AccessDenied",
+      /Invalid date/,
+    );
+  }
+});
+
+Deno.test("authorization: a repeated SigV2 query credential, or one also sent as a header, is InvalidArgument", () => {
+  for (
+    const query of [
+      "AWSAccessKeyId=AK&Expires=1&Signature=s&Signature=t",
+      "AWSAccessKeyId=AK&AWSAccessKeyId=AK&Expires=1&Signature=s",
+      "AWSAccessKeyId=AK&Expires=1&Expires=2&Signature=s",
+    ]
+  ) {
+    assertS3Error(
+      () => parseAuthorization(new Headers(), parseRawQuery(query)),
+      "InvalidArgument",
+      /more than once/,
+    );
+  }
+  assertS3Error(
+    () =>
+      parseAuthorization(
+        new Headers({ "x-amz-meta-a": "b" }),
+        parseRawQuery("AWSAccessKeyId=AK&Expires=1&Signature=s&x-amz-meta-a=b"),
+      ),
+    "InvalidArgument",
+    /as a header and in the query/,
+  );
+});
+
+Deno.test("authorization: sigV2 false refuses SigV2 header and presigned credentials", () => {
+  const off = { sigV2: false };
+  assertS3Error(
+    () => parseAuthorization(new Headers({ authorization: V2_HEADER, date: V2_DATE }), [], off),
+    "AccessDenied",
+    /Signature Version 2 is disabled/,
+  );
   const params = parseRawQuery("AWSAccessKeyId=AK&Expires=1&Signature=abc");
-  assertS3Error(() => parseAuthorization(new Headers(), params), "AccessDenied", /Version 2/);
+  assertS3Error(
+    () => parseAuthorization(new Headers(), params, off),
+    "AccessDenied",
+    /Signature Version 2 is disabled/,
+  );
+  assert.equal(parseAuthorization(headers(), [], off).version, 4, "SigV4 is unaffected");
 });
 
 Deno.test("authorization: an anonymous request is AccessDenied", () => {
@@ -157,6 +349,37 @@ Deno.test("authorization: header and presigned query together is InvalidArgument
   assertS3Error(
     () => parseAuthorization(headers(), parseRawQuery("AWSAccessKeyId=AK&Signature=abc")),
     "InvalidArgument",
+  );
+  for (const sigV2 of ["Signature=abc", "AWSAccessKeyId=AK"]) {
+    assertS3Error(
+      () => parseAuthorization(headers(), parseRawQuery(sigV2)),
+      "InvalidArgument",
+      /Only one auth mechanism/,
+    );
+  }
+  // SigV4 presigned and SigV2 presigned together, and a SigV2 header with either.
+  assertS3Error(
+    () =>
+      parseAuthorization(
+        new Headers(),
+        [...presignQuery(), ...parseRawQuery("AWSAccessKeyId=AK&Expires=1&Signature=abc")],
+      ),
+    "InvalidArgument",
+    /Only one auth mechanism/,
+  );
+  assertS3Error(
+    () => parseAuthorization(withAuthorization(V2_HEADER), presignQuery()),
+    "InvalidArgument",
+    /Only one auth mechanism/,
+  );
+  assertS3Error(
+    () =>
+      parseAuthorization(
+        withAuthorization(V2_HEADER),
+        parseRawQuery("AWSAccessKeyId=AK&Expires=1&Signature=abc"),
+      ),
+    "InvalidArgument",
+    /Only one auth mechanism/,
   );
 });
 
@@ -236,6 +459,7 @@ Deno.test("authorization: a valid presigned query parses", () => {
   const parsed = parseAuthorization(new Headers({ host: "h" }), presignQuery());
   assert.deepEqual(parsed, {
     kind: "presigned",
+    version: 4,
     accessKey: AK,
     scope: { date: DATE, region: "us-east-1", service: "s3" },
     datetime: DATETIME,
@@ -248,7 +472,7 @@ Deno.test("authorization: a valid presigned query parses", () => {
   });
   for (const expires of ["1", "604800"]) {
     const p = parseAuthorization(new Headers(), presignQuery({ "X-Amz-Expires": expires }));
-    assert.equal(p.kind === "presigned" && p.expiresSeconds, Number(expires));
+    assert.equal(p.version === 4 && p.kind === "presigned" && p.expiresSeconds, Number(expires));
   }
 });
 
@@ -318,6 +542,15 @@ Deno.test("authorization: other malformed presigned queries are rejected", () =>
 });
 
 Deno.test("authorization: isPresignParam names only the presign parameters", () => {
+  const v4 = parseAuthorization(headers(), []);
+  const v2Header = parseAuthorization(
+    new Headers({ authorization: V2_HEADER, date: V2_DATE }),
+    [],
+  );
+  const v2Presigned = parseAuthorization(
+    new Headers(),
+    parseRawQuery("AWSAccessKeyId=AK&Expires=1&Signature=abc"),
+  );
   for (
     const name of [
       "X-Amz-Algorithm",
@@ -329,9 +562,22 @@ Deno.test("authorization: isPresignParam names only the presign parameters", () 
       "X-Amz-Security-Token",
     ]
   ) {
-    assert.equal(isPresignParam(name), true, name);
+    for (const auth of [v4, v2Header, v2Presigned]) assert.equal(isPresignParam(name, auth), true);
   }
-  for (const name of ["versionId", "x-amz-signature", "uploadId"]) {
-    assert.equal(isPresignParam(name), false, name);
+  for (const name of ["versionId", "x-amz-signature", "uploadId", "x-amz-meta-a"]) {
+    for (const auth of [v4, v2Header, v2Presigned]) assert.equal(isPresignParam(name, auth), false);
+  }
+  const v2Params = [
+    "AWSAccessKeyId",
+    "Expires",
+    "Signature",
+    "content-type",
+    "content-md5",
+    "x-amz-security-token",
+  ];
+  for (const name of v2Params) {
+    assert.equal(isPresignParam(name, v2Presigned), true, name);
+    assert.equal(isPresignParam(name, v4), false, `${name} is an ordinary parameter with SigV4`);
+    assert.equal(isPresignParam(name, v2Header), false, name);
   }
 });

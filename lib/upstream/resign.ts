@@ -87,7 +87,7 @@ export function buildUpstreamRequest(
     : `/${uriEncode(bucket.backendBucket)}${rawKey === undefined ? "" : `/${rawKey}`}`;
   // The path goes out in canonical encoding, so what is signed is what is sent.
   const path = canonicalUri(rawPath);
-  const query = canonicalQuery(target.params.filter((p) => !isPresignParam(p.name)));
+  const query = canonicalQuery(target.params.filter((p) => !isPresignParam(p.name, auth)));
 
   // A Map, not a Headers: the same semantics for lower-case names, a fraction of the cost.
   const headers = new Map<string, string>();

@@ -1,10 +1,12 @@
-// Hostile authentication: duplicated and mixed credentials, SigV2, signatures
-// made for something else, unsigned x-amz-* headers, Expect: 100-continue on
+// Hostile authentication: duplicated and mixed credentials (SigV4 and SigV2
+// together stay refused), forged, stale and stretched SigV2, signatures made
+// for something else, unsigned x-amz-* headers, Expect: 100-continue on
 // multipart operations, replays, presigned fields out of range, malformed
 // credentials and huge headers. Every rejection is an exact S3 error, never
 // reaches the backend, and leaves the proxy healthy.
 import assert from "node:assert/strict";
 import { amzDate } from "../../lib/sigv4/sigv4.ts";
+import { presignV2Url, signV2Headers } from "../_sign.ts";
 import {
   CLIENT,
   expectError,
@@ -30,6 +32,8 @@ interface Case {
 }
 
 const MIN = 60_000;
+/** A one-byte body for which fetch adds no Content-Type. */
+const X = new Uint8Array([0x78]);
 
 function editAuth(h: Record<string, string>, edit: (a: string) => string): Record<string, string> {
   return { ...h, authorization: edit(h.authorization) };
@@ -88,7 +92,18 @@ Deno.test("hostile auth: every bypass attempt gets its exact S3 error and never 
         });
         assert.equal(old.status, 200, "14 minutes old is within the ±15 min window");
         await old.body?.cancel();
-        assert.equal(env.backend.requests.length, 4);
+        const v2 = await fetch(url, { headers: signV2Headers("GET", url, CLIENT) });
+        assert.equal(v2.status, 200, "a SigV2 header-signed request");
+        await v2.body?.cancel();
+        const v2Url = presignV2Url("GET", url, CLIENT);
+        const v2Presigned = await fetch(v2Url);
+        assert.equal(v2Presigned.status, 200, `a SigV2 presigned URL: ${v2Url}`);
+        await v2Presigned.body?.cancel();
+        // Bytes, so that fetch adds no Content-Type (SigV2 signs it).
+        const v2Put = await fetch(presignV2Url("PUT", url, CLIENT), { method: "PUT", body: X });
+        assert.equal(v2Put.status, 200, "a SigV2 presigned PUT");
+        await v2Put.body?.cancel();
+        assert.equal(env.backend.requests.length, 7);
         env.backend.requests.length = 0;
       },
     );
@@ -144,8 +159,20 @@ Deno.test("hostile auth: every bypass attempt gets its exact S3 error and never 
     add(
       "raw socket: a SigV2 Authorization line, then a valid one",
       rawDup((h) => [["Authorization", "AWS hostile-ak:c2ln"], ...h]),
-      403,
-      "AccessDenied",
+      400,
+      "InvalidArgument",
+    );
+    add(
+      "raw socket: two valid SigV2 Authorization lines",
+      () => {
+        const h = signV2Headers("GET", url, CLIENT);
+        return rawRequest(port, "GET", path, [
+          ...Object.entries(h),
+          ["Authorization", h.authorization],
+        ]);
+      },
+      400,
+      "InvalidArgument",
     );
     add(
       "raw socket: two x-amz-date lines",
@@ -196,6 +223,42 @@ Deno.test("hostile auth: every bypass attempt gets its exact S3 error and never 
       "InvalidArgument",
     );
     add(
+      "header auth + a lone SigV2 Signature query parameter",
+      headerPlusQuery("Signature=abc"),
+      400,
+      "InvalidArgument",
+    );
+    add(
+      "valid SigV2 header + valid SigV2 presigned query",
+      () => {
+        const u = presignV2Url("GET", url, CLIENT);
+        return fetch(u, { headers: signV2Headers("GET", url, CLIENT) });
+      },
+      400,
+      "InvalidArgument",
+    );
+    add(
+      "valid SigV4 presigned URL + valid SigV2 presigned query",
+      () => {
+        const v2 = new URL(presignV2Url("GET", url, CLIENT)).search.slice(1);
+        return fetch(`${presign("GET", url)}&${v2}`);
+      },
+      400,
+      "InvalidArgument",
+    );
+    add(
+      "valid SigV2 presigned URL + a valid SigV4 Authorization header",
+      () => fetch(presignV2Url("GET", url, CLIENT), { headers: signed() }),
+      400,
+      "InvalidArgument",
+    );
+    add(
+      "SigV2 presigned URL with Signature twice",
+      () => fetch(`${presignV2Url("GET", url, CLIENT)}&Signature=abc`),
+      400,
+      "InvalidArgument",
+    );
+    add(
       "presigned URL with X-Amz-Signature twice",
       () => fetch(`${presign("GET", url)}&X-Amz-Signature=${"0".repeat(64)}`),
       400,
@@ -223,7 +286,7 @@ Deno.test("hostile auth: every bypass attempt gets its exact S3 error and never 
 
     // --- SigV2 and other schemes ----------------------------------------------------
     add(
-      "SigV2 header on a PUT with a body",
+      "SigV2 header with a forged signature on a PUT with a body",
       () =>
         fetch(url, {
           method: "PUT",
@@ -231,22 +294,174 @@ Deno.test("hostile auth: every bypass attempt gets its exact S3 error and never 
           headers: { authorization: "AWS hostile-ak:c2lnbmF0dXJl", date: new Date().toUTCString() },
         }),
       403,
-      "AccessDenied",
+      "SignatureDoesNotMatch",
     );
     add(
-      "SigV2 presigned DELETE",
+      "SigV2 presigned DELETE with a forged signature",
       () =>
         fetch(`${url}?AWSAccessKeyId=hostile-ak&Expires=9999999999&Signature=abc%3D`, {
           method: "DELETE",
         }),
       403,
-      "AccessDenied",
+      "SignatureDoesNotMatch",
     );
     add(
-      "SigV2-looking query with Signature only (anonymous)",
+      "SigV2-looking query with Signature only (no key, no Expires)",
       () => fetch(`${url}?Signature=abc`),
       403,
       "AccessDenied",
+    );
+    add(
+      "SigV2 presigned URL with no Expires",
+      () => fetch(presignV2Url("GET", url, CLIENT).replace(/&Expires=\d+/, "")),
+      403,
+      "AccessDenied",
+    );
+    add(
+      "SigV2 presigned URL expired a second ago",
+      () =>
+        fetch(presignV2Url("GET", url, { ...CLIENT, expires: Math.floor(Date.now() / 1000) - 1 })),
+      403,
+      "AccessDenied",
+    );
+    add(
+      "SigV2 presigned GET sent as a DELETE",
+      () => fetch(presignV2Url("GET", url, CLIENT), { method: "DELETE" }),
+      403,
+      "SignatureDoesNotMatch",
+    );
+    add(
+      "SigV2 presigned GET with ?acl added (a signed sub-resource)",
+      () => fetch(`${presignV2Url("GET", url, CLIENT)}&acl`),
+      403,
+      "SignatureDoesNotMatch",
+    );
+    add(
+      "SigV2 presigned GET with ?retention added (an unsigned sub-resource)",
+      () => fetch(`${presignV2Url("GET", url, CLIENT)}&retention`),
+      403,
+      "AccessDenied",
+    );
+    add(
+      "SigV2 presigned PUT with an x-amz-meta header added",
+      () =>
+        fetch(presignV2Url("PUT", url, CLIENT), {
+          method: "PUT",
+          body: X,
+          headers: { "x-amz-meta-evil": "1" },
+        }),
+      403,
+      "SignatureDoesNotMatch",
+    );
+    add(
+      "SigV2 presigned PUT with an x-amz-copy-source query parameter added",
+      () =>
+        fetch(`${presignV2Url("PUT", url, CLIENT)}&x-amz-copy-source=%2Fother%2Fsecret.txt`, {
+          method: "PUT",
+        }),
+      403,
+      "SignatureDoesNotMatch",
+    );
+    add(
+      "SigV2 presigned PUT signed for another Content-Type",
+      () =>
+        fetch(presignV2Url("PUT", url, { ...CLIENT, contentType: "text/plain" }), {
+          method: "PUT",
+          body: "x",
+          headers: { "content-type": "text/html" },
+        }),
+      403,
+      "SignatureDoesNotMatch",
+    );
+    add(
+      "SigV2 header with an unsigned x-amz-copy-source added",
+      () =>
+        fetch(url, {
+          method: "PUT",
+          headers: {
+            ...signV2Headers("PUT", url, CLIENT),
+            "x-amz-copy-source": "/other/secret.txt",
+          },
+        }),
+      403,
+      "SignatureDoesNotMatch",
+    );
+    add(
+      "SigV2 header with an x-amz-acl query parameter (SigV2 headers sign no query)",
+      () => {
+        const u = `${url}?x-amz-acl=public-read-write`;
+        return fetch(u, { method: "PUT", body: "x", headers: signV2Headers("PUT", u, CLIENT) });
+      },
+      403,
+      "AccessDenied",
+    );
+    add(
+      "SigV2 header 16 minutes old",
+      () =>
+        fetch(url, {
+          headers: signV2Headers("GET", url, { ...CLIENT, time: Date.now() - 16 * MIN }),
+        }),
+      403,
+      "RequestTimeTooSkewed",
+    );
+    add(
+      "SigV2 header with x-amz-date 16 minutes ahead (and a current Date)",
+      () =>
+        fetch(url, {
+          headers: {
+            ...signV2Headers("GET", url, { ...CLIENT, time: Date.now() + 16 * MIN, amzDate: true }),
+            date: new Date().toUTCString(),
+          },
+        }),
+      403,
+      "RequestTimeTooSkewed",
+    );
+    add(
+      "SigV2 header without Date or x-amz-date",
+      () => {
+        const h = signV2Headers("GET", url, CLIENT);
+        return rawRequest(port, "GET", path, Object.entries(h).filter(([k]) => k !== "date"));
+      },
+      403,
+      "AccessDenied",
+    );
+    add(
+      "SigV2 header on an aws-chunked signed upload",
+      () =>
+        fetch(url, {
+          method: "PUT",
+          body: "x",
+          headers: signV2Headers("PUT", url, {
+            ...CLIENT,
+            headers: { "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" },
+          }),
+        }),
+      400,
+      "InvalidRequest",
+    );
+    add(
+      "SigV2 header without the colon",
+      () =>
+        fetch(url, {
+          headers: { authorization: "AWS hostile-ak", date: new Date().toUTCString() },
+        }),
+      400,
+      "InvalidArgument",
+    );
+    add(
+      "SigV2 header signed with the wrong secret",
+      () => fetch(url, { headers: signV2Headers("GET", url, { ...CLIENT, secretKey: "wrong" }) }),
+      403,
+      "SignatureDoesNotMatch",
+    );
+    add(
+      "SigV2 header with an unknown access key",
+      () =>
+        fetch(url, {
+          headers: signV2Headers("GET", url, { accessKey: "unknown-ak", secretKey: "x" }),
+        }),
+      403,
+      "InvalidAccessKeyId",
     );
     add(
       "AWS4-HMAC-SHA1 algorithm",
@@ -789,6 +1004,28 @@ Deno.test("hostile auth: every bypass attempt gets its exact S3 error and never 
         },
       );
     }
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("hostile auth: with sigV2 false, valid SigV2 requests are AccessDenied and never reach the backend", async () => {
+  const env = setup({ config: { sigV2: false } });
+  try {
+    const url = env.url("/data/obj.txt");
+    for (
+      const send of [
+        () => fetch(url, { headers: signV2Headers("GET", url, CLIENT) }),
+        () => fetch(presignV2Url("GET", url, CLIENT)),
+      ]
+    ) {
+      const res = await send();
+      await expectError(res, 403, "AccessDenied");
+    }
+    assert.equal(env.backend.requests.length, 0);
+    const v4 = await fetch(url, { headers: signHeaders("GET", url, CLIENT) });
+    assert.equal(v4.status, 200, "SigV4 is unaffected");
+    await v4.body?.cancel();
   } finally {
     await env.close();
   }

@@ -166,7 +166,9 @@ export interface PostFormOptions {
 }
 
 /** Builds a signed form upload as a browser would send it (file last, `--boundary--\r\n`). */
-export function postForm(options: PostFormOptions): { body: Uint8Array; contentType: string } {
+export function postForm(
+  options: PostFormOptions,
+): { body: Uint8Array<ArrayBuffer>; contentType: string } {
   const time = options.time ?? Date.now();
   const datetime = amzDate(time);
   const region = options.region ?? "us-east-1";

@@ -162,7 +162,8 @@ function valueOf(field: string, input: PolicyInput): string | undefined {
  * Policy: …" for an expired policy, a failed condition or a field no
  * condition covers; 400 EntityTooLarge / EntityTooSmall outside a
  * `content-length-range`. Conditions on `key` are checked against the key
- * the object gets (`${filename}` substituted), the one the validator sees.
+ * the object gets (`${filename}` substituted), the one the validator sees;
+ * an exact match also passes on the `key` field as sent (the template).
  */
 export function checkPostPolicy(policy: PostPolicy, input: PolicyInput): void {
   if (input.now >= policy.expirationMs) throw denied("Policy expired.");
@@ -186,10 +187,16 @@ export function checkPostPolicy(policy: PostPolicy, input: PolicyInput): void {
     covered.add(c.field);
     const value = valueOf(c.field, input);
     if (value === undefined) throw denied(`Policy Condition failed: ${c.text}`);
-    const ok = c.kind === "eq" ? value === c.value : c.field === "content-type"
+    let ok: boolean;
+    if (c.kind === "eq") {
+      // An exact key may also name the `${filename}` template the form sent.
+      ok = value === c.value || (c.field === "key" && input.fields.get("key") === c.value);
+    } else if (c.field === "content-type") {
       // A Content-Type may list several types: each must match.
-      ? value.split(",").every((v) => v.trim().startsWith(c.prefix))
-      : value.startsWith(c.prefix);
+      ok = value.split(",").every((v) => v.trim().startsWith(c.prefix));
+    } else {
+      ok = value.startsWith(c.prefix);
+    }
     if (!ok) throw denied(`Policy Condition failed: ${c.text}`);
   }
   const extra: string[] = [];

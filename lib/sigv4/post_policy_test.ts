@@ -108,6 +108,7 @@ Deno.test("post policy: key conditions are checked against the key with ${filena
     /Policy Condition failed/,
     () => check([["starts-with", "$key", "u/"]], [["key", "${filename}"]], { key: "a.jpg" }),
   );
+  check([{ key: "u/${filename}" }], [["key", "u/${filename}"]], { key: "u/a.jpg" });
   assert.equal(formKey(new Map([["key", "u/${filename}"]]), "a b.jpg"), "u/a b.jpg");
   assert.throws(() => formKey(new Map(), "a"), S3Error);
   assert.throws(() => formKey(new Map([["key", "${filename}"]]), ""), S3Error);

@@ -184,16 +184,18 @@ async function readFields(
     if (lower === "file") {
       const fileOffset = pos;
       const fileLength = options.contentLength - fileOffset - delimiter.length - 4;
-      if (fileLength < 0) throw malformed("Content-Length is shorter than the form");
       const head = bytes.buf.slice(pos, bytes.length);
-      return {
-        fields,
-        names,
-        filename: part.filename ?? "",
-        fileOffset,
-        fileLength,
-        file: fileStream(head, reader, { boundary, fileLength }),
-      };
+      const filename = part.filename ?? "";
+      const rest = options.contentLength - fileOffset;
+      if (rest <= SMALL_FILE_MAX + delimiter.length + 4) {
+        // Read whole: either ending (with or without the final CRLF) is known before anything is sent.
+        const data = await smallFile(head, reader, { boundary, rest });
+        const file = ReadableStream.from([data]);
+        return { fields, names, filename, fileOffset, fileLength: data.length, file };
+      }
+      if (fileLength < 0) throw malformed("Content-Length is shorter than the form");
+      const file = fileStream(head, reader, { boundary, fileLength });
+      return { fields, names, filename, fileOffset, fileLength, file };
     }
     const end = await find(delimiter, pos);
     if (fields.has(lower)) {
@@ -203,6 +205,53 @@ async function readFields(
     names.push(part.name);
     pos = end + delimiter.length;
   }
+}
+
+/**
+ * Files up to this size are read whole by {@linkcode readPostForm}, so the
+ * form may end with or without a CRLF after its closing boundary (Deno's
+ * `FormData` leaves it out; browsers, curl and python requests send it).
+ * A larger file is streamed, and its length taken with the CRLF.
+ */
+export const SMALL_FILE_MAX = 64 * 1024;
+
+async function smallFile(
+  head: Uint8Array,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  options: { boundary: string; rest: number },
+): Promise<Uint8Array> {
+  const all = new Bytes();
+  all.append(head);
+  for (;;) {
+    if (all.length > options.rest) throw malformed("the body is longer than its Content-Length");
+    if (all.length === options.rest) break;
+    const { done, value } = await reader.read();
+    if (done) {
+      throw new S3Error(
+        "IncompleteBody",
+        "You did not provide the number of bytes specified by the Content-Length HTTP header",
+      );
+    }
+    all.append(value);
+  }
+  const body = all.buf.subarray(0, all.length);
+  const closing = ENCODER.encode(`\r\n--${options.boundary}--`);
+  const ends = (suffix: Uint8Array) =>
+    body.length >= suffix.length &&
+    Buffer.from(body.buffer, body.length - suffix.length, suffix.length).equals(suffix);
+  const length = ends(ENCODER.encode(`\r\n--${options.boundary}--\r\n`))
+    ? body.length - closing.length - 2
+    : ends(closing)
+    ? body.length - closing.length
+    : -1;
+  const data = body.slice(0, Math.max(length, 0));
+  const delimiter = closing.subarray(0, closing.length - 2);
+  if (length < 0 || Buffer.from(data.buffer).indexOf(delimiter) >= 0) {
+    throw malformed(
+      "the file must be the last part, followed by `\\r\\n--boundary--` and nothing else",
+    );
+  }
+  return data;
 }
 
 /** A part's `name` and `filename`, from its Content-Disposition. */

@@ -87,29 +87,40 @@ Deno.test("post form: an empty file", async () => {
   assert.equal(r.text, "");
 });
 
-Deno.test("post form: a body cut short, a missing or wrong closing boundary, a part after the file fail the file stream", async () => {
-  const body = form([["key", "k"]], "0123456789");
-  await rejects(read(body.slice(0, body.length - 3), [], body.length), "IncompleteBody");
-  await rejects(read(body.slice(0, body.length - 20), [], body.length), "IncompleteBody");
-  await rejects(
-    read(form([["key", "k"]], "0123456789", { end: `\r\n--${B}--` })),
-    "MalformedPOSTRequest",
-  );
-  await rejects(
-    read(form([["key", "k"]], "0123456789", { end: `\r\n--${B}--\r\nepilogue` })),
-    "MalformedPOSTRequest",
-  );
-  const after = form([["key", "k"]], "01", {
-    end:
-      `\r\n--${B}\r\nContent-Disposition: form-data; name="acl"\r\n\r\npublic-read\r\n--${B}--\r\n`,
-  });
-  await rejects(read(after), "MalformedPOSTRequest");
+const BIG = "0123456789".repeat(7000); // streamed: more than SMALL_FILE_MAX
+
+Deno.test("post form: a body cut short, a missing or wrong closing boundary, a part after the file fail", async () => {
+  for (const file of ["0123456789", BIG]) {
+    const body = form([["key", "k"]], file);
+    await rejects(read(body.slice(0, body.length - 3), [], body.length), "IncompleteBody");
+    await rejects(read(body.slice(0, body.length - 20), [], body.length), "IncompleteBody");
+    await rejects(
+      read(form([["key", "k"]], file, { end: `\r\n--${B}--\r\nepilogue` })),
+      "MalformedPOSTRequest",
+    );
+    const after = form([["key", "k"]], file, {
+      end:
+        `\r\n--${B}\r\nContent-Disposition: form-data; name="acl"\r\n\r\npublic-read\r\n--${B}--\r\n`,
+    });
+    await rejects(read(after), "MalformedPOSTRequest");
+  }
+  // Without the final CRLF (Deno's FormData): read whole when small, refused when streamed.
+  const small = await read(form([["key", "k"]], "0123456789", { end: `\r\n--${B}--` }));
+  assert.equal(small.text, "0123456789");
+  await rejects(read(form([["key", "k"]], BIG, { end: `\r\n--${B}--` })), "MalformedPOSTRequest");
+});
+
+Deno.test("post form: a streamed file split at many positions", async () => {
+  const body = form([["key", "k"]], BIG);
+  for (let i = body.length - 80; i < body.length; i++) {
+    assert.equal((await read(body, [100, 200, i])).text, BIG, `cut at ${i}`);
+  }
 });
 
 Deno.test("post form: the file stream holds back its last piece until the closing boundary", async () => {
-  const body = form([["key", "k"]], "A".repeat(100));
+  const body = form([["key", "k"]], BIG);
   const cut = body.length - 4; // the closing boundary loses its end
-  const parsed = await readPostForm(chunked(body.slice(0, cut), [cut - 60, cut - 30]), {
+  const parsed = await readPostForm(chunked(body.slice(0, cut), [1000, 30_000, cut - 30]), {
     contentType: `multipart/form-data; boundary=${B}`,
     contentLength: body.length,
   });
@@ -122,7 +133,7 @@ Deno.test("post form: the file stream holds back its last piece until the closin
       got += value.length;
     }
   });
-  assert.ok(got < 100, `only ${got} of 100 bytes passed`);
+  assert.ok(got < BIG.length, `only ${got} of ${BIG.length} bytes passed`);
 });
 
 Deno.test("post form: limits and malformed forms", async () => {

@@ -240,3 +240,87 @@ export function presignV2Url(
   const sep = url.includes("?") ? "&" : "?";
   return `${url}${sep}AWSAccessKeyId=${options.accessKey}&Expires=${expires}&Signature=${signature}`;
 }
+
+/** A browser form upload: the fields (a signed policy included) and the multipart body. */
+export interface PostFormOptions {
+  accessKey: string;
+  secretKey: string;
+  region?: string;
+  /** Epoch ms of x-amz-date; default now. */
+  time?: number;
+  /** Policy expiration, epoch ms; default time + 1 h. */
+  expiration?: number;
+  /** The policy's conditions; default: bucket, key, the credential fields and every other field. */
+  conditions?: unknown[];
+  bucket: string;
+  /** Fields before the file (key included), in order. */
+  fields: Record<string, string>;
+  /** The file's bytes and name. */
+  file: Uint8Array | string;
+  filename?: string;
+  boundary?: string;
+  /** Replace the computed signature. */
+  signature?: string;
+  /** Change the policy after signing. */
+  tamper?: (policy: string) => string;
+}
+
+/** Builds a signed form upload as a browser would send it (file last, `--boundary--\r\n`). */
+export function postForm(
+  options: PostFormOptions,
+): { body: Uint8Array<ArrayBuffer>; contentType: string } {
+  const time = options.time ?? Date.now();
+  const datetime = amzDate(time);
+  const region = options.region ?? "us-east-1";
+  const scope = { date: datetime.slice(0, 8), region, service: "s3" };
+  const credential = `${options.accessKey}/${scope.date}/${region}/s3/aws4_request`;
+  const auth = {
+    "x-amz-algorithm": "AWS4-HMAC-SHA256",
+    "x-amz-credential": credential,
+    "x-amz-date": datetime,
+  };
+  const conditions = options.conditions ?? [
+    { bucket: options.bucket },
+    ...Object.entries(options.fields).map(([k, v]) => ({ [k]: v })),
+    ...Object.entries(auth).map(([k, v]) => ({ [k]: v })),
+  ];
+  const policyJson = JSON.stringify({
+    expiration: new Date(options.expiration ?? time + 3600_000).toISOString(),
+    conditions,
+  });
+  const policy = btoa(utf8ByteString(policyJson));
+  const sig = options.signature ??
+    signature(deriveSigningKey(options.secretKey, scope), policy);
+  const all: Record<string, string> = {
+    ...options.fields,
+    ...auth,
+    policy: options.tamper ? options.tamper(policy) : policy,
+    "x-amz-signature": sig,
+  };
+  const boundary = options.boundary ?? "----osptestboundary7MA4YWxkTrZu0gW";
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  for (const [name, value] of Object.entries(all)) {
+    parts.push(
+      enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`),
+      enc.encode(value),
+      enc.encode("\r\n"),
+    );
+  }
+  parts.push(
+    enc.encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${
+        options.filename ?? "upload.bin"
+      }"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
+    typeof options.file === "string" ? enc.encode(options.file) : options.file,
+    enc.encode(`\r\n--${boundary}--\r\n`),
+  );
+  const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    body.set(p, at);
+    at += p.length;
+  }
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+}

@@ -146,7 +146,8 @@ export async function routed(
   state: RequestState = freshState(),
 ): Promise<Routed> {
   const target = targetOf(request);
-  return await route(pipeline, { method: request.method, headers: request.headers, target }, state);
+  const { method, headers, body } = request;
+  return await route(pipeline, { method, headers, target, body }, state);
 }
 
 /** Routes and admits `request` (the validator from the pipeline's config decides). */
@@ -156,10 +157,7 @@ export async function admitted(
   state: RequestState = freshState(),
 ): Promise<Admitted | ServiceRoute> {
   const target = targetOf(request);
-  const routed = await route(
-    pipeline,
-    { method: request.method, headers: request.headers, target },
-    state,
-  );
+  const { method, headers, body } = request;
+  const routed = await route(pipeline, { method, headers, target, body }, state);
   return await admit(pipeline, routed, state);
 }

@@ -11,6 +11,7 @@ import type { ResolvedBucket } from "../config/config.ts";
 import { isUnknown, requiredApprovals, type S3Operation } from "../s3ops/operation.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { presignedExpiresAt } from "../sigv4/parse_authorization.ts";
+import type { PostUpload } from "../s3ops/post_object.ts";
 import { type Pipeline, question, type RequestState } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import type { BucketRoute, Routed, ServiceRoute } from "./route.ts";
@@ -31,6 +32,8 @@ export interface Admitted {
   readonly key?: string;
   /** The bucket's config: backend, credentials, options. */
   readonly bucket: ResolvedBucket;
+  /** A verified browser form upload: its file is the body, its answer S3's answer to a form. */
+  readonly form?: PostUpload;
 }
 
 /**
@@ -49,8 +52,8 @@ export async function admit(
     throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
   }
   await countPresignedUse(pipeline, routed.verified, state);
-  const { verified, operation, clientBucket, key, bucket } = routed;
-  return { [admitted]: true, verified, operation, clientBucket, key, bucket };
+  const { verified, operation, clientBucket, key, bucket, form } = routed;
+  return { [admitted]: true, verified, operation, clientBucket, key, bucket, form };
 }
 
 async function requireValidatorYes(
@@ -88,9 +91,10 @@ async function countPresignedUse(
 ): Promise<void> {
   const max = pipeline.config.maxPresignUrlUsageAttempts;
   const auth = verified.auth;
-  if (auth.kind !== "presigned" || max === 0) return;
+  if (max === 0 || (auth.kind !== "presigned" && auth.kind !== "post-policy")) return;
+  // A form's signature is over its policy: the cap counts uses of the policy.
   const uses = await pipeline.useCounter.increment(auth.signature, {
-    expiresAt: presignedExpiresAt(auth),
+    expiresAt: auth.kind === "post-policy" ? auth.expirationMs : presignedExpiresAt(auth),
   });
   state.presigned = uses > max ? "rejected" : "hit";
   if (uses > max) throw new S3Error("AccessDenied", "presigned URL use limit reached");

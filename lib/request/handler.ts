@@ -38,7 +38,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     // A CORS preflight is answered from the bucket's rules, unauthenticated.
     if (request.method === "OPTIONS") return await preflight(pipeline, request, { target, state });
     const { method, headers } = request;
-    const routed = await route(pipeline, { method, headers, target }, state);
+    const routed = await route(pipeline, { method, headers, target, body: request.body }, state);
     const admission = await admit(pipeline, routed, state);
     const prepared = await prepare(pipeline, admission, { body: request.body, state, signal });
     if (prepared instanceof Response) return prepared;

@@ -12,6 +12,7 @@ import { addsContentMd5, withContentMd5 } from "../s3ops/content_md5.ts";
 import { copySourceFor } from "../s3ops/copy_source.ts";
 import { type DeleteEntry, planDeletes } from "../s3ops/delete_objects.ts";
 import { listBuckets } from "../s3ops/list_buckets.ts";
+import { postPlan } from "../s3ops/post_object.ts";
 import type { BackendCredentials } from "../upstream/credentials.ts";
 import type { Admitted } from "./admit.ts";
 import type { Pipeline, RequestState } from "./context.ts";
@@ -98,6 +99,16 @@ async function start(
     );
   }
   const creds = await pipeline.credentials.backendFor(admission.verified.token, admission.bucket);
+  const form = admission.form;
+  if (form !== undefined) {
+    return {
+      admitted: admission,
+      creds,
+      plan: await postPlan(form),
+      body: null,
+      deniedDeletes: [],
+    };
+  }
   const plan = planBody(admission.verified, admission.bucket, { bearer: creds.kind === "apiKey" });
   return { admitted: admission, creds, plan, body: options.body, deniedDeletes: [] };
 }

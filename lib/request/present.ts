@@ -12,6 +12,7 @@ import { uriEncode } from "../sigv4/sigv4.ts";
 import type { Outbound } from "./prepare.ts";
 import type { Pipeline } from "./context.ts";
 import { changesCors } from "../s3ops/operation.ts";
+import { postResponse } from "../s3ops/post_object.ts";
 
 /** The answer to send the client for `outbound`'s backend `response`. */
 export async function present(
@@ -20,7 +21,15 @@ export async function present(
   response: Response,
   options: { url: string },
 ): Promise<Response> {
-  const { bucket, operation } = outbound.admitted;
+  const { bucket, operation, form, clientBucket, key, verified } = outbound.admitted;
+  if (form !== undefined && response.ok) {
+    return await postResponse(form, response, {
+      bucket: clientBucket,
+      key: key!,
+      target: verified.target,
+      url: options.url,
+    });
+  }
   if (changesCors(operation) && response.ok) pipeline.cors.forget(bucket);
   const merged = await withDeniedDeletes(outbound, response);
   return await withClientBucketName(outbound, merged, options);

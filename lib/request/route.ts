@@ -16,7 +16,14 @@ import {
   type S3Operation,
   selectsOperation,
 } from "../s3ops/operation.ts";
-import { anonymousRequest, authenticate, type VerifiedRequest } from "../sigv4/authenticate.ts";
+import {
+  anonymousRequest,
+  authenticate,
+  authenticatePostPolicy,
+  type VerifiedRequest,
+} from "../sigv4/authenticate.ts";
+import { readPostForm } from "../s3ops/post_form.ts";
+import { type PostUpload, postUpload } from "../s3ops/post_object.ts";
 import { checkAnonymousHeaders, hasNoCredentials } from "../sigv4/anonymous.ts";
 import { isPresignParam } from "../sigv4/parse_authorization.ts";
 import { SIGV2_SUBRESOURCES } from "../sigv4/sigv2.ts";
@@ -50,19 +57,34 @@ export interface BucketRoute {
   key?: string;
   /** The bucket's config; undefined when neither cosMap nor a default route has it. */
   bucket?: ResolvedBucket;
+  /** A verified browser form upload (`POST /{bucket}`), sent on as the PutObject it names. */
+  form?: PostUpload;
 }
 
 /** Where a request goes, once authenticated and named. */
 export type Routed = ServiceRoute | BucketRoute;
 
+/** What the route reads of a request. */
+export interface RouteRequest {
+  /** HTTP method. */
+  method: string;
+  /** The client's headers. */
+  headers: Headers;
+  /** Where it points. */
+  target: RequestTarget;
+  /** The body: read here only for a browser form upload, up to its file. */
+  body?: ReadableStream<Uint8Array> | null;
+}
+
 /** Authenticates the request, names its operation and finds its bucket. */
 export async function route(
   pipeline: Pipeline,
-  request: { method: string; headers: Headers; target: RequestTarget },
+  request: RouteRequest,
   state: RequestState,
 ): Promise<Routed> {
   const { config, credentials, signingKeys } = pipeline;
   const { method, headers, target } = request;
+  if (isFormPost(request)) return await routeForm(pipeline, request, state);
   if (hasNoCredentials(headers, target.params)) return routeAnonymous(pipeline, request, state);
   const verified = await authenticate({ method, target, headers }, {
     now: config.clock(),
@@ -158,6 +180,17 @@ function checkRequestShape(
   }
 }
 
+/** True for a browser form upload: `POST /{bucket}`, no query, a `multipart/form-data` body. */
+function isFormPost(request: RouteRequest): boolean {
+  const { method, target, headers } = request;
+  return method === "POST" && target.bucket !== undefined && target.key === undefined &&
+    target.params.length === 0 && isFormBody(headers);
+}
+
+function isFormBody(headers: Headers): boolean {
+  return (headers.get("content-type")?.toLowerCase() ?? "").includes("multipart/form-data");
+}
+
 /**
  * SigV2 signs only some query parameters (the sub-resources): one that names
  * the operation but is not among them (`?retention`, `?encryption`,
@@ -177,14 +210,69 @@ function checkSigV2Coverage(verified: VerifiedRequest): void {
 }
 
 /**
- * A POST with a `multipart/form-data` body is a browser form upload to RGW
- * (whatever its query: `?restore`, `?select`, none), which writes the key the
- * form names, not one osp saw: refused until osp checks POST policies itself.
+ * A browser form upload: its fields are read (bounded) up to the file, its
+ * policy verified by `authenticatePostPolicy`, which makes the PutObject of
+ * the form's key that the rest of the pipeline sees; RGW never sees a form.
+ */
+async function routeForm(
+  pipeline: Pipeline,
+  request: RouteRequest,
+  state: RequestState,
+): Promise<BucketRoute> {
+  const { config, credentials, signingKeys } = pipeline;
+  const { headers, target } = request;
+  const clientBucket = target.bucket!;
+  if (clientBucket === "") {
+    throw new S3Error("InvalidBucketName", "The specified bucket is not valid.");
+  }
+  state.operation = "PutObject";
+  const bucket = bucketFor(pipeline, clientBucket);
+  if (bucket) state.bucket = config.buckets.has(bucket.name) ? bucket.name : "_default";
+  const lengthText = headers.get("content-length");
+  if (lengthText === null || !/^\d{1,15}$/.test(lengthText)) {
+    throw new S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.");
+  }
+  const form = await readPostForm(request.body ?? null, {
+    contentType: headers.get("content-type")!,
+    contentLength: Number(lengthText),
+  });
+  try {
+    const verified = await authenticatePostPolicy({ target, ...form }, {
+      now: config.clock(),
+      clockSkewMs: config.clockSkewMs,
+      secretFor: (ak) => credentials.secretFor(ak),
+      signingKeys,
+      skipSignatureValidation: config.skipSignatureValidation,
+    });
+    state.accessKey = verified.token ?? undefined;
+    state.sigVersion = "4";
+    checkRequestShape(pipeline, verified, state);
+    const key = verified.target.key!;
+    if (bucket?.strictKeyPaths) checkKeyPath(key);
+    return {
+      kind: "bucket",
+      verified,
+      operation: "PutObject",
+      clientBucket,
+      key,
+      bucket,
+      form: postUpload(form),
+    };
+  } catch (err) {
+    form.file.cancel().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Any other POST with a `multipart/form-data` body would be a browser form
+ * upload to RGW (whatever its query: `?restore`, `?select`, none), which
+ * writes the key the form names, not one osp saw: refused. Form uploads are
+ * `POST /{bucket}`, which osp verifies itself (`routeForm`).
  */
 function refuseFormUploads(verified: VerifiedRequest): void {
   if (verified.method !== "POST") return;
-  const type = verified.headers.get("content-type")?.toLowerCase() ?? "";
-  if (type.includes("multipart/form-data")) {
+  if (isFormBody(verified.headers)) {
     throw new S3Error("NotImplemented", "POST form uploads are not supported");
   }
 }

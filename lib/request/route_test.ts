@@ -100,8 +100,8 @@ Deno.test("route: a bad signature never gets as far as naming", async () => {
   await refused(new Request(request.url, { headers }), "SignatureDoesNotMatch");
 });
 
-Deno.test("route: a POST with a form body is refused, whatever its query", async () => {
-  for (const path of ["/data/k?restore", "/data/k?select", "/data", "/data/k?uploads"]) {
+Deno.test("route: a POST with a form body is refused, whatever its query, but to a bucket", async () => {
+  for (const path of ["/data/k?restore", "/data/k?select", "/data?delete", "/data/k?uploads"]) {
     for (const type of ["multipart/form-data; boundary=x", " Multipart/Form-Data;boundary=x"]) {
       await refused(
         signed("POST", path, { headers: { "content-type": type }, body: "--x--" }),
@@ -109,6 +109,14 @@ Deno.test("route: a POST with a form body is refused, whatever its query", async
       );
     }
   }
+  // POST /{bucket}: a browser form upload, verified by osp (this one has no file).
+  await refused(
+    signed("POST", "/data", {
+      headers: { "content-type": "multipart/form-data; boundary=x" },
+      body: "--x--",
+    }),
+    "InvalidArgument",
+  );
 });
 
 Deno.test("route: a SigV2 request authenticates and the state names its signature version", async () => {

@@ -3,8 +3,9 @@
  * turns the request into a {@linkcode VerifiedRequest}, the only input
  * re-signing accepts (through the validator's yes). Only this module makes
  * one: {@linkcode authenticate} for a signed request,
- * {@linkcode anonymousRequest} for an unsigned one on a bucket open to
- * anonymous callers.
+ * {@linkcode authenticatePostPolicy} for a browser form upload (as the PUT it
+ * becomes), {@linkcode anonymousRequest} for an unsigned one on a bucket open
+ * to anonymous callers.
  *
  * @module
  */
@@ -12,10 +13,12 @@ import {
   parseAuthorization,
   type ParsedAuthorization,
   parsePayloadMode,
+  parsePostCredentials,
   type SignedAuthorization,
   type SigV2Authorization,
   type SigV4Authorization,
 } from "./parse_authorization.ts";
+import { checkPostPolicy, formHeaders, formKey, parsePostPolicy } from "./post_policy.ts";
 import { S3Error } from "../request/errors.ts";
 import { signaturesEqual } from "./constant_time.ts";
 import type { RequestTarget } from "../request/request_target.ts";
@@ -28,6 +31,7 @@ import {
   type SigningKeyCache,
   stringToSign,
   UNSIGNED_PAYLOAD,
+  uriEncode,
 } from "./sigv4.ts";
 
 const verified: unique symbol = Symbol("verified");
@@ -217,5 +221,90 @@ export function anonymousRequest(request: IncomingRequest): VerifiedRequest {
     headers,
     auth: { version: 0, kind: "anonymous", signedHeaders: [], payloadHash, payload },
     token: null,
+  };
+}
+
+/** A browser form upload, its fields read: what {@linkcode authenticatePostPolicy} checks. */
+export interface PostPolicyRequest {
+  /** Where the form was posted (`POST /{bucket}`). */
+  target: RequestTarget;
+  /** The form fields before the file, by lower-case name. */
+  fields: ReadonlyMap<string, string>;
+  /** The file part's name (for `${filename}` in the key). */
+  filename: string;
+  /** The file's length in bytes. */
+  fileLength: number;
+}
+
+/**
+ * Authenticates a browser form upload: the SigV4 signature over its base64
+ * policy (the signing key from the client's secret and the form's credential
+ * scope; constant-time compare), then the policy's expiration and every
+ * condition against the form. The result is the request the form amounts
+ * to, a PUT of the file to the form's key with the headers its fields name
+ * (`formHeaders`), so the validator, the use cap and re-signing see it as
+ * any other PutObject. Throws an S3Error otherwise.
+ */
+export async function authenticatePostPolicy(
+  request: PostPolicyRequest,
+  options: AuthenticateOptions,
+): Promise<VerifiedRequest> {
+  const { target, fields, fileLength } = request;
+  const bucket = target.bucket;
+  if (bucket === undefined || target.key !== undefined) {
+    throw new S3Error("MethodNotAllowed", "Form uploads are posted to a bucket: POST /{bucket}");
+  }
+  const creds = parsePostCredentials(fields);
+  const policyText = fields.get("policy");
+  if (policyText === undefined) {
+    throw new S3Error("InvalidArgument", "Bucket POST must contain a field named 'policy'.");
+  }
+  let signingKey: Uint8Array | undefined;
+  if (!options.skipSignatureValidation) {
+    const secret = await options.secretFor(creds.accessKey);
+    if (secret === null) {
+      throw new S3Error(
+        "InvalidAccessKeyId",
+        "The AWS access key Id you provided does not exist in our records.",
+      );
+    }
+    signingKey = options.signingKeys.get(secret, creds.scope);
+    // The string to sign of a POST policy is the base64 policy itself.
+    if (!signaturesEqual(signature(signingKey, policyText), creds.signature)) {
+      throw new S3Error(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+      );
+    }
+  }
+  if (creds.timeMs - options.now > options.clockSkewMs) {
+    throw new S3Error("AccessDenied", "Request is not valid yet");
+  }
+  const policy = parsePostPolicy(policyText);
+  const key = formKey(fields, request.filename);
+  const formBucket = fields.get("bucket");
+  if (formBucket !== undefined && formBucket !== bucket) {
+    throw new S3Error("InvalidArgument", "The form's bucket field is not the bucket posted to");
+  }
+  checkPostPolicy(policy, { fields, bucket, key, fileLength, now: options.now });
+  const headers = formHeaders(fields, fileLength);
+  const rawKey = uriEncode(key, { keepSlash: true });
+  const rawPath = target.style === "virtual" ? `/${rawKey}` : `/${uriEncode(bucket)}/${rawKey}`;
+  return {
+    [verified]: true,
+    method: "PUT",
+    target: { ...target, rawPath, rawQuery: "", params: [], rawKey, key },
+    headers,
+    auth: {
+      version: 4,
+      kind: "post-policy",
+      ...creds,
+      signedHeaders: [],
+      payloadHash: UNSIGNED_PAYLOAD,
+      payload: { kind: "unsigned" },
+      expirationMs: policy.expirationMs,
+    },
+    token: creds.accessKey,
+    signingKey,
   };
 }

@@ -119,8 +119,70 @@ export interface AnonymousAuthorization {
   payload: PayloadMode;
 }
 
-/** How a verified request was authorized: signed (SigV4 or SigV2), or anonymous. */
-export type ParsedAuthorization = SignedAuthorization | AnonymousAuthorization;
+/**
+ * Credentials of a browser form upload (POST policy): the signature is over
+ * the base64 policy, which osp checked against the form; the file goes to
+ * the backend unsigned (UNSIGNED-PAYLOAD), its length checked by osp.
+ */
+export interface PostPolicyAuthorization {
+  /** The policy is signed with SigV4. */
+  version: 4;
+  /** Discriminant. */
+  kind: "post-policy";
+  /** The client's access key id (`x-amz-credential`). */
+  accessKey: string;
+  /** The credential scope. */
+  scope: Scope;
+  /** `x-amz-date`. */
+  datetime: string;
+  /** `x-amz-date` in epoch ms. */
+  timeMs: number;
+  /** The form's `x-amz-signature` (keys the presign use cap). */
+  signature: string;
+  /** None: there are no signed headers. */
+  signedHeaders: readonly string[];
+  /** Always UNSIGNED-PAYLOAD. */
+  payloadHash: string;
+  /** Always unsigned. */
+  payload: PayloadMode;
+  /** The policy's expiration, epoch ms. */
+  expirationMs: number;
+}
+
+/** How a verified request was authorized: signed (SigV4 or SigV2), a POST policy, or anonymous. */
+export type ParsedAuthorization =
+  | SignedAuthorization
+  | PostPolicyAuthorization
+  | AnonymousAuthorization;
+
+/**
+ * The credentials of a form upload, from its `x-amz-algorithm`,
+ * `x-amz-credential` and `x-amz-date` fields (SigV2 forms are refused).
+ */
+export function parsePostCredentials(
+  fields: ReadonlyMap<string, string>,
+): { accessKey: string; scope: Scope; datetime: string; timeMs: number; signature: string } {
+  const bad = (msg: string) => new S3Error("InvalidArgument", `Invalid POST form: ${msg}`);
+  if (fields.has("awsaccesskeyid") || fields.has("signature")) {
+    throw new S3Error(
+      "AccessDenied",
+      "Signature Version 2 POST forms are not supported; sign the policy with AWS Signature Version 4",
+    );
+  }
+  const get = (name: string) => {
+    const value = fields.get(name);
+    if (value === undefined) throw bad(`Bucket POST must contain a field named '${name}'.`);
+    return value;
+  };
+  const algorithm = get("x-amz-algorithm");
+  if (algorithm !== ALGORITHM) throw bad(`x-amz-algorithm must be ${ALGORITHM}`);
+  const { accessKey, scope } = parseCredential(get("x-amz-credential"), bad);
+  const datetime = get("x-amz-date");
+  const timeMs = checkTime(datetime, scope.date, bad);
+  const signature = get("x-amz-signature");
+  if (!/^[0-9a-f]{64}$/.test(signature)) throw bad("x-amz-signature must be 64 hex digits");
+  return { accessKey, scope, datetime, timeMs, signature };
+}
 
 /**
  * True for the query parameters that carry a request's credentials, which

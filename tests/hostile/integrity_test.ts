@@ -1638,7 +1638,11 @@ async function copySourceForm(f: Focus): Promise<void> {
   }
 }
 
-/** RGW runs a POST with a form body as a browser-form upload of the form's key: refused. */
+/**
+ * RGW runs a POST with a form body as a browser-form upload of the form's
+ * key: refused, but on a bucket, where osp verifies the form itself (this
+ * one has no policy: 400) and RGW never sees a form.
+ */
 async function formUploads(f: Focus): Promise<void> {
   const form = [
     "--XFORM",
@@ -1664,7 +1668,10 @@ async function formUploads(f: Focus): Promise<void> {
         body: form,
       }),
     );
-    f.checks.error(reply, 501, "NotImplemented", `POST ${target} with a form body`);
+    const [status, code] = target === "/ig-data"
+      ? [400, "InvalidArgument"]
+      : [501, "NotImplemented"];
+    f.checks.error(reply, status, code, `POST ${target} with a form body`);
     const ran = await rgwRan(f, userAgent);
     f.checks.check(ran.length === 0, `POST ${target}: RGW ran ${showEntries(ran)}`);
   }

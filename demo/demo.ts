@@ -4,13 +4,17 @@
  *
  * It starts s3rver (an S3 emulator from npm) on 127.0.0.1 with a temporary
  * directory and two buckets, then osp in this process with the config from
- * `demo/osp.config.ts`, and prints aws-cli credentials and commands to try.
+ * `demo/osp.config.ts`, and a small upload page (`demo/upload_page.ts`) that
+ * sends files through osp by presigned POST, and prints the page's URL,
+ * aws-cli credentials and commands to try.
  * Ctrl-C (or SIGTERM) shuts both down and deletes the temporary directory.
  *
  * Environment:
  * - `OSP_DEMO_PORT`: the proxy's port; default 8080, 0 = any free port.
+ * - `OSP_DEMO_UI_PORT`: the upload page's port; default 0, any free port.
  * - `OSP_DEMO_READY_FILE`: once serving, write one JSON line with the
- *   endpoint and both key pairs to this file (for tests and scripts).
+ *   endpoint, the page's URL and both key pairs to this file (for tests and
+ *   scripts).
  *
  * @module
  */
@@ -18,16 +22,17 @@
 import S3rver from "s3rver";
 import { serve } from "../mod.ts";
 import { ADMIN, BUCKETS, demoConfig, READER } from "./osp.config.ts";
+import { serveUploadPage } from "./upload_page.ts";
 
 /** How long shutdown may take before the demo gives up waiting and exits anyway. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
-function demoPort(): number {
-  const raw = Deno.env.get("OSP_DEMO_PORT");
-  if (raw === undefined || raw === "") return 8080;
+function portFromEnv(name: string, fallback: number): number {
+  const raw = Deno.env.get(name);
+  if (raw === undefined || raw === "") return fallback;
   const port = Number(raw);
   if (!/^\d+$/.test(raw) || port > 65535) {
-    throw new TypeError(`OSP_DEMO_PORT must be a port number 0–65535, not ${JSON.stringify(raw)}`);
+    throw new TypeError(`${name} must be a port number 0–65535, not ${JSON.stringify(raw)}`);
   }
   return port;
 }
@@ -53,7 +58,7 @@ async function startBackend(directory: string) {
   };
 }
 
-function banner(endpoint: string, backendPort: number, directory: string): string {
+function banner(endpoint: string, page: string, backendPort: number, directory: string): string {
   const profile = (name: string, key: { accessKey: string; secretKey: string }) =>
     `[${name}]\naws_access_key_id = ${key.accessKey}\naws_secret_access_key = ${key.secretKey}`;
   const buckets = Object.entries(BUCKETS).map(([client, backend]) => `${client} → ${backend}`);
@@ -63,6 +68,11 @@ osp demo is running
   backend  http://127.0.0.1:${backendPort}   (s3rver; data in ${directory}, deleted on exit)
   buckets  ${buckets.join(", ")}
   keys     ${ADMIN.accessKey} (read-write), ${READER.accessKey} (GET/HEAD and ListBuckets only)
+
+Upload page (files go through osp by presigned POST, signed with ${ADMIN.accessKey};
+no login, as it only listens on 127.0.0.1):
+
+  ${page}
 
 aws-cli profiles, for ~/.aws/credentials (use with --profile osp-demo-admin):
 
@@ -95,9 +105,10 @@ Ctrl-C stops the proxy and the backend.
 `;
 }
 
-async function writeReadyFile(path: string, endpoint: string): Promise<void> {
+async function writeReadyFile(path: string, endpoint: string, page: string): Promise<void> {
   const line = JSON.stringify({
     endpoint,
+    page,
     admin: { accessKey: ADMIN.accessKey, secretKey: ADMIN.secretKey },
     reader: { accessKey: READER.accessKey, secretKey: READER.secretKey },
     buckets: Object.keys(BUCKETS),
@@ -127,8 +138,10 @@ function stopSignal(): Promise<Deno.Signal> {
 
 async function main(): Promise<number> {
   let port: number;
+  let pagePort: number;
   try {
-    port = demoPort();
+    port = portFromEnv("OSP_DEMO_PORT", 8080);
+    pagePort = portFromEnv("OSP_DEMO_UI_PORT", 0);
   } catch (err) {
     console.error(`osp demo: ${(err as Error).message}`);
     return 2;
@@ -148,15 +161,21 @@ async function main(): Promise<number> {
   try {
     const backend = await startBackend(directory);
     cleanups.push(() => backend.close());
-    const proxy = serve(demoConfig({ backendPort: backend.port, httpPort: port }));
+    // The page first: osp's CORS rule names its origin.
+    const page = serveUploadPage(pagePort);
+    cleanups.push(() => page.shutdown());
+    const pageOrigin = new URL(page.url).origin;
+    const proxy = serve(demoConfig({ backendPort: backend.port, httpPort: port, pageOrigin }));
     cleanups.push(() => proxy.shutdown());
     const endpoint = `http://127.0.0.1:${proxy.http!.port}`;
-    console.log(banner(endpoint, backend.port, directory));
+    page.ospEndpoint = endpoint; // the page presigns for osp from now on
+    console.log(banner(endpoint, page.url, backend.port, directory));
     const readyFile = Deno.env.get("OSP_DEMO_READY_FILE");
-    if (readyFile) await writeReadyFile(readyFile, endpoint);
+    if (readyFile) await writeReadyFile(readyFile, endpoint, page.url);
   } catch (err) {
     const hint = err instanceof Deno.errors.AddrInUse
-      ? ` (port ${port} is taken: set OSP_DEMO_PORT to another port, or 0 for any free one)`
+      ? ` (a port is taken: set OSP_DEMO_PORT (now ${port}) or OSP_DEMO_UI_PORT (now ${pagePort}) ` +
+        "to another port, or 0 for any free one)"
       : "";
     console.error(`osp demo: failed to start: ${(err as Error).message}${hint}`);
     await cleanup();

@@ -33,6 +33,11 @@ export interface DemoConfigOptions {
   backendPort?: number;
   /** The proxy's plain-HTTP port; default 8080, 0 = any free port. */
   httpPort?: number;
+  /**
+   * The origin of the demo's upload page (`http://127.0.0.1:<port>`): CORS
+   * lets it POST forms to, and read from, `demo-data`. Default: no page, no CORS.
+   */
+  pageOrigin?: string;
 }
 
 /** Builds the demo config. */
@@ -52,6 +57,21 @@ export function demoConfig(options: DemoConfigOptions = {}): ProxyConfig {
     backendBucket,
   });
 
+  // What clients call the buckets → where they really are.
+  const cosMap: Record<string, BucketConfig> = Object.fromEntries(
+    Object.entries(BUCKETS).map(([client, backend]) => [client, bucket(backend)]),
+  );
+  if (options.pageOrigin !== undefined) {
+    // The upload page (another origin) POSTs forms to demo-data and reads the
+    // answer's ETag; GET and PUT for pages that fetch presigned URLs.
+    cosMap["demo-data"].cors = [{
+      allowedOrigins: [options.pageOrigin],
+      allowedMethods: ["GET", "PUT", "POST"],
+      allowedHeaders: ["content-type"],
+      maxAgeSeconds: 600,
+    }];
+  }
+
   return {
     httpPort: options.httpPort ?? 8080,
     hostname: "127.0.0.1", // only this machine; use "0.0.0.0" to listen everywhere
@@ -60,10 +80,7 @@ export function demoConfig(options: DemoConfigOptions = {}): ProxyConfig {
     // The keys clients sign their requests with (aws-cli, SDKs, rclone…).
     hmacKeystore: [ADMIN, READER],
 
-    // What clients call the buckets → where they really are.
-    cosMap: Object.fromEntries(
-      Object.entries(BUCKETS).map(([client, backend]) => [client, bucket(backend)]),
-    ),
+    cosMap,
 
     // Called with the client's access key id for every request (decisions are
     // cached per token, bucket, method, operation and key for the bucket's ttl).

@@ -104,10 +104,16 @@ export async function exchange(
   });
 }
 
+/**
+ * Failures osp or a backend caused are logged as errors; what a client asked
+ * for wrongly (4xx, and 501 for a request osp does not implement) only at
+ * debug: a client cannot fill the error log.
+ */
 function logFailure(pipeline: Pipeline, state: RequestState, error: S3Error): void {
   const { logger } = pipeline;
-  if (error.status < 500 && !logger.enabled("debug")) return;
-  logger.log(error.status >= 500 ? "error" : "debug", "request failed", {
+  const ours = error.status >= 500 && error.code !== "NotImplemented";
+  if (!ours && !logger.enabled("debug")) return;
+  logger.log(ours ? "error" : "debug", "request failed", {
     requestId: state.id,
     code: error.code,
     reason: error.message,

@@ -48,7 +48,7 @@
 //   deno task bench:peers --quick          # a smoke run of seconds
 //   flags: --rounds N (3) --big-rounds N (5) --duration S (5) --big-mib N (256)
 //          --generator wrk|load --no-shipped --only-rgw --noisy CORES (0.3)
-//          --retries N (2) --out FILE (bench/results/peers.md)
+//          --retries N (1) --out FILE (bench/results/peers.md)
 //
 // Nothing is installed here: without nginx (and its njs module, and envsubst)
 // the gateway columns are skipped with a message; without wrk, bench/load.ts
@@ -71,7 +71,7 @@ function parseOptions(args: string[]) {
     generator: "auto" as "auto" | "wrk" | "load",
     shipped: true,
     noisy: 0.3,
-    retries: 2,
+    retries: 1,
     out: new URL("./results/peers.md", import.meta.url).pathname,
   };
   const explicit = new Set<string>();
@@ -1049,7 +1049,11 @@ p(
   }, and bench/load.ts for the ${opts.bigMib} MiB GET (one at a time, body compared byte for byte; one more untimed GET per column and round with its SHA-256 checked)`,
 );
 p(
-  `- runs: ${opts.durationS} s each, ${opts.rounds} rounds per row (${opts.bigRounds} for the ${opts.bigMib} MiB GET), columns interleaved (rotated each round), medians shown; a run during which other processes kept more than ${opts.noisy} cores busy was run again (up to ${opts.retries} times, quietest kept)`,
+  `- runs: ${opts.durationS} s each, ${opts.rounds} round(s) per row (${opts.bigRounds} for the ${opts.bigMib} MiB GET), columns interleaved (rotated each round), medians shown; ${
+    opts.retries
+      ? `a run during which other processes kept more than ${opts.noisy} cores busy was run again (at most ${opts.retries} more time(s), the quietest kept)`
+      : "no run repeated for noise"
+  }`,
 );
 p(
   `- proxy CPU: utime + stime from /proc (osp: its process, every thread and isolate; nginx: its worker) over the run ÷ requests; RSS: VmRSS (nginx: master + worker) after a 1 s warm-up, and VmHWM (reset just before) during one ${opts.bigMib} MiB GET, median over the rounds`,

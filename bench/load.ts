@@ -1,6 +1,6 @@
 // Load generator for bench/e2e.ts, in its own process: raw HTTP/1.1 over TCP
 // (keep-alive, one connection per concurrent worker), every request
-// SigV4-signed here, every GET body checked.
+// SigV4-signed here (unless the job says `unsigned`), every GET body checked.
 //
 // Driven over stdin/stdout: one JSON command per line in, one JSON result per
 // line out (see `Job` and `Result`). `{"cmd":"exit"}` ends it.
@@ -50,6 +50,8 @@ export interface Job {
   putPayload?: "sha256" | "unsigned";
   /** Expected ETag on PUT answers; default `"<size>"` (the no-op backend's). */
   expectEtag?: string | null;
+  /** Send no SigV4 headers at all (for peers that verify nothing from clients). */
+  unsigned?: boolean;
 }
 
 /** What a job measured. */
@@ -107,6 +109,10 @@ function signedHead(
   contentLength?: number,
 ): string {
   const host = `${job.host}:${job.port}`;
+  if (job.unsigned) {
+    const length = contentLength === undefined ? "" : `content-length: ${contentLength}\r\n`;
+    return `${job.method} ${job.path} HTTP/1.1\r\nhost: ${host}\r\n${length}\r\n`;
+  }
   const datetime = amzDate(time);
   const scope = { date: datetime.slice(0, 8), region: job.region ?? "us-east-1", service: "s3" };
   const values: Record<string, string> = {

@@ -1,0 +1,1204 @@
+// osp side by side with NGINX's nginx-s3-gateway, on the same backend, the
+// same load generator and the same cores. Each proxy runs as its users run
+// it:
+//
+// - osp: `main.ts` with the flags of docs/operating.md, a config module
+//   (full SigV4 verification against a static keystore, a validator,
+//   re-signing for the backend), info-level access logs on stdout into a
+//   file, metrics on their own port. Three columns: as is, `--log-level
+//   warn`, `--threads 2`.
+// - nginx-s3-gateway: rendered by /work/shared/peers/render-nginx-s3-gateway.sh
+//   (KEEPALIVE=32, "+ keepalive", and as shipped, without upstream
+//   keep-alive), started with the command its README gives (plus
+//   `-g "daemon off;"`, so that nginx stays our child). It verifies nothing
+//   from clients and is sent unsigned requests; it re-signs GET/HEAD for one
+//   bucket, path style. Access log on (a file), error log at info, as shipped.
+// - direct: the backend itself, no proxy (for reference, and the ÷ direct of
+//   the large GET).
+//
+// Backends: the no-op backend (bench/noop_backend.ts, own process) always;
+// with `--rgw` also a throwaway Ceph RGW (tests/_rgw.ts) with a user, a
+// bucket and 1 KiB, 1 MiB and 256 MiB objects written with the no-op
+// backend's byte pattern, so that every body can be checked the same way.
+//
+// Load: wrk (one thread; where it is not installed, or with `--generator
+// load`, bench/load.ts) for the 1 KiB and 1 MiB rows; bench/load.ts for the
+// 256 MiB GET. wrk's requests to osp are header-signed (SigV4 with the
+// client key): one signature computed before each run and replayed for its
+// few seconds (well inside osp's 15-minute clock skew; osp caches no
+// verification result, so a replayed request costs it what a fresh one
+// does), which keeps the generator cheap. bench/load.ts signs every request
+// itself. Every response is checked: status 200 and the body byte for byte
+// against the pattern (wrk: a Lua `response` callback; load.ts: memcmp), so
+// its length too; each round also fetches the large object once more, untimed,
+// through every proxy with its SHA-256 checked.
+//
+// Runs are interleaved: for each row, round r runs every column once, in an
+// order rotated by r; the table gives medians (3 rounds of 5 s for the small
+// rows, 5 rounds for the large GET). Proxy CPU = utime + stime
+// (/proc/PID/stat fields 14 + 15) over the run: osp's process (all its
+// threads and isolates), nginx's worker processes; per request = that ÷
+// requests. RSS: /proc/PID/status VmRSS (nginx: master + workers) idle after
+// a short warm-up, and the peak (VmHWM, reset through clear_refs just before)
+// during one 256 MiB GET. A run during which other processes used more than
+// `--noisy` cores is run again (up to `--retries` times; the quietest kept).
+//
+//   deno task bench:peers                  # no-op backend, ~7 minutes
+//   deno task bench:peers --rgw            # and a throwaway Ceph RGW
+//   deno task bench:peers --quick          # a smoke run of seconds
+//   flags: --rounds N (3) --big-rounds N (5) --duration S (5) --big-mib N (256)
+//          --generator wrk|load --no-shipped --only-rgw --noisy CORES (0.3)
+//          --retries N (1) --out FILE (bench/results/peers.md)
+//
+// Nothing is installed here: without nginx (and its njs module, and envsubst)
+// the gateway columns are skipped with a message; without wrk, bench/load.ts
+// drives every row. Exits 1 when a response failed a check.
+import type { Job, Result } from "./load.ts";
+import { type Proc, spawnDeno } from "./_procs.ts";
+import { signHeaders } from "../tests/_sign.ts";
+
+// ---------------------------------------------------------------- options
+
+function parseOptions(args: string[]) {
+  const o = {
+    quick: false,
+    rgw: false,
+    onlyRgw: false,
+    rounds: 3,
+    bigRounds: 5,
+    durationS: 5,
+    bigMib: 256,
+    generator: "auto" as "auto" | "wrk" | "load",
+    shipped: true,
+    noisy: 0.3,
+    retries: 1,
+    out: new URL("./results/peers.md", import.meta.url).pathname,
+  };
+  const explicit = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      explicit.add(a);
+      return v;
+    };
+    if (a === "--quick") o.quick = true;
+    else if (a === "--rgw") o.rgw = true;
+    else if (a === "--only-rgw") o.rgw = o.onlyRgw = true;
+    else if (a === "--rounds") o.rounds = Number(value());
+    else if (a === "--big-rounds") o.bigRounds = Number(value());
+    else if (a === "--duration") o.durationS = Number(value());
+    else if (a === "--big-mib") o.bigMib = Number(value());
+    else if (a === "--generator") {
+      const g = value();
+      if (g !== "wrk" && g !== "load" && g !== "auto") throw new Error("--generator wrk|load");
+      o.generator = g;
+    } else if (a === "--no-shipped") o.shipped = false;
+    else if (a === "--noisy") o.noisy = Number(value());
+    else if (a === "--retries") o.retries = Number(value());
+    else if (a === "--out") o.out = value();
+    else if (a === "--help" || a === "-h") {
+      console.log(
+        "deno run -A bench/peers.ts [--quick] [--rgw | --only-rgw] [--rounds N] [--big-rounds N]\n" +
+          "  [--duration S] [--big-mib N] [--generator wrk|load] [--no-shipped] [--noisy CORES]\n" +
+          "  [--retries N] [--out FILE]",
+      );
+      Deno.exit(0);
+    } else throw new Error(`unknown flag ${a}`);
+  }
+  if (o.quick) {
+    if (!explicit.has("--rounds")) o.rounds = 1;
+    if (!explicit.has("--big-rounds")) o.bigRounds = 1;
+    if (!explicit.has("--duration")) o.durationS = 1;
+    if (!explicit.has("--big-mib")) o.bigMib = 64;
+    if (!explicit.has("--retries")) o.retries = 0;
+  }
+  for (const [k, v] of Object.entries({ rounds: o.rounds, bigRounds: o.bigRounds })) {
+    if (!(Number.isInteger(v) && v > 0)) throw new Error(`${k} must be a whole number > 0`);
+  }
+  // wrk takes whole seconds.
+  if (!(Number.isInteger(o.durationS) && o.durationS > 0)) {
+    throw new Error("--duration must be a whole number of seconds > 0");
+  }
+  if (!(o.bigMib > 0)) throw new Error("--big-mib must be > 0");
+  return o;
+}
+
+const opts = parseOptions(Deno.args);
+const here = (p: string) => new URL(p, import.meta.url).pathname;
+const REPO = here("..");
+const RENDER = "/work/shared/peers/render-nginx-s3-gateway.sh";
+const BUCKET = "bench";
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const BIG = Math.round(opts.bigMib * MiB);
+const CLIENT = { accessKey: "bench-client", secretKey: "bench-client-secret" };
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const log = (s: string) => console.error(`::: ${s}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- /proc
+
+const CLK_TCK = await (async () => {
+  try {
+    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
+    const n = Number(new TextDecoder().decode(out.stdout).trim());
+    return n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function statFields(pid: number | "self"): string[] {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** utime + stime (fields 14 and 15 of stat(5)), all threads, in clock ticks; 0 once gone. */
+function cpuTicks(pid: number): number {
+  try {
+    const f = statFields(pid);
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** This process's CPU plus that of its children already waited for (wrk runs). */
+function selfTicks(): { own: number; children: number } {
+  const f = statFields("self");
+  return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+}
+
+function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
+      Deno.readTextFileSync(`/proc/${pid}/status`),
+    );
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when not allowed. */
+function resetPeakRss(pid: number): boolean {
+  try {
+    Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Machine-wide busy (user + nice + system + irq + softirq) and steal ticks,
+ * /proc/stat. Softirq is in: the loopback networking a process does inline
+ * shows in /proc/stat as softirq but in that process's own stime, so the sum
+ * of all processes' times matches busy only with it (measured here).
+ */
+function machineTicks(): { busy: number; steal: number } {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  return { busy: f[0] + f[1] + f[2] + f[5] + f[6], steal: f[7] ?? 0 };
+}
+
+/** CPU of the kernel's threads (children of kthreadd, pid 2): ksoftirqd, kworkers… */
+function kernelThreadTicks(): number {
+  let n = 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const f = statFields(Number(e.name));
+      if (f[1] === "2" || e.name === "2") n += Number(f[11]) + Number(f[12]);
+    } catch { /* gone */ }
+  }
+  return n;
+}
+
+/** Child processes of `pid` (scanning /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Number(statFields(Number(e.name))[1]) === pid) out.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ").trim();
+  } catch {
+    return "";
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function which(bin: string): Promise<boolean> {
+  try {
+    const o = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${bin}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return o.success;
+  } catch {
+    return false;
+  }
+}
+
+async function runText(cmd: string, args: string[]): Promise<string> {
+  try {
+    const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", cwd: REPO })
+      .output();
+    const d = new TextDecoder();
+    return (d.decode(o.stdout) + d.decode(o.stderr)).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Polls `url` until it answers 200; throws when `exited()` or after `ms`. */
+async function waitHttp(url: string, exited: () => boolean, what: string, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (exited()) throw new Error(`${what} exited while starting`);
+    try {
+      const r = await fetch(url);
+      await r.body?.cancel();
+      if (r.status === 200) return;
+    } catch { /* not yet */ }
+    await sleep(100);
+  }
+  throw new Error(`${what} not ready after ${ms} ms (${url})`);
+}
+
+async function stopChild(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM") {
+  try {
+    child.kill(signal);
+  } catch { /* gone */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 15_000);
+  await child.status;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------- targets
+
+type Creds = { accessKey: string; secretKey: string };
+
+interface Target {
+  id: "gwka" | "gw" | "osp" | "osp-warn" | "osp-t2" | "direct";
+  port: number;
+  /** Path before `/k-<size>`: `/bench` (osp, direct) or empty (the gateway's one bucket). */
+  prefix: string;
+  /** Signing key, or null: unsigned requests. */
+  creds: Creds | null;
+  /** Processes whose CPU is the proxy's (osp: its process; nginx: its workers). */
+  cpuPids(): number[];
+  /** Processes whose RSS is the proxy's (osp: its process; nginx: master + workers). */
+  rssPids(): number[];
+  /** Every process of it (for the machine-load accounting). */
+  allPids(): number[];
+  stop(): Promise<void>;
+  /** Access-log file. */
+  accessLog?: string;
+}
+
+const LABEL: Record<Target["id"], string> = {
+  gwka: "nginx-s3-gateway + keepalive",
+  gw: "nginx-s3-gateway (shipped)",
+  osp: "osp",
+  "osp-warn": "osp `--log-level warn`",
+  "osp-t2": "osp `--threads 2`",
+  direct: "direct (no proxy)",
+};
+const ORDER: Target["id"][] = ["gwka", "gw", "osp", "osp-warn", "osp-t2", "direct"];
+
+/** Why the gateway cannot run here, or null. */
+async function gatewayMissing(): Promise<string | null> {
+  const missing: string[] = [];
+  if (!(await which("nginx"))) missing.push("nginx");
+  try {
+    Deno.statSync("/usr/lib/nginx/modules/ngx_http_js_module.so");
+  } catch {
+    missing.push("libnginx-mod-http-js");
+  }
+  try {
+    Deno.statSync("/usr/lib/nginx/modules/ngx_http_xslt_filter_module.so");
+  } catch {
+    missing.push("libnginx-mod-http-xslt-filter");
+  }
+  if (!(await which("envsubst"))) missing.push("gettext-base (envsubst)");
+  try {
+    Deno.statSync(RENDER);
+  } catch {
+    missing.push(RENDER);
+  }
+  return missing.length ? `missing: ${missing.join(", ")}` : null;
+}
+
+async function startGateway(
+  id: "gwka" | "gw",
+  keepalive: number,
+  backendPort: number,
+  creds: Creds,
+  dir: string,
+): Promise<Target> {
+  const port = freePort();
+  const render = await new Deno.Command("bash", {
+    args: [RENDER, id, String(port), String(keepalive), String(backendPort), BUCKET],
+    env: {
+      OUT_DIR: dir,
+      BACKEND_ACCESS_KEY: creds.accessKey,
+      BACKEND_SECRET_KEY: creds.secretKey,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = `${dir}/${id}`;
+  if (!render.success) {
+    throw new Error(
+      `render-nginx-s3-gateway.sh ${id} failed: ${new TextDecoder().decode(render.stderr)}`,
+    );
+  }
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `source "${d}/env.sh" && exec nginx -p "${d}" -c "${d}/nginx.conf" -e "${d}/logs/error.log" -g "daemon off;"`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  await waitHttp(`http://127.0.0.1:${port}/health`, () => exited, `nginx (${id})`);
+  const master = child.pid;
+  // Its processes do not change while it runs (no reload): looked up once.
+  const children = childrenOf(master);
+  const workers = children.filter((p) => cmdline(p).includes("worker process"));
+  if (workers.length === 0) throw new Error(`nginx (${id}): no worker process found`);
+  return {
+    id,
+    port,
+    prefix: "",
+    creds: null,
+    cpuPids: () => workers,
+    rssPids: () => [master, ...workers],
+    allPids: () => [master, ...children],
+    stop: () => stopChild(child, "SIGQUIT"),
+    accessLog: `${d}/logs/access.log`,
+  };
+}
+
+async function startOsp(
+  id: "osp" | "osp-warn" | "osp-t2",
+  backendPort: number,
+  creds: Creds,
+  dir: string,
+): Promise<Target> {
+  const config = `${dir}/osp.config.ts`;
+  await Deno.writeTextFile(
+    config,
+    `// Written by bench/peers.ts: one path-style bucket on the backend under test.
+export default {
+  hostname: "127.0.0.1",
+  hmacKeystore: [${JSON.stringify(CLIENT)}],
+  validator: (token: string) => token === ${JSON.stringify(CLIENT.accessKey)},
+  cosMap: {
+    ${BUCKET}: {
+      host: "127.0.0.1",
+      port: ${backendPort},
+      tls: false,
+      addressingStyle: "path",
+      accessKey: ${JSON.stringify(creds.accessKey)},
+      secretKey: ${JSON.stringify(creds.secretKey)},
+    },
+  },
+};
+`,
+  );
+  const port = freePort();
+  const metricsPort = freePort();
+  const accessLog = `${dir}/${id}.stdout.log`;
+  const flags = id === "osp-warn"
+    ? ["--log-level", "warn"]
+    : id === "osp-t2"
+    ? ["--threads", "2"]
+    : [];
+  const denoArgs = [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "--unstable-no-legacy-abort",
+    ...(id === "osp-t2" ? ["--unstable-net"] : []),
+    `${REPO}/main.ts`,
+    "--config",
+    config,
+    "--http-port",
+    String(port),
+    "--metrics-port",
+    String(metricsPort),
+    ...flags,
+  ];
+  // `exec`, so that the child's pid is osp's; stdout (the access log) into a file.
+  const child = new Deno.Command("sh", {
+    args: ["-c", `exec "$0" "$@" > "${accessLog}"`, Deno.execPath(), ...denoArgs],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`, () => exited, id);
+  const pid = child.pid;
+  return {
+    id,
+    port,
+    prefix: `/${BUCKET}`,
+    creds: CLIENT,
+    cpuPids: () => [pid],
+    rssPids: () => [pid],
+    allPids: () => [pid],
+    stop: () => stopChild(child),
+    accessLog,
+  };
+}
+
+// ---------------------------------------------------------------- backends
+
+interface Backend {
+  name: "noop" | "rgw";
+  desc: string;
+  port: number;
+  creds: Creds;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+async function startNoop(): Promise<Backend> {
+  const p: Proc = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
+  p.lines.drain();
+  return {
+    name: "noop",
+    desc: "no-op S3 backend (`bench/noop_backend.ts`: GET generates the pattern bytes)",
+    port: p.first.port as number,
+    creds: { accessKey: "bench-backend", secretKey: "bench-backend-secret" },
+    pids: [p.pid],
+    stop: () => stopChild(p.child),
+  };
+}
+
+async function startRgw(): Promise<Backend> {
+  const { rgwInstalled, startOwnedRgw } = await import("../tests/_rgw.ts");
+  if (!rgwInstalled()) {
+    throw new Error("--rgw: Ceph (radosgw, ceph-mon, ceph-osd…) is not installed");
+  }
+  log("starting a throwaway Ceph RGW (tests/_rgw.ts)…");
+  const cluster = await startOwnedRgw();
+  const user = await cluster.createUser("osp-peers");
+  let pids: number[] = [];
+  try {
+    pids = Deno.readTextFileSync(`${cluster.state().dir}/pids`).trim().split(/\s+/)
+      .map(Number).filter((n) => n > 0);
+  } catch { /* accounting only */ }
+  return {
+    name: "rgw",
+    desc: "Ceph RGW (memstore, throwaway single-host cluster from tests/_rgw.ts)",
+    port: cluster.port,
+    creds: { accessKey: user.accessKey, secretKey: user.secretKey },
+    pids,
+    stop: () => cluster.stop(),
+  };
+}
+
+// ---------------------------------------------------------------- load
+
+const useWrk = opts.generator === "wrk" ||
+  (opts.generator === "auto" && await which("wrk"));
+if (opts.generator === "wrk" && !(await which("wrk"))) throw new Error("--generator wrk: no wrk");
+const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
+const loadIn = load.child.stdin.getWriter();
+
+/** What one run measured, whichever generator ran it. */
+interface Gen {
+  requests: number;
+  errors: number;
+  firstError?: string;
+  seconds: number;
+  /** ms */
+  p50: number;
+  p99: number;
+  hashed: number;
+  /** Generator CPU ticks. */
+  genTicks: number;
+}
+
+async function loadJob(job: Job): Promise<Gen> {
+  const before = cpuTicks(load.pid);
+  await loadIn.write(new TextEncoder().encode(JSON.stringify(job) + "\n"));
+  const answer = JSON.parse(await load.lines.next());
+  if (answer.fatal) throw new Error(`load generator: ${answer.fatal}`);
+  const r = answer as Result;
+  return {
+    requests: r.requests,
+    errors: r.errors,
+    firstError: r.firstError,
+    seconds: r.seconds,
+    p50: r.p50 ?? NaN,
+    p99: r.p99 ?? NaN,
+    hashed: r.hashed,
+    genTicks: cpuTicks(load.pid) - before,
+  };
+}
+
+function loadGet(
+  t: Target,
+  size: number,
+  run: { concurrency: number; durationMs?: number; count?: number; hashEvery: number },
+): Promise<Gen> {
+  return loadJob({
+    cmd: "run",
+    method: "GET",
+    host: "127.0.0.1",
+    port: t.port,
+    path: `${t.prefix}/k-${size}`,
+    size,
+    accessKey: t.creds?.accessKey ?? "",
+    secretKey: t.creds?.secretKey ?? "",
+    unsigned: t.creds === null,
+    ...run,
+  });
+}
+
+let tmp = "";
+
+/** wrk's Lua: the signed headers, a byte-for-byte body check, a JSON summary line. */
+function wrkScript(size: number, headers: Record<string, string>): string {
+  const set = Object.entries(headers)
+    .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join("\n");
+  return `${set}
+local size = ${size}
+local parts = {}
+for i = 0, 255 do parts[#parts + 1] = string.char((i * 31 + 7) % 256) end
+local period = table.concat(parts)
+local expected = string.rep(period, math.floor(size / 256)) .. period:sub(1, size % 256)
+checked, bad_body, bad_status, first = 0, 0, 0, ""
+function response(status, headers, body)
+  checked = checked + 1
+  if status ~= 200 then
+    bad_status = bad_status + 1
+    if first == "" then first = "status " .. status .. ": " .. string.sub(body or "", 1, 200) end
+  elseif body ~= expected then
+    bad_body = bad_body + 1
+    if first == "" then
+      first = "body of " .. #(body or "") .. " bytes differs from the expected " .. size
+    end
+  end
+end
+local threads = {}
+function setup(thread) threads[#threads + 1] = thread end
+function done(summary, latency, requests)
+  local c, b, s, f = 0, 0, 0, ""
+  for _, t in ipairs(threads) do
+    c = c + t:get("checked"); b = b + t:get("bad_body"); s = s + t:get("bad_status")
+    if f == "" then f = t:get("first") end
+  end
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"us":%d,"p50":%.0f,"p99":%.0f,"checked":%d,"badBody":%d,"badStatus":%d,"socket":%d,"first":"%s"}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), c, b, s,
+    e.connect + e.read + e.write + e.timeout, (f:gsub('[^%w %.:,;=()/-]', '?'))))
+end
+`;
+}
+
+async function wrkGet(t: Target, size: number, concurrency: number, seconds: number) {
+  const url = `http://127.0.0.1:${t.port}${t.prefix}/k-${size}`;
+  const headers: Record<string, string> = {};
+  if (t.creds) {
+    const h = signHeaders("GET", url, { ...t.creds, payloadHash: EMPTY_SHA256 });
+    for (const [k, v] of Object.entries(h)) if (k !== "host") headers[k] = v; // wrk sends Host
+  }
+  const script = `${tmp}/wrk-${t.id}-${size}.lua`;
+  await Deno.writeTextFile(script, wrkScript(size, headers));
+  const before = selfTicks().children;
+  const o = await new Deno.Command("wrk", {
+    args: ["-t1", `-c${concurrency}`, `-d${seconds}s`, "--timeout", "30s", "-s", script, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const genTicks = selfTicks().children - before;
+  const text = new TextDecoder().decode(o.stdout);
+  const line = text.split("\n").reverse().find((l) => l.startsWith("{"));
+  if (!o.success || !line) {
+    throw new Error(`wrk failed: ${text}${new TextDecoder().decode(o.stderr)}`);
+  }
+  const r = JSON.parse(line);
+  const errors = r.badBody + r.badStatus + r.socket + (r.requests - r.checked);
+  return {
+    requests: r.requests,
+    errors,
+    firstError: r.first ||
+      (errors ? `${r.socket} socket errors, ${r.requests - r.checked} unchecked` : undefined),
+    seconds: r.us / 1e6,
+    p50: r.p50 / 1000,
+    p99: r.p99 / 1000,
+    hashed: 0,
+    genTicks,
+  } satisfies Gen;
+}
+
+/** A timed run of `concurrency` connections GETting one object for `seconds`. */
+function smallRun(t: Target, size: number, concurrency: number, seconds: number): Promise<Gen> {
+  return useWrk
+    ? wrkGet(t, size, concurrency, seconds)
+    : loadGet(t, size, { concurrency, durationMs: seconds * 1000, hashEvery: 10 });
+}
+
+// ---------------------------------------------------------------- accounting
+
+let targets: Target[] = [];
+let backend: Backend | undefined;
+
+/** CPU of every process of ours: this one (and the wrk runs it waited for), proxies, backend, load. */
+function ours(): number {
+  const s = selfTicks();
+  let n = s.own + s.children + cpuTicks(load.pid);
+  for (const t of targets) for (const p of t.allPids()) n += cpuTicks(p);
+  for (const p of backend?.pids ?? []) n += cpuTicks(p);
+  return n;
+}
+
+interface Measured extends Gen {
+  proxyTicks: number;
+  /** Cores other processes kept busy during the run. */
+  other: number;
+  /** Runs made (a noisy one is made again): the quietest is kept. */
+  attempts: number;
+}
+
+const failures: string[] = [];
+
+/** Runs `go` with the proxy's CPU measured around it; again while the machine is noisy. */
+async function measured(t: Target, what: string, go: () => Promise<Gen>): Promise<Measured> {
+  let best: Measured | undefined;
+  let made = 0;
+  for (let attempt = 0; attempt <= opts.retries; attempt++) {
+    made++;
+    if (attempt > 0) {
+      log(`  other load ${best!.other.toFixed(2)} cores: again in 3 s`);
+      await sleep(3000);
+    }
+    const pids = t.cpuPids();
+    const sum = () => pids.reduce((s, p) => s + cpuTicks(p), 0);
+    const m0 = machineTicks().busy;
+    const k0 = kernelThreadTicks();
+    const o0 = ours();
+    const p0 = sum();
+    const t0 = performance.now();
+    const g = await go();
+    const p1 = sum();
+    const secs = (performance.now() - t0) / 1000;
+    // Kernel threads count as ours: under load, loopback networking runs in ksoftirqd.
+    const mine = ours() - o0 + kernelThreadTicks() - k0;
+    const other = Math.max(0, (machineTicks().busy - m0 - mine) / CLK_TCK / secs);
+    const m: Measured = { ...g, proxyTicks: p1 - p0, other, attempts: 0 };
+    if (!best || m.other < best.other) best = m;
+    if (g.errors > 0) break; // a failed check is reported, not retried away
+    if (other <= opts.noisy) break;
+  }
+  best!.attempts = made;
+  if (best!.errors > 0) {
+    failures.push(
+      `${LABEL[t.id]}, ${what}: ${best!.errors}/${best!.requests} failed, first: ${
+        best!.firstError
+      }`,
+    );
+  }
+  return best!;
+}
+
+// ---------------------------------------------------------------- measure
+
+interface SmallCell {
+  rps: number[];
+  cpuUs: number[];
+  p50: number[];
+  p99: number[];
+  genUs: number[];
+  other: number[];
+  requests: number;
+  attempts: number;
+}
+interface BigCell {
+  mbps: number[];
+  cpuMs: number[];
+  rssBeforeMb: number[];
+  peakMb: number[];
+  sampledMb: number[];
+  other: number[];
+  hashed: number;
+  attempts: number;
+}
+interface Section {
+  backend: Backend["name"];
+  desc: string;
+  small: { key: string; size: number; concurrency: number; cells: Map<string, SmallCell> }[];
+  big: Map<string, BigCell>;
+  idleMb: Map<string, number>;
+  startMb: Map<string, number>;
+  logLines: Map<string, number>;
+  gatewayNote?: string;
+}
+
+const median = (xs: number[]) => {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const rotate = <T>(
+  xs: T[],
+  r: number,
+) => [...xs.slice(r % xs.length), ...xs.slice(0, r % xs.length)];
+const rssMb = (pids: number[], field: "VmRSS" | "VmHWM") =>
+  pids.reduce((s, p) => s + statusKb(p, field), 0) * 1024 / 1e6;
+
+async function countLines(path: string): Promise<number> {
+  let n = 0;
+  let f: Deno.FsFile | undefined;
+  try {
+    f = await Deno.open(path);
+    const buf = new Uint8Array(1 << 20);
+    for (;;) {
+      const k = await f.read(buf);
+      if (k === null) break;
+      for (let i = 0; i < k; i++) if (buf[i] === 10) n++;
+    }
+  } catch {
+    return NaN;
+  } finally {
+    f?.close();
+  }
+  return n;
+}
+
+async function seedRgw(b: Backend) {
+  log("rgw: creating the bucket and writing the objects");
+  const url = `http://127.0.0.1:${b.port}/${BUCKET}`;
+  const res = await fetch(url, { method: "PUT", headers: signHeaders("PUT", url, b.creds) });
+  await res.body?.cancel();
+  if (!res.ok && res.status !== 409) throw new Error(`create bucket: ${res.status}`);
+  for (const size of [KiB, MiB, BIG]) {
+    const r = await loadJob({
+      cmd: "run",
+      method: "PUT",
+      host: "127.0.0.1",
+      port: b.port,
+      path: `/${BUCKET}/k-${size}`,
+      size,
+      ...b.creds,
+      concurrency: 1,
+      count: 1,
+      hashEvery: 0,
+      putPayload: "unsigned",
+      expectEtag: null,
+    });
+    if (r.errors) throw new Error(`PUT k-${size} to RGW: ${r.firstError}`);
+  }
+}
+
+async function section(name: Backend["name"], gwMissing: string | null): Promise<Section> {
+  tmp = await Deno.makeTempDir({ prefix: `osp-peers-${name}-` });
+  // nginx's workers run as nobody: they must reach their temp files under it.
+  await Deno.chmod(tmp, 0o755);
+  backend = name === "noop" ? await startNoop() : await startRgw();
+  const b = backend;
+  if (name === "rgw") await seedRgw(b);
+  const sec: Section = {
+    backend: name,
+    desc: b.desc,
+    small: [],
+    big: new Map(),
+    idleMb: new Map(),
+    startMb: new Map(),
+    logLines: new Map(),
+    gatewayNote: gwMissing ?? undefined,
+  };
+  targets = [];
+  let ok = false;
+  try {
+    if (!gwMissing) {
+      targets.push(await startGateway("gwka", 32, b.port, b.creds, tmp));
+      if (opts.shipped) targets.push(await startGateway("gw", 0, b.port, b.creds, tmp));
+    }
+    for (const id of ["osp", "osp-warn", "osp-t2"] as const) {
+      targets.push(await startOsp(id, b.port, b.creds, tmp));
+    }
+    targets.push({
+      id: "direct",
+      port: b.port,
+      prefix: `/${BUCKET}`,
+      creds: b.creds,
+      cpuPids: () => [],
+      rssPids: () => [],
+      allPids: () => [],
+      stop: () => Promise.resolve(),
+    });
+    const proxies = targets.filter((t) => t.id !== "direct");
+    for (const t of proxies) sec.startMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
+
+    log(`${name}: warm-up`);
+    for (const t of targets) {
+      const w = await smallRun(t, KiB, 16, 1);
+      if (w.errors) failures.push(`${LABEL[t.id]}, warm-up 1 KiB: ${w.firstError}`);
+    }
+    for (const t of proxies) sec.idleMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
+    for (const t of targets) {
+      log(`${name}: warm-up, ${t.id}, ${opts.bigMib} MiB GET`);
+      const w = await loadGet(t, BIG, { concurrency: 1, count: 1, hashEvery: 1 });
+      if (w.errors) failures.push(`${LABEL[t.id]}, warm-up ${BIG} B: ${w.firstError}`);
+    }
+
+    // Small and medium objects: for each row, rounds of every column, rotated.
+    const rows = name === "noop" ? [[KiB, 16], [KiB, 64], [MiB, 16]] : [[KiB, 16], [MiB, 16]];
+    for (const [size, c] of rows) {
+      const key = `${size}|${c}`;
+      const cells = new Map<string, SmallCell>();
+      sec.small.push({ key, size, concurrency: c, cells });
+      for (let r = 0; r < opts.rounds; r++) {
+        for (const t of rotate(targets, r)) {
+          const what = `${size === KiB ? "1 KiB" : "1 MiB"} GET c=${c}`;
+          log(`${name}: ${what}, ${t.id}, round ${r + 1}/${opts.rounds}`);
+          const m = await measured(t, what, () => smallRun(t, size, c, opts.durationS));
+          const cell = cells.get(t.id) ?? {
+            rps: [],
+            cpuUs: [],
+            p50: [],
+            p99: [],
+            genUs: [],
+            other: [],
+            requests: 0,
+            attempts: 0,
+          };
+          cells.set(t.id, cell);
+          cell.rps.push(m.requests / m.seconds);
+          cell.cpuUs.push(
+            t.id === "direct" ? NaN : m.proxyTicks / CLK_TCK * 1e6 / m.requests,
+          );
+          cell.p50.push(m.p50);
+          cell.p99.push(m.p99);
+          cell.genUs.push(m.genTicks / CLK_TCK * 1e6 / m.requests);
+          cell.other.push(m.other);
+          cell.requests += m.requests;
+          cell.attempts += m.attempts;
+        }
+      }
+    }
+
+    // The large GET: MB/s, CPU and peak RSS per GET; then one untimed GET with its SHA-256.
+    for (let r = 0; r < opts.bigRounds; r++) {
+      for (const t of rotate(targets, r)) {
+        log(`${name}: ${opts.bigMib} MiB GET, ${t.id}, round ${r + 1}/${opts.bigRounds}`);
+        const pids = t.rssPids();
+        const before = rssMb(pids, "VmRSS");
+        const reset = pids.every(resetPeakRss);
+        let sampled = before;
+        const sampler = setInterval(() => {
+          sampled = Math.max(sampled, rssMb(pids, "VmRSS"));
+        }, 100);
+        const m = await measured(
+          t,
+          `${opts.bigMib} MiB GET`,
+          () => loadGet(t, BIG, { concurrency: 1, count: 1, hashEvery: 0 }),
+        );
+        clearInterval(sampler);
+        sampled = Math.max(sampled, rssMb(pids, "VmRSS"));
+        const hashedRun = await loadGet(t, BIG, { concurrency: 1, count: 1, hashEvery: 1 });
+        if (hashedRun.errors) {
+          failures.push(`${LABEL[t.id]}, ${opts.bigMib} MiB SHA-256 GET: ${hashedRun.firstError}`);
+        }
+        const cell = sec.big.get(t.id) ?? {
+          mbps: [],
+          cpuMs: [],
+          rssBeforeMb: [],
+          peakMb: [],
+          sampledMb: [],
+          other: [],
+          hashed: 0,
+          attempts: 0,
+        };
+        sec.big.set(t.id, cell);
+        cell.mbps.push(m.errors ? NaN : BIG / (m.p50 / 1000) / 1e6);
+        cell.cpuMs.push(t.id === "direct" ? NaN : m.proxyTicks / CLK_TCK * 1000);
+        cell.rssBeforeMb.push(pids.length ? before : NaN);
+        cell.peakMb.push(pids.length && reset ? rssMb(pids, "VmHWM") : NaN);
+        cell.sampledMb.push(pids.length ? sampled : NaN);
+        cell.other.push(m.other);
+        cell.hashed += hashedRun.hashed;
+        cell.attempts += m.attempts;
+      }
+    }
+    ok = true;
+  } finally {
+    for (const t of targets) await t.stop();
+    for (const t of targets) {
+      if (t.accessLog) sec.logLines.set(t.id, await countLines(t.accessLog));
+    }
+    targets = [];
+    await b.stop();
+    backend = undefined;
+    if (ok) await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    else log(`kept ${tmp} (logs of the failed section)`);
+  }
+  return sec;
+}
+
+// ---------------------------------------------------------------- run
+
+const startedAt = new Date();
+const t0 = performance.now();
+const loadavgBefore = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+const steal0 = machineTicks().steal;
+const gwMissing = await gatewayMissing();
+if (gwMissing) {
+  log(
+    `nginx-s3-gateway skipped (${gwMissing}); to include it: apt-get install -y nginx ` +
+      `libnginx-mod-http-js libnginx-mod-http-xslt-filter gettext-base`,
+  );
+}
+if (!useWrk) log("load generator: bench/load.ts (wrk not installed or --generator load)");
+const sections: Section[] = [];
+const onSignal = () => {
+  log("interrupted: stopping what was started");
+  Promise.all(targets.map((t) => t.stop())).finally(async () => {
+    await backend?.stop();
+    Deno.exit(130);
+  });
+};
+Deno.addSignalListener("SIGINT", onSignal);
+Deno.addSignalListener("SIGTERM", onSignal);
+try {
+  if (!opts.onlyRgw) sections.push(await section("noop", gwMissing));
+  if (opts.rgw) sections.push(await section("rgw", gwMissing));
+} finally {
+  await loadIn.write(new TextEncoder().encode(`{"cmd":"exit"}\n`)).catch(() => {});
+  await load.child.status;
+}
+const elapsedS = (performance.now() - t0) / 1000;
+const stealPct = (machineTicks().steal - steal0) / CLK_TCK / elapsedS /
+  navigator.hardwareConcurrency * 100;
+const loadavgAfter = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+
+// ---------------------------------------------------------------- report
+
+const f0 = (x: number) => Number.isNaN(x) ? "–" : x.toFixed(0);
+const f1 = (x: number) => Number.isNaN(x) ? "–" : x.toFixed(1);
+const f2 = (x: number) => Number.isNaN(x) ? "–" : x.toFixed(2);
+const sizeLabel = (n: number) => n >= MiB ? `${+(n / MiB).toFixed(0)} MiB` : `${n / KiB} KiB`;
+const head = await runText("git", ["rev-parse", "--short", "HEAD"]);
+const dirty = (await runText("git", ["status", "--porcelain", "--", "lib", "main.ts", "mod.ts"]))
+  .split("\n").filter(Boolean).map((l) => l.slice(3));
+const cpuModel = /^model name\s*:\s*(.*)$/m.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ??
+  "unknown";
+const pkg = async (name: string) =>
+  (await runText("dpkg-query", ["-W", "-f", "${Version}", name])) || "?";
+const columns = ORDER.filter((id) =>
+  sections.some((s) =>
+    s.small.some((row) => row.cells.has(id)) || s.big.has(id) || s.idleMb.has(id)
+  )
+);
+const cmdline0 = ["deno run -A bench/peers.ts", ...Deno.args].join(" ");
+
+const out: string[] = [];
+const p = (s = "") => out.push(s);
+p(`# osp and nginx-s3-gateway, side by side`);
+p();
+p(`- date: ${startedAt.toISOString()}; took ${f0(elapsedS)} s; command: \`${cmdline0}\``);
+p(
+  `- code: osp ${head || "?"}${
+    dirty.length ? ` + uncommitted changes in ${dirty.join(", ")} (the working tree ran)` : ""
+  }; nginx ${await pkg("nginx")}, njs ${await pkg("libnginx-mod-http-js")}${
+    useWrk ? `, wrk ${await pkg("wrk")}` : ""
+  }, Deno ${Deno.version.deno}`,
+);
+p(
+  `- machine: ${navigator.hardwareConcurrency} CPUs, ${cpuModel}, Linux ${Deno.osRelease()}; loadavg ${loadavgBefore} before, ${loadavgAfter} after; steal ${
+    f1(stealPct)
+  }%; everything (generator, proxies, backend) on these same cores`,
+);
+p(
+  `- load: ${
+    useWrk
+      ? "wrk -t1 (1 KiB and 1 MiB rows; osp gets one header-signed request, signed just before each run and replayed; the gateway unsigned ones; a Lua check of every status and body, byte for byte)"
+      : "bench/load.ts (every row; osp gets SigV4 per request, the gateway unsigned requests; every body compared byte for byte, SHA-256 on 1 in 10)"
+  }, and bench/load.ts for the ${opts.bigMib} MiB GET (one at a time, body compared byte for byte; one more untimed GET per column and round with its SHA-256 checked)`,
+);
+p(
+  `- runs: ${opts.durationS} s each, ${opts.rounds} round(s) per row (${opts.bigRounds} for the ${opts.bigMib} MiB GET), columns interleaved (rotated each round), medians shown; ${
+    opts.retries
+      ? `a run during which other processes kept more than ${opts.noisy} cores busy was run again (at most ${opts.retries} more time(s), the quietest kept)`
+      : "no run repeated for noise"
+  }`,
+);
+p(
+  `- proxy CPU: utime + stime from /proc (osp: its process, every thread and isolate; nginx: its worker) over the run ÷ requests; RSS: VmRSS (nginx: master + worker) after a 1 s warm-up, and VmHWM (reset just before) during one ${opts.bigMib} MiB GET, median over the rounds`,
+);
+p();
+
+const cellOf = (s: Section, key: string, id: string) =>
+  s.small.find((row) => row.key === key)?.cells.get(id);
+const ms = (x: number) => Number.isNaN(x) ? "–" : `${f2(x)} ms`;
+const us = (x: number) => Number.isNaN(x) ? "–" : `${f0(x)} µs`;
+type Row = [string, (s: Section, id: string) => string];
+const rowsFor = (s: Section): Row[] => {
+  const bk = s.backend === "noop" ? "no-op backend" : "RGW";
+  const small = (key: string, f: (c: SmallCell) => string) => (sec: Section, id: string) => {
+    const c = cellOf(sec, key, id);
+    return c ? f(c) : "–";
+  };
+  const k1 = `${KiB}|16`;
+  const k64 = `${KiB}|64`;
+  const m16 = `${MiB}|16`;
+  const bigDirect = median(s.big.get("direct")?.mbps ?? []);
+  const big = (sec: Section, id: string) => {
+    const c = sec.big.get(id);
+    if (!c) return "–";
+    const mb = median(c.mbps);
+    const ratio = id === "direct" ? "" : ` (${f2(mb / bigDirect)}×)`;
+    return `${f0(mb)} MB/s${ratio}${id === "direct" ? "" : `; ${f0(median(c.cpuMs))} ms`}`;
+  };
+  const rss = (sec: Section, id: string) => {
+    const c = sec.big.get(id);
+    const idle = sec.idleMb.get(id);
+    if (!c || idle === undefined) return "–";
+    return `${f0(idle)} / ${f0(median(c.peakMb))} MB`;
+  };
+  const rows: Row[] = [
+    [`1 KiB GET, ${bk}, c=16: req/s`, small(k1, (c) => f0(median(c.rps)))],
+  ];
+  if (s.backend === "noop") {
+    rows.push(
+      [`same: proxy CPU per request`, small(k1, (c) => us(median(c.cpuUs)))],
+      [`same: p99`, small(k1, (c) => ms(median(c.p99)))],
+      [`1 KiB GET, ${bk}, c=64: req/s`, small(k64, (c) => f0(median(c.rps)))],
+      [
+        `same: CPU per request; p99`,
+        small(k64, (c) => `${us(median(c.cpuUs))}; ${ms(median(c.p99))}`),
+      ],
+    );
+  } else {
+    rows[0] = [
+      `1 KiB GET, ${bk}, c=16: req/s; CPU per request`,
+      small(k1, (c) => `${f0(median(c.rps))}; ${us(median(c.cpuUs))}`),
+    ];
+  }
+  rows.push(
+    [
+      `1 MiB GET, ${bk}, c=16: req/s; CPU per request`,
+      small(m16, (c) => `${f0(median(c.rps))}; ${us(median(c.cpuUs))}`),
+    ],
+    [`${sizeLabel(BIG)} GET, ${bk}: MB/s (÷ direct); CPU per GET`, big],
+    [`RSS idle / peak during ${sizeLabel(BIG)} GET (${bk})`, rss],
+  );
+  return rows;
+};
+
+p(`| row | ${columns.map((id) => LABEL[id]).join(" | ")} |`);
+p(`|---|${columns.map(() => "---:").join("|")}|`);
+for (const s of sections) {
+  for (const [label, f] of rowsFor(s)) {
+    p(`| ${label} | ${columns.map((id) => f(s, id)).join(" | ")} |`);
+  }
+}
+p();
+if (!opts.rgw) p(`RGW rows: \`--rgw\`.`);
+for (const s of sections) {
+  if (s.gatewayNote) p(`${s.backend}: nginx-s3-gateway skipped (${s.gatewayNote}).`);
+}
+p();
+p(`## Every run`);
+p();
+p(
+  `Per cell: median (each round's value). "other" = the most cores other processes (not ours, not kernel threads) kept busy during one of its runs; "gen" = the load generator's CPU per request; "runs" = runs made, noisy ones run again included.`,
+);
+for (const s of sections) {
+  p();
+  p(`### ${s.desc}`);
+  p();
+  p(`| row | column | req/s | proxy CPU µs/req | p50 ms | p99 ms | gen µs/req | other | runs |`);
+  p(`|---|---|---:|---:|---:|---:|---:|---:|---:|`);
+  for (const row of s.small) {
+    for (const id of columns) {
+      const c = row.cells.get(id);
+      if (!c) continue;
+      const list = (xs: number[], f: (x: number) => string) =>
+        `${f(median(xs))} (${xs.map(f).join(", ")})`;
+      p(
+        `| ${sizeLabel(row.size)} c=${row.concurrency} | ${LABEL[id]} | ${list(c.rps, f0)} | ${
+          list(c.cpuUs, f0)
+        } | ${f2(median(c.p50))} | ${list(c.p99, f2)} | ${f0(median(c.genUs))} | ${
+          f2(Math.max(...c.other))
+        } | ${c.attempts} |`,
+      );
+    }
+  }
+  p();
+  p(
+    `| ${
+      sizeLabel(BIG)
+    } GET | MB/s | proxy CPU ms | RSS idle → before GET → peak (VmHWM) MB | sampled max RSS MB | SHA-256 checked | other | runs |`,
+  );
+  p(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+  for (const id of columns) {
+    const c = s.big.get(id);
+    if (!c) continue;
+    p(
+      `| ${LABEL[id]} | ${f0(median(c.mbps))} (${c.mbps.map(f0).join(", ")}) | ${
+        f0(median(c.cpuMs))
+      } (${c.cpuMs.map(f0).join(", ")}) | ${f0(s.idleMb.get(id) ?? NaN)} → ${
+        f0(median(c.rssBeforeMb))
+      } → ${f0(median(c.peakMb))} | ${f0(Math.max(...c.sampledMb))} | ${c.hashed} | ${
+        f2(Math.max(...c.other))
+      } | ${c.attempts} |`,
+    );
+  }
+  const lines = [...s.logLines].map(([id, n]) => `${LABEL[id as Target["id"]]} ${n}`);
+  p();
+  p(
+    `RSS at start (before any request), MB: ${
+      [...s.startMb].map(([id, mb]) => `${LABEL[id as Target["id"]]} ${f0(mb)}`).join(", ")
+    }. Access-log lines written: ${lines.join(", ")}.`,
+  );
+}
+if (failures.length) {
+  p();
+  p(`## Check failures`);
+  p();
+  for (const f of failures) p(`- ${f}`);
+}
+
+const text = out.join("\n") + "\n";
+console.log(text);
+await Deno.mkdir(opts.out.slice(0, opts.out.lastIndexOf("/")) || "/", { recursive: true });
+await Deno.writeTextFile(opts.out, text);
+log(`written to ${opts.out}`);
+Deno.exit(failures.length ? 1 : 0);

@@ -308,8 +308,8 @@ export class Metrics {
     this.#transfer.inc({ direction: "rx", bucket }, bytesIn);
     this.#transfer.inc({ direction: "tx", bucket }, bytesOut);
     if (r.presigned === "hit") this.#presignedHits.inc({ bucket });
-    if (r.anonymous) this.#anonymous.inc({ operation, bucket, status: String(r.status) });
     else if (r.presigned === "rejected") this.#presignedRejected.inc({ bucket });
+    if (r.anonymous) this.#anonymous.inc({ operation, bucket, status: String(r.status) });
     if (r.sigVersion !== undefined) this.#signatures.inc({ version: r.sigVersion });
     this.#requestDuration.observe(labels, amount(r.durationMs) / 1000);
     if (r.upstreamMs !== undefined) {

@@ -7,7 +7,7 @@
 //   re-signing for the backend), info-level access logs on stdout into a
 //   file, metrics on their own port. Three columns: as is, `--log-level
 //   warn`, `--threads 2`.
-// - nginx-s3-gateway: rendered by /work/shared/peers/render-nginx-s3-gateway.sh
+// - nginx-s3-gateway: rendered by ../shared/peers/render-nginx-s3-gateway.sh (beside the checkout)
 //   (KEEPALIVE=32, "+ keepalive", and as shipped, without upstream
 //   keep-alive), started with the command its README gives (plus
 //   `-g "daemon off;"`, so that nginx stays our child). It verifies nothing
@@ -128,7 +128,7 @@ function parseOptions(args: string[]) {
 const opts = parseOptions(Deno.args);
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const REPO = here("..");
-const RENDER = "/work/shared/peers/render-nginx-s3-gateway.sh";
+const RENDER = new URL("../../shared/peers/render-nginx-s3-gateway.sh", import.meta.url).pathname;
 const BUCKET = "bench";
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -13,7 +13,7 @@
 //   deno task s3tests --report DIR       # no run: compare DIR's junit XML again (after editing compare.ts)
 //   deno task s3tests --validator-yes    # with a validator that allows everything, Unknown operations included
 //
-// Environment: S3TESTS_DIR (default /work/shared/s3-tests, copied to a writable
+// Environment: S3TESTS_DIR (default ../shared/s3-tests beside the checkout, copied to a writable
 // temp dir), S3TESTS_PYTHON (default /usr/bin/python3).
 import { serve } from "../../mod.ts";
 import type { ProxyConfig } from "../../mod.ts";
@@ -21,7 +21,8 @@ import { rgwInstalled, startOwnedRgw } from "../_rgw.ts";
 import { classify, GAINED_NOTES, type Outcome, parseJunit } from "./compare.ts";
 
 const DOCS = new URL("../../docs/s3-tests.md", import.meta.url);
-const SRC = Deno.env.get("S3TESTS_DIR") ?? "/work/shared/s3-tests";
+const SRC = Deno.env.get("S3TESTS_DIR") ??
+  new URL("../../../shared/s3-tests", import.meta.url).pathname;
 const PYTHON = Deno.env.get("S3TESTS_PYTHON") ?? "/usr/bin/python3";
 const DESELECT = "s3tests/functional/test_s3.py::test_upload_part_copy_percent_encoded_key";
 const FILES = ["s3tests/functional/test_s3.py", "s3tests/functional/test_headers.py"];
@@ -397,7 +398,7 @@ function report(direct: Run, viaOsp: Run): string {
     `- date: ${date}`,
     `- osp commit: \`${commit}\`${dirty ? " (with uncommitted changes)" : ""}`,
     `- backend: ${rgwVersion}`,
-    "- command: `deno task s3tests` (tests/s3tests/run.ts; snapshot and how it is run: /work/shared/s3-tests/README.md)",
+    "- command: `deno task s3tests` (tests/s3tests/run.ts; snapshot and how it is run: `../shared/s3-tests/README.md` beside the checkout)",
     `- subset: \`-m "$(cat subset-marker.txt)"\` over \`${
       FILES.join(" ")
     }\`, \`--deselect ${DESELECT}\``,

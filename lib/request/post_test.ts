@@ -295,6 +295,7 @@ Deno.test("post: SigV2 forms: wrong signature, tampered policy, expiry, conditio
     [v2({ expiration: NOW - 1000 }), 403, "AccessDenied"],
     [v2({ conditions: V2_CONDITIONS().slice(0, 3) }), 403, "AccessDenied"],
     [v2({ conditions: V2_CONDITIONS([["content-length-range", 0, 3]]) }), 400, "EntityTooLarge"],
+    [v2({ fields: { key: "up/x", bucket: "other" }, conditions: [] }), 403, "AccessDenied"],
   ];
   for (const [request, status, expected] of cases) {
     const response = await handle(request);

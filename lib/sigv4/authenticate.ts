@@ -250,7 +250,11 @@ function formObjectKey(request: PostPolicyRequest, bucket: string): string {
   const key = formKey(request.fields, request.filename);
   const named = request.fields.get("bucket");
   if (named !== undefined && named !== bucket) {
-    throw new S3Error("InvalidArgument", "The form's bucket field is not the bucket posted to");
+    // As S3 answers it (its policy's bucket condition fails on the bucket posted to).
+    throw new S3Error(
+      "AccessDenied",
+      "Invalid according to Policy: the form's bucket field is not the bucket posted to",
+    );
   }
   return key;
 }

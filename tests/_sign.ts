@@ -263,6 +263,11 @@ export interface PostFormOptions {
   signature?: string;
   /** Change the policy after signing. */
   tamper?: (policy: string) => string;
+  /**
+   * 4 (default): a SigV4 form; 2: a SigV2 form (`AWSAccessKeyId`, `policy`,
+   * `signature` = base64 HMAC-SHA1 of the policy); 0: no credentials, no policy.
+   */
+  sigVersion?: 4 | 2 | 0;
 }
 
 /** Builds a signed form upload as a browser would send it (file last, `--boundary--\r\n`). */
@@ -274,11 +279,14 @@ export function postForm(
   const region = options.region ?? "us-east-1";
   const scope = { date: datetime.slice(0, 8), region, service: "s3" };
   const credential = `${options.accessKey}/${scope.date}/${region}/s3/aws4_request`;
-  const auth = {
-    "x-amz-algorithm": "AWS4-HMAC-SHA256",
-    "x-amz-credential": credential,
-    "x-amz-date": datetime,
-  };
+  const version = options.sigVersion ?? 4;
+  const auth: Record<string, string> = version === 4
+    ? {
+      "x-amz-algorithm": "AWS4-HMAC-SHA256",
+      "x-amz-credential": credential,
+      "x-amz-date": datetime,
+    }
+    : {};
   const conditions = options.conditions ?? [
     { bucket: options.bucket },
     ...Object.entries(options.fields).map(([k, v]) => ({ [k]: v })),
@@ -290,13 +298,15 @@ export function postForm(
   });
   const policy = btoa(utf8ByteString(policyJson));
   const sig = options.signature ??
-    signature(deriveSigningKey(options.secretKey, scope), policy);
-  const all: Record<string, string> = {
-    ...options.fields,
-    ...auth,
-    policy: options.tamper ? options.tamper(policy) : policy,
-    "x-amz-signature": sig,
-  };
+    (version === 2
+      ? createHmac("sha1", options.secretKey).update(policy).digest("base64")
+      : signature(deriveSigningKey(options.secretKey, scope), policy));
+  const sent = options.tamper ? options.tamper(policy) : policy;
+  const all: Record<string, string> = version === 0
+    ? { ...options.fields }
+    : version === 2
+    ? { ...options.fields, AWSAccessKeyId: options.accessKey, policy: sent, signature: sig }
+    : { ...options.fields, ...auth, policy: sent, "x-amz-signature": sig };
   const boundary = options.boundary ?? "----osptestboundary7MA4YWxkTrZu0gW";
   const enc = new TextEncoder();
   const parts: Uint8Array[] = [];

@@ -14,7 +14,7 @@ import json, os, sys, boto3, requests
 from botocore.config import Config
 s3 = boto3.client("s3", endpoint_url=os.environ["OSP_ENDPOINT"], region_name="us-east-1",
     aws_access_key_id=os.environ["KEY"], aws_secret_access_key=os.environ["SECRET"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    config=Config(signature_version=os.environ["SIGV"], s3={"addressing_style": "path"}))
 out = {}
 for spec in json.load(sys.stdin):
     out[spec["name"]] = s3.generate_presigned_post(os.environ["BUCKET"], spec["key"],
@@ -44,7 +44,12 @@ async function hasBoto(): Promise<boolean> {
   return ok;
 }
 
-async function presign(env: RgwEnv, specs: unknown[]): Promise<Record<string, Presigned>> {
+/** Presigns with boto3: `s3v4` (SigV4 forms) or `s3` (SigV2 forms: AWSAccessKeyId, signature). */
+async function presign(
+  env: RgwEnv,
+  specs: unknown[],
+  signatureVersion: "s3v4" | "s3" = "s3v4",
+): Promise<Record<string, Presigned>> {
   const child = new Deno.Command(PYTHON, {
     args: ["-c", PRESIGN],
     env: {
@@ -53,6 +58,7 @@ async function presign(env: RgwEnv, specs: unknown[]): Promise<Record<string, Pr
       KEY: CLIENT.accessKey,
       SECRET: CLIENT.secretKey,
       BUCKET: env.buckets.path,
+      SIGV: signatureVersion,
     },
     stdin: "piped",
     stdout: "piped",
@@ -138,6 +144,30 @@ Deno.test({ name: "rgw post: boto3 presigned POST forms through osp", ...RGW_TES
       assert.equal(new TextDecoder().decode(got.bytes), "hello from requests");
       assert.equal(got.contentType, "text/plain");
       assert.equal(got.metadata?.owner, "alice");
+    });
+
+    await t.step("SigV2 forms (signature_version 's3'): 204 and the bytes on RGW", async () => {
+      const v2 = await presign(env, [
+        {
+          name: "v2",
+          key: "v2/${filename}",
+          fields: { "Content-Type": "text/plain" },
+          conditions: [{ "Content-Type": "text/plain" }],
+        },
+      ], "s3");
+      assert.ok("AWSAccessKeyId" in v2.v2.fields && "signature" in v2.v2.fields);
+      assert.ok(!("x-amz-signature" in v2.v2.fields));
+      const r = (v2 as unknown as Record<string, { status: number; body: string }>)._requests;
+      assert.equal(r.status, 204, r.body);
+      const got = await stored(env, "v2/hello.txt");
+      assert.equal(new TextDecoder().decode(got!.bytes), "hello from requests");
+      assert.equal(got!.contentType, "text/plain");
+      const bad = await post(v2.v2, "x", (f) => {
+        f.signature = f.signature.replace(/^./, (c) => c === "A" ? "B" : "A");
+      });
+      assert.equal(bad.status, 403);
+      assert.match(await bad.text(), /<Code>SignatureDoesNotMatch<\/Code>/);
+      assert.ok(await absent(env, "v2/photo.bin"));
     });
 
     await t.step("fetch FormData (small file): 204; the object's SHA-256 on RGW", async () => {

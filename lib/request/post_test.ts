@@ -27,7 +27,7 @@ const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, as
 });
 addEventListener("unload", () => backend.shutdown());
 
-function handlerFor(config: Partial<ProxyConfig> = {}) {
+function handlerFor(config: Partial<ProxyConfig> = {}, bucket: { anonymous?: string[] } = {}) {
   const { pipeline } = testPipeline({
     config: {
       cosMap: {
@@ -40,6 +40,7 @@ function handlerFor(config: Partial<ProxyConfig> = {}) {
           accessKey: "backend-ak",
           secretKey: "backend-secret",
           ttl: 0,
+          ...bucket,
         },
       },
       ...config,
@@ -247,4 +248,143 @@ Deno.test("post: a virtual-host form and the default route", async () => {
   assert.equal(response.status, 204, await response.clone().text());
   assert.equal(seen[0].url, "http://backend.test:9000/be-data/v/k");
   assert.equal(response.headers.get("location"), "http://data.proxy.test:8080/v/k");
+});
+
+// SigV2 forms (ceph/s3-tests, boto3 with signature_version 's3'): AWSAccessKeyId,
+// policy, signature = base64(HMAC-SHA1(secret, policy)).
+const V2_CONDITIONS = (extra: unknown[] = []) => [
+  { bucket: "data" },
+  ["starts-with", "$key", "up/"],
+  { "Content-Type": "text/plain" },
+  ["starts-with", "$x-amz-meta-note", ""],
+  ...extra,
+];
+
+Deno.test("post: a SigV2 form is verified and becomes the PUT of its file", async () => {
+  const asked: ValidatorRequest[] = [];
+  const { handle, seen } = handlerFor({
+    validator: (_t, _b, r) => {
+      asked.push(r);
+      return true;
+    },
+  });
+  const response = await handle(formRequest({ sigVersion: 2, conditions: V2_CONDITIONS() }));
+  assert.equal(response.status, 204, await response.clone().text());
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].method, "PUT");
+  assert.equal(seen[0].url, "http://backend.test:9000/be-data/up/a.txt");
+  assert.equal(new TextDecoder().decode(seen[0].body), "hello form");
+  assert.equal(seen[0].headers.get("content-type"), "text/plain");
+  assert.equal(seen[0].headers.get("x-amz-meta-note"), "hi");
+  assert.match(seen[0].headers.get("authorization")!, /Credential=backend-ak\//);
+  assert.equal(asked.length, 1);
+  assert.equal(asked[0].operation, "PutObject");
+  assert.equal(asked[0].key, "up/a.txt");
+});
+
+Deno.test("post: SigV2 forms: wrong signature, tampered policy, expiry, conditions, sigV2 off", async () => {
+  const { handle, seen } = handlerFor();
+  const v2 = (options: Partial<PostFormOptions> = {}) =>
+    formRequest({ sigVersion: 2, conditions: V2_CONDITIONS(), ...options });
+  const cases: [Request, number, string][] = [
+    [v2({ secretKey: "wrong" }), 403, "SignatureDoesNotMatch"],
+    [v2({ signature: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" }), 403, "SignatureDoesNotMatch"],
+    [v2({ signature: "" }), 403, "SignatureDoesNotMatch"],
+    [v2({ tamper: (p) => p.replace(/.$/, "") + "A" }), 403, "SignatureDoesNotMatch"],
+    [v2({ accessKey: "nobody" }), 403, "InvalidAccessKeyId"],
+    [v2({ expiration: NOW - 1000 }), 403, "AccessDenied"],
+    [v2({ conditions: V2_CONDITIONS().slice(0, 3) }), 403, "AccessDenied"],
+    [v2({ conditions: V2_CONDITIONS([["content-length-range", 0, 3]]) }), 400, "EntityTooLarge"],
+    [v2({ fields: { key: "up/x", bucket: "other" }, conditions: [] }), 403, "AccessDenied"],
+  ];
+  for (const [request, status, expected] of cases) {
+    const response = await handle(request);
+    assert.equal(response.status, status);
+    assert.equal(await code(response), expected);
+  }
+  const off = handlerFor({ sigV2: false });
+  const disabled = await off.handle(v2());
+  assert.equal(disabled.status, 403);
+  assert.match(await disabled.text(), /Signature Version 2 is disabled/);
+  assert.equal(seen.length + off.seen.length, 0);
+});
+
+Deno.test("post: a SigV2 form's fields are case-insensitive; mixed with SigV4 is refused", async () => {
+  const { handle, seen } = handlerFor();
+  const request = formRequest({ sigVersion: 2, conditions: V2_CONDITIONS() });
+  const text = new TextDecoder().decode(await request.arrayBuffer())
+    .replace('name="AWSAccessKeyId"', 'name="awsaccesskeyid"')
+    .replace('name="signature"', 'name="Signature"')
+    .replace('name="policy"', 'name="Policy"');
+  const body = new TextEncoder().encode(text);
+  const response = await handle(
+    new Request(BASE + "/data", {
+      method: "POST",
+      headers: {
+        "content-type": request.headers.get("content-type")!,
+        "content-length": String(body.length),
+      },
+      body,
+    }),
+  );
+  assert.equal(response.status, 204, await response.clone().text());
+  assert.equal(seen.length, 1);
+  const mixed = await handle(
+    formRequest({
+      sigVersion: 2,
+      conditions: V2_CONDITIONS(),
+      fields: {
+        key: "up/${filename}",
+        "Content-Type": "text/plain",
+        "x-amz-meta-note": "hi",
+        "x-amz-signature": "0".repeat(64),
+      },
+    }),
+  );
+  assert.equal(mixed.status, 400);
+  assert.equal(await code(mixed), "InvalidArgument");
+});
+
+Deno.test("post: the presign use cap keys on a SigV2 form's signature", async () => {
+  const capped = handlerFor({ maxPresignUrlUsageAttempts: 1 });
+  const form = () => formRequest({ sigVersion: 2, conditions: V2_CONDITIONS() });
+  assert.equal((await capped.handle(form())).status, 204);
+  const again = await capped.handle(form());
+  assert.equal(again.status, 403);
+  assert.match(await again.text(), /use limit/);
+  assert.equal(capped.seen.length, 1);
+});
+
+Deno.test("post: a form without credentials nor policy is 403, unless the bucket is public-write", async () => {
+  const anonymousForm = (fields: Record<string, string> = { key: "pub/${filename}" }) =>
+    formRequest({ sigVersion: 0, fields });
+  const closed = handlerFor();
+  const refused = await closed.handle(anonymousForm());
+  assert.equal(refused.status, 403);
+  assert.equal(await code(refused), "AccessDenied");
+  assert.equal(closed.seen.length, 0);
+
+  const asked: [string | null, ValidatorRequest][] = [];
+  const open = handlerFor({
+    validator: (token, _b, r) => {
+      asked.push([token, r]);
+      return true;
+    },
+  }, { anonymous: ["PutObject"] });
+  const ok = await open.handle(anonymousForm({ key: "pub/${filename}", "Content-Type": "text/x" }));
+  assert.equal(ok.status, 204, await ok.clone().text());
+  assert.equal(open.seen.length, 1);
+  assert.equal(open.seen[0].url, "http://backend.test:9000/be-data/pub/a.txt");
+  assert.equal(open.seen[0].headers.get("content-type"), "text/x");
+  assert.equal(new TextDecoder().decode(open.seen[0].body), "hello form");
+  assert.deepEqual(asked.map(([t, r]) => [t, r.operation, r.key]), [
+    [null, "PutObject", "pub/a.txt"],
+  ]);
+  // An ACL (x-amz-acl) is refused to anonymous callers as for an unsigned PUT.
+  const acl = await open.handle(anonymousForm({ key: "pub/x", acl: "public-read" }));
+  assert.equal(acl.status, 403);
+  // A policy without credentials is not anonymous: its credentials are missing.
+  const noCreds = await open.handle(anonymousForm({ key: "pub/x", policy: "e30=" }));
+  assert.equal(noCreds.status, 400);
+  assert.equal(open.seen.length, 1);
 });

@@ -17,6 +17,7 @@ import {
   selectsOperation,
 } from "../s3ops/operation.ts";
 import {
+  anonymousPostRequest,
   anonymousRequest,
   authenticate,
   authenticatePostPolicy,
@@ -25,7 +26,7 @@ import {
 import { readPostForm } from "../s3ops/post_form.ts";
 import { type PostUpload, postUpload } from "../s3ops/post_object.ts";
 import { checkAnonymousHeaders, hasNoCredentials } from "../sigv4/anonymous.ts";
-import { isPresignParam } from "../sigv4/parse_authorization.ts";
+import { isAnonymousForm, isPresignParam } from "../sigv4/parse_authorization.ts";
 import { SIGV2_SUBRESOURCES } from "../sigv4/sigv2.ts";
 import { checkSignedHeaderNames, droppedHeaderNames } from "./client_headers.ts";
 import { bucketFor, type Pipeline, type RequestState } from "./context.ts";
@@ -211,8 +212,11 @@ function checkSigV2Coverage(verified: VerifiedRequest): void {
 
 /**
  * A browser form upload: its fields are read (bounded) up to the file, its
- * policy verified by `authenticatePostPolicy`, which makes the PutObject of
- * the form's key that the rest of the pipeline sees; RGW never sees a form.
+ * policy verified by `authenticatePostPolicy` (SigV4 or SigV2), which makes
+ * the PutObject of the form's key that the rest of the pipeline sees; RGW
+ * never sees a form. A form without credentials nor policy is an anonymous
+ * PutObject, allowed only where the bucket lists PutObject in `anonymous`
+ * (the validator is still asked, with a null token).
  */
 async function routeForm(
   pipeline: Pipeline,
@@ -237,15 +241,27 @@ async function routeForm(
     contentLength: Number(lengthText),
   });
   try {
-    const verified = await authenticatePostPolicy({ target, ...form }, {
-      now: config.clock(),
-      clockSkewMs: config.clockSkewMs,
-      secretFor: (ak) => credentials.secretFor(ak),
-      signingKeys,
-      skipSignatureValidation: config.skipSignatureValidation,
-    });
-    state.accessKey = verified.token ?? undefined;
-    state.sigVersion = "4";
+    let verified: VerifiedRequest;
+    if (isAnonymousForm(form.fields)) {
+      // No credentials and no policy: S3 accepts it on a public-write bucket only.
+      state.anonymous = true;
+      if (bucket === undefined || !bucket.anonymous.has("PutObject")) {
+        throw new S3Error("AccessDenied", "Anonymous requests are not allowed; sign the request");
+      }
+      verified = anonymousPostRequest({ target, ...form });
+      checkAnonymousHeaders(verified.headers);
+    } else {
+      verified = await authenticatePostPolicy({ target, ...form }, {
+        now: config.clock(),
+        clockSkewMs: config.clockSkewMs,
+        secretFor: (ak) => credentials.secretFor(ak),
+        signingKeys,
+        skipSignatureValidation: config.skipSignatureValidation,
+        sigV2: config.sigV2,
+      });
+      state.accessKey = verified.token ?? undefined;
+      state.sigVersion = verified.auth.version === 2 ? "2" : "4";
+    }
     checkRequestShape(pipeline, verified, state);
     const key = verified.target.key!;
     if (bucket?.strictKeyPaths) checkKeyPath(key);

@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
 import { S3Error } from "./errors.ts";
-import { freshState, presignedV2, routed, signed, signedV2, testPipeline } from "./_test_util.ts";
+import { postForm } from "../../tests/_sign.ts";
+import {
+  BASE,
+  CLIENT,
+  freshState,
+  NOW,
+  presignedV2,
+  routed,
+  signed,
+  signedV2,
+  testPipeline,
+} from "./_test_util.ts";
 
 async function routeOf(request: Request, config = {}) {
   const { pipeline } = testPipeline({ config });
@@ -174,4 +185,28 @@ Deno.test("route: sigV2 false refuses SigV2 with AccessDenied", async () => {
   await refused(signedV2("GET", "/data/k"), "AccessDenied", { sigV2: false });
   await refused(presignedV2("GET", "/data/k"), "AccessDenied", { sigV2: false });
   await routeOf(signed("GET", "/data/k"), { sigV2: false });
+});
+
+Deno.test("route: a SigV2 form names its signature version 2, a SigV4 one 4", async () => {
+  for (const sigVersion of [2, 4] as const) {
+    const { body, contentType } = postForm({
+      ...CLIENT,
+      time: NOW,
+      bucket: "data",
+      fields: { key: "k" },
+      file: "x",
+      sigVersion,
+    });
+    const { routed, state } = await routeOf(
+      new Request(BASE + "/data", {
+        method: "POST",
+        headers: { "content-type": contentType, "content-length": String(body.length) },
+        body,
+      }),
+    );
+    assert.equal(routed.kind === "bucket" && routed.form !== undefined, true);
+    assert.equal(routed.verified.auth.kind, "post-policy");
+    assert.equal(routed.verified.auth.version, sigVersion);
+    assert.deepEqual([state.accessKey, state.sigVersion], ["stage-client", String(sigVersion)]);
+  }
 });

@@ -4,12 +4,13 @@
  * re-signing accepts (through the validator's yes). Only this module makes
  * one: {@linkcode authenticate} for a signed request,
  * {@linkcode authenticatePostPolicy} for a browser form upload (as the PUT it
- * becomes), {@linkcode anonymousRequest} for an unsigned one on a bucket open
- * to anonymous callers.
+ * becomes), {@linkcode anonymousRequest} and {@linkcode anonymousPostRequest}
+ * for an unsigned request or form on a bucket open to anonymous callers.
  *
  * @module
  */
 import {
+  isAnonymousForm,
   parseAuthorization,
   type ParsedAuthorization,
   parsePayloadMode,
@@ -236,75 +237,117 @@ export interface PostPolicyRequest {
   fileLength: number;
 }
 
+/** The bucket a form is posted to (`POST /{bucket}`). */
+function formBucket(target: RequestTarget): string {
+  if (target.bucket === undefined || target.key !== undefined) {
+    throw new S3Error("MethodNotAllowed", "Form uploads are posted to a bucket: POST /{bucket}");
+  }
+  return target.bucket;
+}
+
+/** The object key of a form, and its `bucket` field checked against the bucket posted to. */
+function formObjectKey(request: PostPolicyRequest, bucket: string): string {
+  const key = formKey(request.fields, request.filename);
+  const named = request.fields.get("bucket");
+  if (named !== undefined && named !== bucket) {
+    // As S3 answers it (its policy's bucket condition fails on the bucket posted to).
+    throw new S3Error(
+      "AccessDenied",
+      "Invalid according to Policy: the form's bucket field is not the bucket posted to",
+    );
+  }
+  return key;
+}
+
+/** The target of the PUT a form amounts to: its key in the bucket posted to. */
+function formTarget(target: RequestTarget, bucket: string, key: string): RequestTarget {
+  const rawKey = uriEncode(key, { keepSlash: true });
+  const rawPath = target.style === "virtual" ? `/${rawKey}` : `/${uriEncode(bucket)}/${rawKey}`;
+  return { ...target, rawPath, rawQuery: "", params: [], rawKey, key };
+}
+
 /**
- * Authenticates a browser form upload: the SigV4 signature over its base64
- * policy (the signing key from the client's secret and the form's credential
- * scope; constant-time compare), then the policy's expiration and every
- * condition against the form. The result is the request the form amounts
- * to, a PUT of the file to the form's key with the headers its fields name
- * (`formHeaders`), so the validator, the use cap and re-signing see it as
- * any other PutObject. Throws an S3Error otherwise.
+ * Authenticates a browser form upload: the signature over its base64 policy
+ * (SigV4: the signing key from the client's secret and the form's credential
+ * scope; SigV2: HMAC-SHA1 with the secret, unless `sigV2` is false), compared
+ * in constant time, then the policy's expiration and every condition against
+ * the form. The result is the request the form amounts to, a PUT of the file
+ * to the form's key with the headers its fields name (`formHeaders`), so the
+ * validator, the use cap and re-signing see it as any other PutObject.
+ * Throws an S3Error otherwise.
  */
 export async function authenticatePostPolicy(
   request: PostPolicyRequest,
   options: AuthenticateOptions,
 ): Promise<VerifiedRequest> {
   const { target, fields, fileLength } = request;
-  const bucket = target.bucket;
-  if (bucket === undefined || target.key !== undefined) {
-    throw new S3Error("MethodNotAllowed", "Form uploads are posted to a bucket: POST /{bucket}");
-  }
-  const creds = parsePostCredentials(fields);
+  const bucket = formBucket(target);
+  const creds = parsePostCredentials(fields, { sigV2: options.sigV2 });
   const policyText = fields.get("policy");
   if (policyText === undefined) {
     throw new S3Error("InvalidArgument", "Bucket POST must contain a field named 'policy'.");
   }
   let signingKey: Uint8Array | undefined;
   if (!options.skipSignatureValidation) {
-    const secret = await options.secretFor(creds.accessKey);
-    if (secret === null) {
-      throw new S3Error(
-        "InvalidAccessKeyId",
-        "The AWS access key Id you provided does not exist in our records.",
-      );
-    }
-    signingKey = options.signingKeys.get(secret, creds.scope);
+    const secret = await secretOf(creds.accessKey, options);
     // The string to sign of a POST policy is the base64 policy itself.
-    if (!signaturesEqual(signature(signingKey, policyText), creds.signature)) {
-      throw new S3Error(
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-      );
+    let expected: string;
+    if (creds.version === 2) {
+      expected = signV2(secret, policyText);
+    } else {
+      signingKey = options.signingKeys.get(secret, creds.scope);
+      expected = signature(signingKey, policyText);
     }
+    if (!signaturesEqual(expected, creds.signature)) throw signatureMismatch();
   }
-  if (creds.timeMs - options.now > options.clockSkewMs) {
+  if (creds.version === 4 && creds.timeMs - options.now > options.clockSkewMs) {
     throw new S3Error("AccessDenied", "Request is not valid yet");
   }
   const policy = parsePostPolicy(policyText);
-  const key = formKey(fields, request.filename);
-  const formBucket = fields.get("bucket");
-  if (formBucket !== undefined && formBucket !== bucket) {
-    throw new S3Error("InvalidArgument", "The form's bucket field is not the bucket posted to");
-  }
+  const key = formObjectKey(request, bucket);
   checkPostPolicy(policy, { fields, bucket, key, fileLength, now: options.now });
-  const headers = formHeaders(fields, fileLength);
-  const rawKey = uriEncode(key, { keepSlash: true });
-  const rawPath = target.style === "virtual" ? `/${rawKey}` : `/${uriEncode(bucket)}/${rawKey}`;
+  const common = {
+    kind: "post-policy" as const,
+    signedHeaders: [],
+    payloadHash: UNSIGNED_PAYLOAD,
+    payload: { kind: "unsigned" as const },
+    expirationMs: policy.expirationMs,
+  };
   return {
     [verified]: true,
     method: "PUT",
-    target: { ...target, rawPath, rawQuery: "", params: [], rawKey, key },
-    headers,
+    target: formTarget(target, bucket, key),
+    headers: formHeaders(fields, fileLength),
+    auth: { ...creds, ...common },
+    token: creds.accessKey,
+    signingKey,
+  };
+}
+
+/**
+ * The verified form of a browser form upload without credentials and
+ * without policy, which the route makes only for a bucket that lets
+ * anonymous callers PutObject (a public-write bucket, as S3 accepts such a
+ * form): the PUT of the file to the form's key, with no token.
+ */
+export function anonymousPostRequest(request: PostPolicyRequest): VerifiedRequest {
+  if (!isAnonymousForm(request.fields)) {
+    throw new S3Error("AccessDenied", "The form carries credentials or a policy");
+  }
+  const bucket = formBucket(request.target);
+  const key = formObjectKey(request, bucket);
+  return {
+    [verified]: true,
+    method: "PUT",
+    target: formTarget(request.target, bucket, key),
+    headers: formHeaders(request.fields, request.fileLength),
     auth: {
-      version: 4,
-      kind: "post-policy",
-      ...creds,
+      version: 0,
+      kind: "anonymous",
       signedHeaders: [],
       payloadHash: UNSIGNED_PAYLOAD,
       payload: { kind: "unsigned" },
-      expirationMs: policy.expirationMs,
     },
-    token: creds.accessKey,
-    signingKey,
+    token: null,
   };
 }

@@ -119,25 +119,13 @@ export interface AnonymousAuthorization {
   payload: PayloadMode;
 }
 
-/**
- * Credentials of a browser form upload (POST policy): the signature is over
- * the base64 policy, which osp checked against the form; the file goes to
- * the backend unsigned (UNSIGNED-PAYLOAD), its length checked by osp.
- */
-export interface PostPolicyAuthorization {
-  /** The policy is signed with SigV4. */
-  version: 4;
+/** What the credentials of a browser form upload (POST policy) have, whatever the signature version. */
+interface PostPolicyCredentials {
   /** Discriminant. */
   kind: "post-policy";
-  /** The client's access key id (`x-amz-credential`). */
+  /** The client's access key id (`x-amz-credential`, or `AWSAccessKeyId` in a SigV2 form). */
   accessKey: string;
-  /** The credential scope. */
-  scope: Scope;
-  /** `x-amz-date`. */
-  datetime: string;
-  /** `x-amz-date` in epoch ms. */
-  timeMs: number;
-  /** The form's `x-amz-signature` (keys the presign use cap). */
+  /** The form's signature over its base64 policy (keys the presign use cap). */
   signature: string;
   /** None: there are no signed headers. */
   signedHeaders: readonly string[];
@@ -149,31 +137,98 @@ export interface PostPolicyAuthorization {
   expirationMs: number;
 }
 
+/**
+ * Credentials of a browser form upload signed with SigV4: the signature is
+ * over the base64 policy, which osp checked against the form; the file goes
+ * to the backend unsigned (UNSIGNED-PAYLOAD), its length checked by osp.
+ */
+export interface SigV4PostPolicyAuthorization extends PostPolicyCredentials {
+  /** The policy is signed with SigV4. */
+  version: 4;
+  /** The credential scope. */
+  scope: Scope;
+  /** `x-amz-date`. */
+  datetime: string;
+  /** `x-amz-date` in epoch ms. */
+  timeMs: number;
+}
+
+/**
+ * Credentials of a browser form upload signed with SigV2 (`AWSAccessKeyId`,
+ * `signature` = base64 HMAC-SHA1 of the base64 policy): no scope, no date.
+ */
+export interface SigV2PostPolicyAuthorization extends PostPolicyCredentials {
+  /** The policy is signed with SigV2. */
+  version: 2;
+}
+
+/** Credentials of a browser form upload (POST policy), SigV4 or SigV2. */
+export type PostPolicyAuthorization = SigV4PostPolicyAuthorization | SigV2PostPolicyAuthorization;
+
 /** How a verified request was authorized: signed (SigV4 or SigV2), a POST policy, or anonymous. */
 export type ParsedAuthorization =
   | SignedAuthorization
   | PostPolicyAuthorization
   | AnonymousAuthorization;
 
+/** The credentials a form upload carries, before its signature is checked. */
+export type PostCredentials =
+  | {
+    version: 4;
+    accessKey: string;
+    scope: Scope;
+    datetime: string;
+    timeMs: number;
+    signature: string;
+  }
+  | { version: 2; accessKey: string; signature: string };
+
+/** Form fields that carry SigV4 credentials. */
+const SIGV4_POST_FIELDS = ["x-amz-algorithm", "x-amz-credential", "x-amz-signature"];
+/** Form fields that carry SigV2 credentials. */
+const SIGV2_POST_FIELDS = ["awsaccesskeyid", "signature"];
+
+/** True when a form carries no credential field at all (SigV4 or SigV2) and no policy. */
+export function isAnonymousForm(fields: ReadonlyMap<string, string>): boolean {
+  return !fields.has("policy") &&
+    ![...SIGV4_POST_FIELDS, ...SIGV2_POST_FIELDS].some((name) => fields.has(name));
+}
+
 /**
- * The credentials of a form upload, from its `x-amz-algorithm`,
- * `x-amz-credential` and `x-amz-date` fields (SigV2 forms are refused).
+ * The credentials of a form upload (field names lower case): SigV4 from its
+ * `x-amz-algorithm`, `x-amz-credential`, `x-amz-date` and `x-amz-signature`
+ * fields, SigV2 from `AWSAccessKeyId` and `signature` (refused with 403 when
+ * `sigV2` is false). A form with both kinds is refused.
  */
 export function parsePostCredentials(
   fields: ReadonlyMap<string, string>,
-): { accessKey: string; scope: Scope; datetime: string; timeMs: number; signature: string } {
+  options: ParseAuthorizationOptions = {},
+): PostCredentials {
   const bad = (msg: string) => new S3Error("InvalidArgument", `Invalid POST form: ${msg}`);
-  if (fields.has("awsaccesskeyid") || fields.has("signature")) {
-    throw new S3Error(
-      "AccessDenied",
-      "Signature Version 2 POST forms are not supported; sign the policy with AWS Signature Version 4",
-    );
-  }
-  const get = (name: string) => {
+  const get = (name: string, shown = name) => {
     const value = fields.get(name);
-    if (value === undefined) throw bad(`Bucket POST must contain a field named '${name}'.`);
+    if (value === undefined) throw bad(`Bucket POST must contain a field named '${shown}'.`);
     return value;
   };
+  const sigV2 = SIGV2_POST_FIELDS.some((name) => fields.has(name));
+  if (sigV2) {
+    if (SIGV4_POST_FIELDS.some((name) => fields.has(name))) {
+      throw bad(
+        "Only one auth mechanism allowed: SigV4 (x-amz-*) or SigV2 (AWSAccessKeyId) fields",
+      );
+    }
+    if (options.sigV2 === false) {
+      throw new S3Error(
+        "AccessDenied",
+        "Signature Version 2 is disabled; sign the policy with AWS Signature Version 4",
+      );
+    }
+    const accessKey = get("awsaccesskeyid", "AWSAccessKeyId");
+    if (accessKey === "") throw bad("AWSAccessKeyId is empty");
+    // Any other value than the base64 HMAC-SHA1 fails the compare: 403 as S3.
+    const signature = get("signature", "Signature");
+    return { version: 2, accessKey, signature };
+  }
   const algorithm = get("x-amz-algorithm");
   if (algorithm !== ALGORITHM) throw bad(`x-amz-algorithm must be ${ALGORITHM}`);
   const { accessKey, scope } = parseCredential(get("x-amz-credential"), bad);
@@ -181,7 +236,7 @@ export function parsePostCredentials(
   const timeMs = checkTime(datetime, scope.date, bad);
   const signature = get("x-amz-signature");
   if (!/^[0-9a-f]{64}$/.test(signature)) throw bad("x-amz-signature must be 64 hex digits");
-  return { accessKey, scope, datetime, timeMs, signature };
+  return { version: 4, accessKey, scope, datetime, timeMs, signature };
 }
 
 /**

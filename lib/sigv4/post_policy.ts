@@ -3,7 +3,7 @@
  * checked against the form as S3 checks it — the expiration, every
  * condition (`eq`, `starts-with`, `content-length-range`, exact matches),
  * and that every form field is covered by a condition (but `x-amz-signature`,
- * `file`, `policy` and `x-ignore-*`). Pure: the clock is passed in.
+ * SigV2's `AWSAccessKeyId` and `signature`, `file`, `policy` and `x-ignore-*`). Pure: the clock is passed in.
  *
  * @example
  * ```ts
@@ -59,7 +59,7 @@ export interface PolicyInput {
 /** Fields a policy need not cover. */
 export function isExemptField(name: string): boolean {
   return name === "x-amz-signature" || name === "file" || name === "policy" ||
-    name.startsWith("x-ignore-");
+    name === "awsaccesskeyid" || name === "signature" || name.startsWith("x-ignore-");
 }
 
 const invalid = (why: string) => new S3Error("InvalidPolicyDocument", `Invalid Policy: ${why}`);
@@ -240,6 +240,8 @@ const FORM_FIELDS = new Set([
   "x-amz-date",
   "x-amz-signature",
   "x-amz-security-token",
+  "awsaccesskeyid",
+  "signature",
   "success_action_status",
   "success_action_redirect",
   "redirect",

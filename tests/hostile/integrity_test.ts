@@ -1641,7 +1641,9 @@ async function copySourceForm(f: Focus): Promise<void> {
 /**
  * RGW runs a POST with a form body as a browser-form upload of the form's
  * key: refused, but on a bucket, where osp verifies the form itself (this
- * one has no policy: 400) and RGW never sees a form.
+ * one has no credential field and no policy, an anonymous form: 403 on a
+ * bucket that is not public-write, whatever the Authorization header) and
+ * RGW never sees a form.
  */
 async function formUploads(f: Focus): Promise<void> {
   const form = [
@@ -1668,9 +1670,7 @@ async function formUploads(f: Focus): Promise<void> {
         body: form,
       }),
     );
-    const [status, code] = target === "/ig-data"
-      ? [400, "InvalidArgument"]
-      : [501, "NotImplemented"];
+    const [status, code] = target === "/ig-data" ? [403, "AccessDenied"] : [501, "NotImplemented"];
     f.checks.error(reply, status, code, `POST ${target} with a form body`);
     const ran = await rgwRan(f, userAgent);
     f.checks.check(ran.length === 0, `POST ${target}: RGW ran ${showEntries(ran)}`);

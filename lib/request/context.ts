@@ -115,6 +115,11 @@ export function bucketFor(pipeline: Pipeline, name: string): ResolvedBucket | un
   return route === undefined ? undefined : { ...route, name, backendBucket: name };
 }
 
+/** The bucket's metrics label: default-route buckets are named by clients, so they share one. */
+export function bucketLabel(pipeline: Pipeline, bucket: ResolvedBucket): string {
+  return pipeline.config.buckets.has(bucket.name) ? bucket.name : "_default";
+}
+
 /** The validator's question about `verified`: built whole only if the validator is asked. */
 export function question(
   pipeline: Pipeline,

@@ -20,6 +20,7 @@ import {
   anonymousPostRequest,
   anonymousRequest,
   authenticate,
+  type AuthenticateOptions,
   authenticatePostPolicy,
   type VerifiedRequest,
 } from "../sigv4/authenticate.ts";
@@ -29,7 +30,7 @@ import { checkAnonymousHeaders, hasNoCredentials } from "../sigv4/anonymous.ts";
 import { isAnonymousForm, isPresignParam } from "../sigv4/parse_authorization.ts";
 import { SIGV2_SUBRESOURCES } from "../sigv4/sigv2.ts";
 import { checkSignedHeaderNames, droppedHeaderNames } from "./client_headers.ts";
-import { bucketFor, type Pipeline, type RequestState } from "./context.ts";
+import { bucketFor, bucketLabel, type Pipeline, type RequestState } from "./context.ts";
 import { S3Error } from "./errors.ts";
 import { checkKeyPath } from "./key_path.ts";
 import type { RequestTarget } from "./request_target.ts";
@@ -83,20 +84,11 @@ export async function route(
   request: RouteRequest,
   state: RequestState,
 ): Promise<Routed> {
-  const { config, credentials, signingKeys } = pipeline;
   const { method, headers, target } = request;
   if (isFormPost(request)) return await routeForm(pipeline, request, state);
   if (hasNoCredentials(headers, target.params)) return routeAnonymous(pipeline, request, state);
-  const verified = await authenticate({ method, target, headers }, {
-    now: config.clock(),
-    clockSkewMs: config.clockSkewMs,
-    secretFor: (ak) => credentials.secretFor(ak),
-    signingKeys,
-    skipSignatureValidation: config.skipSignatureValidation,
-    sigV2: config.sigV2,
-  });
-  state.accessKey = verified.token ?? undefined;
-  state.sigVersion = verified.auth.version === 2 ? "2" : "4";
+  const verified = await authenticate({ method, target, headers }, authenticateOptions(pipeline));
+  recordSigner(state, verified);
   checkRequestShape(pipeline, verified, state);
   const operation = nameOperation(verified);
   state.operation = operation;
@@ -111,6 +103,25 @@ export async function route(
   return bucketRoute(pipeline, { verified, operation, bucket }, state);
 }
 
+/** What signature checks need from the config, for a header, presigned or form signature. */
+function authenticateOptions(pipeline: Pipeline): AuthenticateOptions {
+  const { config, credentials, signingKeys } = pipeline;
+  return {
+    now: config.clock(),
+    clockSkewMs: config.clockSkewMs,
+    secretFor: (ak) => credentials.secretFor(ak),
+    signingKeys,
+    skipSignatureValidation: config.skipSignatureValidation,
+    sigV2: config.sigV2,
+  };
+}
+
+/** Who signed the request, for the access log and metrics. */
+function recordSigner(state: RequestState, verified: VerifiedRequest): void {
+  state.accessKey = verified.token ?? undefined;
+  state.sigVersion = verified.auth.version === 2 ? "2" : "4";
+}
+
 /** The route of a bucket request; the metrics label and strict key paths applied. */
 function bucketRoute(
   pipeline: Pipeline,
@@ -119,8 +130,7 @@ function bucketRoute(
 ): BucketRoute {
   const { verified, operation, bucket } = parts;
   const { bucket: clientBucket, key } = verified.target;
-  // Default-route buckets are named by clients: one label keeps metrics bounded.
-  if (bucket) state.bucket = pipeline.config.buckets.has(bucket.name) ? bucket.name : "_default";
+  if (bucket) state.bucket = bucketLabel(pipeline, bucket);
   if (bucket?.strictKeyPaths && key !== undefined) checkKeyPath(key);
   return { kind: "bucket", verified, operation, clientBucket: clientBucket!, key, bucket };
 }
@@ -223,7 +233,6 @@ async function routeForm(
   request: RouteRequest,
   state: RequestState,
 ): Promise<BucketRoute> {
-  const { config, credentials, signingKeys } = pipeline;
   const { headers, target } = request;
   const clientBucket = target.bucket!;
   if (clientBucket === "") {
@@ -231,7 +240,7 @@ async function routeForm(
   }
   state.operation = "PutObject";
   const bucket = bucketFor(pipeline, clientBucket);
-  if (bucket) state.bucket = config.buckets.has(bucket.name) ? bucket.name : "_default";
+  if (bucket) state.bucket = bucketLabel(pipeline, bucket);
   const lengthText = headers.get("content-length");
   if (lengthText === null || !/^\d{1,15}$/.test(lengthText)) {
     throw new S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.");
@@ -251,16 +260,11 @@ async function routeForm(
       verified = anonymousPostRequest({ target, ...form });
       checkAnonymousHeaders(verified.headers);
     } else {
-      verified = await authenticatePostPolicy({ target, ...form }, {
-        now: config.clock(),
-        clockSkewMs: config.clockSkewMs,
-        secretFor: (ak) => credentials.secretFor(ak),
-        signingKeys,
-        skipSignatureValidation: config.skipSignatureValidation,
-        sigV2: config.sigV2,
-      });
-      state.accessKey = verified.token ?? undefined;
-      state.sigVersion = verified.auth.version === 2 ? "2" : "4";
+      verified = await authenticatePostPolicy(
+        { target, ...form },
+        authenticateOptions(pipeline),
+      );
+      recordSigner(state, verified);
     }
     checkRequestShape(pipeline, verified, state);
     const key = verified.target.key!;

@@ -30,7 +30,7 @@
  * @module
  */
 import type { ResolvedBucket, ResolvedCorsRule } from "../config/config.ts";
-import { bucketFor, type Pipeline, type RequestState } from "../request/context.ts";
+import { bucketFor, bucketLabel, type Pipeline, type RequestState } from "../request/context.ts";
 import type { RequestTarget } from "../request/request_target.ts";
 import { S3Error } from "../request/errors.ts";
 
@@ -161,7 +161,7 @@ export async function preflight(
   }
   const bucket = corsBucket(pipeline, options.target);
   if (bucket === undefined) throw corsRefused();
-  options.state.bucket = pipeline.config.buckets.has(bucket.name) ? bucket.name : "_default";
+  options.state.bucket = bucketLabel(pipeline, bucket);
   const headers = (request.headers.get("access-control-request-headers") ?? "").split(",")
     .map((h) => h.trim().toLowerCase()).filter((h) => h !== "");
   const query = { origin, method, headers };

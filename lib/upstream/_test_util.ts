@@ -117,13 +117,17 @@ export function raceServer(
     get connections(): number {
       return accepted;
     },
-    async close(): Promise<void> {
-      listener.close();
+    /** Closes every open connection from the server's side. */
+    dropAll(): void {
       for (const c of conns) {
         try {
           c.close();
         } catch { /* closed */ }
       }
+    },
+    async close(): Promise<void> {
+      listener.close();
+      this.dropAll();
       await done.catch(() => {});
       await Promise.all(tasks);
     },

@@ -9,16 +9,9 @@ import {
   sendHttp1,
   SMALL_BODY_MAX,
 } from "./http1.ts";
+import { raceServer, type Seen, type Step } from "./_test_util.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-interface Seen {
-  /** Which accepted connection (0, 1, …) carried it. */
-  conn: number;
-  head: string;
-  body: string;
-}
 
 /** What the server does with a request: bytes to write, then maybe close. */
 interface Answer {
@@ -28,78 +21,19 @@ interface Answer {
 
 /**
  * A keep-alive server: reads bodiless requests one after another on each
- * connection and writes `answer(request, index)` for each.
+ * connection and writes `answer(request, index)` for each (`index` counts
+ * every request the server read).
  */
 function keepAliveServer(answer: (seen: Seen, index: number) => Answer | Promise<Answer>) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const seen: Seen[] = [];
-  const conns: Deno.Conn[] = [];
-  let accepted = 0;
-  const done = (async () => {
-    for await (const conn of listener) {
-      const id = accepted++;
-      conns.push(conn);
-      (async () => {
-        let pending = "";
-        const buf = new Uint8Array(65536);
-        try {
-          while (true) {
-            let end = pending.indexOf("\r\n\r\n");
-            while (end < 0) {
-              const n = await conn.read(buf);
-              if (n === null) return;
-              pending += dec.decode(buf.subarray(0, n));
-              end = pending.indexOf("\r\n\r\n");
-            }
-            const head = pending.slice(0, end);
-            pending = pending.slice(end + 4);
-            // (Test bodies are ASCII: the string length is the byte length.)
-            const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-            while (pending.length < length) {
-              const n = await conn.read(buf);
-              if (n === null) return;
-              pending += dec.decode(buf.subarray(0, n));
-            }
-            const body = pending.slice(0, length);
-            pending = pending.slice(length);
-            const entry = { conn: id, head, body };
-            seen.push(entry);
-            const out = await answer(entry, seen.length - 1);
-            const bytes = typeof out.bytes === "string" ? enc.encode(out.bytes) : out.bytes;
-            for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-            if (out.close) break;
-          }
-        } catch {
-          // reset by the client
-        } finally {
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        }
-      })();
-    }
-  })();
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    seen,
-    get connections() {
-      return accepted;
-    },
-    /** Closes every open connection from the server's side. */
-    dropAll() {
-      for (const c of conns.splice(0)) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    },
-    async close() {
-      listener.close();
-      this.dropAll();
-      await done.catch(() => {});
-    },
-  };
+  const server = raceServer(async (s): Promise<Step[]> => {
+    const out = await answer(s, server.seen.indexOf(s));
+    return [
+      { write: out.bytes },
+      { answered: true },
+      ...(out.close ? [{ close: true as const }] : []),
+    ];
+  });
+  return server;
 }
 
 function get(

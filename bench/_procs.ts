@@ -55,3 +55,33 @@ export async function spawnDeno(
   const first = JSON.parse(await lines.next());
   return { child, pid: child.pid, lines, first };
 }
+
+/** The fields of /proc/PID/stat after the command name (field 3 of stat(5) first). */
+export function statFields(pid: number | "self"): string[] {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** utime + stime of a process (fields 14 and 15 of stat(5), all threads), in clock ticks. */
+export function cpuTicks(pid: number): number {
+  const f = statFields(pid);
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** A `kB` field of /proc/PID/status (VmRSS, VmHWM), in kB; NaN when the field is missing. */
+export function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
+    Deno.readTextFileSync(`/proc/${pid}/status`),
+  );
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when not allowed. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}

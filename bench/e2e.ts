@@ -20,7 +20,7 @@
 // every 100 ms. `--rgw` runs the same measurements against a throwaway Ceph
 // RGW (tests/_rgw.ts) instead of the no-op backend.
 import type { Job, Result } from "./load.ts";
-import { type Proc, spawnDeno } from "./_procs.ts";
+import { cpuTicks, type Proc, resetPeakRss, spawnDeno, statusKb } from "./_procs.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -101,30 +101,6 @@ const CLK_TCK = await (async () => {
     return 100;
   }
 })();
-
-/** utime + stime of a process (all threads), in clock ticks. */
-function cpuTicks(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // fields 14 and 15 of stat(5)
-}
-
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
-    Deno.readTextFileSync(`/proc/${pid}/status`),
-  );
-  return m ? Number(m[1]) : NaN;
-}
-
-/** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when not allowed. */
-function resetPeakRss(pid: number): boolean {
-  try {
-    Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Machine-wide busy and steal ticks (/proc/stat). */
 function machineTicks(): { busy: number; steal: number } {

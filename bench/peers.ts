@@ -54,7 +54,7 @@
 // the gateway columns are skipped with a message; without wrk, bench/load.ts
 // drives every row. Exits 1 when a response failed a check.
 import type { Job, Result } from "./load.ts";
-import { type Proc, spawnDeno } from "./_procs.ts";
+import { cpuTicks, type Proc, resetPeakRss, spawnDeno, statFields, statusKb } from "./_procs.ts";
 import { signHeaders } from "../tests/_sign.ts";
 
 // ---------------------------------------------------------------- options
@@ -150,16 +150,10 @@ const CLK_TCK = await (async () => {
   }
 })();
 
-function statFields(pid: number | "self"): string[] {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-}
-
-/** utime + stime (fields 14 and 15 of stat(5)), all threads, in clock ticks; 0 once gone. */
-function cpuTicks(pid: number): number {
+/** {@linkcode cpuTicks}, 0 once the process is gone. */
+function ticksOf(pid: number): number {
   try {
-    const f = statFields(pid);
-    return Number(f[11]) + Number(f[12]);
+    return cpuTicks(pid);
   } catch {
     return 0;
   }
@@ -171,24 +165,12 @@ function selfTicks(): { own: number; children: number } {
   return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
 }
 
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+/** {@linkcode statusKb}, 0 when the field is missing or the process is gone. */
+function kbOf(pid: number, field: "VmRSS" | "VmHWM"): number {
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(
-      Deno.readTextFileSync(`/proc/${pid}/status`),
-    );
-    return m ? Number(m[1]) : 0;
+    return statusKb(pid, field) || 0;
   } catch {
     return 0;
-  }
-}
-
-/** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when not allowed. */
-function resetPeakRss(pid: number): boolean {
-  try {
-    Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -553,7 +535,7 @@ interface Gen {
 }
 
 async function loadJob(job: Job): Promise<Gen> {
-  const before = cpuTicks(load.pid);
+  const before = ticksOf(load.pid);
   await loadIn.write(new TextEncoder().encode(JSON.stringify(job) + "\n"));
   const answer = JSON.parse(await load.lines.next());
   if (answer.fatal) throw new Error(`load generator: ${answer.fatal}`);
@@ -566,7 +548,7 @@ async function loadJob(job: Job): Promise<Gen> {
     p50: r.p50 ?? NaN,
     p99: r.p99 ?? NaN,
     hashed: r.hashed,
-    genTicks: cpuTicks(load.pid) - before,
+    genTicks: ticksOf(load.pid) - before,
   };
 }
 
@@ -682,9 +664,9 @@ let backend: Backend | undefined;
 /** CPU of every process of ours: this one (and the wrk runs it waited for), proxies, backend, load. */
 function ours(): number {
   const s = selfTicks();
-  let n = s.own + s.children + cpuTicks(load.pid);
-  for (const t of targets) for (const p of t.allPids()) n += cpuTicks(p);
-  for (const p of backend?.pids ?? []) n += cpuTicks(p);
+  let n = s.own + s.children + ticksOf(load.pid);
+  for (const t of targets) for (const p of t.allPids()) n += ticksOf(p);
+  for (const p of backend?.pids ?? []) n += ticksOf(p);
   return n;
 }
 
@@ -709,7 +691,7 @@ async function measured(t: Target, what: string, go: () => Promise<Gen>): Promis
       await sleep(3000);
     }
     const pids = t.cpuPids();
-    const sum = () => pids.reduce((s, p) => s + cpuTicks(p), 0);
+    const sum = () => pids.reduce((s, p) => s + ticksOf(p), 0);
     const m0 = machineTicks().busy;
     const k0 = kernelThreadTicks();
     const o0 = ours();
@@ -780,7 +762,7 @@ const rotate = <T>(
   r: number,
 ) => [...xs.slice(r % xs.length), ...xs.slice(0, r % xs.length)];
 const rssMb = (pids: number[], field: "VmRSS" | "VmHWM") =>
-  pids.reduce((s, p) => s + statusKb(p, field), 0) * 1024 / 1e6;
+  pids.reduce((s, p) => s + kbOf(p, field), 0) * 1024 / 1e6;
 
 async function countLines(path: string): Promise<number> {
   let n = 0;

@@ -28,9 +28,10 @@ export interface LazyValidatorRequest {
   key?: string;
   /**
    * Everything else the decision may depend on (query, headers, source IP,
-   * as the config's `validatorCacheKey` says), already serialised.
+   * as the config's `validatorCacheKey` says), serialised; computed only when a validator is asked or
+   * looked up in the cache, never without a validator.
    */
-  context: string;
+  context: () => string;
   /** Builds the request the validator sees. */
   build: () => ValidatorRequest;
 }
@@ -40,7 +41,7 @@ export interface LazyValidatorRequest {
  * text. A full ValidatorRequest is keyed on all of it.
  */
 function cacheKey(token: string | null, r: ValidatorRequest | LazyValidatorRequest): string {
-  const context = "context" in r ? r.context : JSON.stringify([r.query, r.headers, r.sourceIp]);
+  const context = "context" in r ? r.context() : JSON.stringify([r.query, r.headers, r.sourceIp]);
   const who = token === null ? "-" : `${token.length}:${token}`;
   return `${who}${r.bucket.length}:${r.bucket}${r.method}\n${r.operation}\n${
     r.key === undefined ? "-" : `+${r.key.length}:${r.key}`

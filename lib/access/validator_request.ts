@@ -161,7 +161,7 @@ export function validatorRequest(
   return {
     method: verified.method,
     ...fields,
-    context: contextKey(verified, options),
+    context: () => contextKey(verified, options),
     build: (): ValidatorRequest => ({
       method: verified.method,
       query: queryRecord(verified),

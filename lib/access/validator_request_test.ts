@@ -36,7 +36,7 @@ function context(v: VerifiedRequest, cacheKey = ALL, ip = "10.0.0.1"): string {
   return validatorRequest(v, { operation: "GetObject", bucket: "b", key: "k" }, {
     sourceIp: () => ip,
     cacheKey,
-  }).context;
+  }).context();
 }
 
 Deno.test("validator_request: the cache key changes with every input the validator sees", async () => {

@@ -1,6 +1,7 @@
 // A counting backend for tests that must prove what reached the backend: it
 // records every request, reads each body to the end and notes whether it
 // arrived complete (as many bytes as Content-Length announced).
+import { type BucketConfig, type ProxyConfig, type ProxyServer, serve } from "../mod.ts";
 export interface SeenRequest {
   method: string;
   url: string;
@@ -55,4 +56,39 @@ export function countingBackend(): CountingBackend {
     return new Response(req.method === "HEAD" ? null : "backend-ok", { status: 200 });
   });
   return { port: server.addr.port, requests, close: () => server.shutdown() };
+}
+
+/** The bucket config for a plain-HTTP, path-style backend on 127.0.0.1:`port`. */
+export function localBucket(port: number, extra: Partial<BucketConfig> = {}): BucketConfig {
+  return {
+    host: "127.0.0.1",
+    port,
+    tls: false,
+    addressingStyle: "path",
+    accessKey: "x",
+    secretKey: "y",
+    ...extra,
+  };
+}
+
+/** Options of {@linkcode localProxy}. */
+export interface LocalProxyOptions {
+  /** The one client key. */
+  key: { accessKey: string; secretKey: string };
+  /** Fields of bucket `b` beyond {@linkcode localBucket}'s. */
+  bucket?: Partial<BucketConfig>;
+  /** Top-level config fields, applied last. */
+  config?: Partial<ProxyConfig>;
+}
+
+/** An osp on 127.0.0.1 (error-level logs) with one bucket `b` on the backend at `port`. */
+export function localProxy(port: number, options: LocalProxyOptions): ProxyServer {
+  return serve({
+    httpPort: 0,
+    hostname: "127.0.0.1",
+    logLevel: "error",
+    hmacKeystore: [options.key],
+    cosMap: { b: localBucket(port, options.bucket) },
+    ...options.config,
+  });
 }

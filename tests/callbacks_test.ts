@@ -1,8 +1,8 @@
 // validator, hmacFetcher and bucketCredsFetcher that throw, return garbage or
 // hang: a clear 500 or 503, logged, never allowed, nothing forwarded.
 import assert from "node:assert/strict";
-import { type ProxyConfig, serve } from "../mod.ts";
-import { countingBackend } from "./_backend.ts";
+import type { ProxyConfig } from "../mod.ts";
+import { countingBackend, localProxy } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 
 const KEY = { accessKey: "cb-ak", secretKey: "cb-secret" };
@@ -10,23 +10,9 @@ const hang = () => new Promise<never>(() => {});
 
 async function attempt(config: Partial<ProxyConfig>, options: { accessKey?: string } = {}) {
   const backend = countingBackend();
-  const proxy = serve({
-    httpPort: 0,
-    hostname: "127.0.0.1",
-    logLevel: "error",
-    callbackTimeoutMs: 200,
-    hmacKeystore: [KEY],
-    cosMap: {
-      b: {
-        host: "127.0.0.1",
-        port: backend.port,
-        tls: false,
-        addressingStyle: "path",
-        accessKey: "x",
-        secretKey: "y",
-      },
-    },
-    ...config,
+  const proxy = localProxy(backend.port, {
+    key: KEY,
+    config: { callbackTimeoutMs: 200, ...config },
   });
   const [log, error] = [console.log, console.error];
   console.log = console.error = () => {};

@@ -4,7 +4,8 @@
 // exactly when bytes move.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { type ProxyConfig, serve } from "../mod.ts";
+import type { ProxyConfig } from "../mod.ts";
+import { localProxy } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 import { selfSignedCert } from "./_tls.ts";
 
@@ -99,24 +100,8 @@ function uploadBackend(mode: "read-all" | "stop-reading") {
   };
 }
 
-function proxyTo(port: number, extra: Partial<ProxyConfig>) {
-  return serve({
-    httpPort: 0,
-    hostname: "127.0.0.1",
-    logLevel: "error",
-    hmacKeystore: [KEY],
-    cosMap: {
-      b: {
-        host: "127.0.0.1",
-        port,
-        tls: false,
-        addressingStyle: "path",
-        accessKey: "x",
-        secretKey: "y",
-      },
-    },
-    ...extra,
-  });
+function proxyTo(port: number, config: Partial<ProxyConfig>) {
+  return localProxy(port, { key: KEY, config });
 }
 
 /** Opens a raw connection and sends a signed PUT head for `length` bytes. */
@@ -324,24 +309,10 @@ Deno.test("idle: through node:http too (HTTPS backend, verify: false), a long up
     received = createHash("sha256").update(new Uint8Array(await req.arrayBuffer())).digest("hex");
     return new Response(null, { headers: { etag: '"x"' } });
   });
-  const proxy = serve({
-    httpPort: 0,
-    hostname: "127.0.0.1",
-    logLevel: "error",
-    hmacKeystore: [KEY],
-    verify: false,
-    upstreamTimeoutMs: 300,
-    bodyIdleTimeoutMs: 2000,
-    cosMap: {
-      b: {
-        host: "127.0.0.1",
-        port: backend.addr.port,
-        tls: true,
-        addressingStyle: "path",
-        accessKey: "x",
-        secretKey: "y",
-      },
-    },
+  const proxy = localProxy(backend.addr.port, {
+    key: KEY,
+    bucket: { tls: true },
+    config: { verify: false, upstreamTimeoutMs: 300, bodyIdleTimeoutMs: 2000 },
   });
   try {
     const body = bytesOf(1.5 * MiB, 9);

@@ -4,7 +4,8 @@
 // period is over.
 import assert from "node:assert/strict";
 import net from "node:net";
-import { type ProxyConfig, serve } from "../mod.ts";
+import type { ProxyConfig } from "../mod.ts";
+import { localProxy } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 import { startMain } from "./_main.ts";
 
@@ -40,23 +41,7 @@ function slowBody(pieces: number, gapMs: number) {
 }
 
 function proxyTo(port: number, extra: Partial<ProxyConfig>) {
-  const proxy = serve({
-    httpPort: 0,
-    hostname: "127.0.0.1",
-    logLevel: "error",
-    hmacKeystore: [KEY],
-    cosMap: {
-      b: {
-        host: "127.0.0.1",
-        port,
-        tls: false,
-        addressingStyle: "path",
-        accessKey: "x",
-        secretKey: "y",
-      },
-    },
-    ...extra,
-  });
+  const proxy = localProxy(port, { key: KEY, config: extra });
   const url = (key: string) => `http://127.0.0.1:${proxy.http!.port}/b/${key}`;
   return {
     proxy,

@@ -3,32 +3,16 @@
 // checks fail closed (the backend never gets a complete body).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { type BucketConfig, serve } from "../mod.ts";
+import type { BucketConfig } from "../mod.ts";
 import { checksumBase64 } from "../lib/body/checksums.ts";
-import { countingBackend } from "./_backend.ts";
+import { countingBackend, localProxy } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 
 const KEY = { accessKey: "opt-ak", secretKey: "opt-secret" };
 
 function setup(options: Partial<BucketConfig>) {
   const backend = countingBackend();
-  const proxy = serve({
-    httpPort: 0,
-    hostname: "127.0.0.1",
-    logLevel: "error",
-    hmacKeystore: [KEY],
-    cosMap: {
-      b: {
-        host: "127.0.0.1",
-        port: backend.port,
-        tls: false,
-        addressingStyle: "path",
-        accessKey: "x",
-        secretKey: "y",
-        ...options,
-      },
-    },
-  });
+  const proxy = localProxy(backend.port, { key: KEY, bucket: options });
   return {
     backend,
     url: (key: string) => `http://127.0.0.1:${proxy.http!.port}/b/${key}`,

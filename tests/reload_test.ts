@@ -3,7 +3,7 @@
 // rejected and the old one stays. Also request counting.
 import assert from "node:assert/strict";
 import { type BucketConfig, type ProxyConfig, serve } from "../mod.ts";
-import { countingBackend } from "./_backend.ts";
+import { countingBackend, localBucket } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 import { startMain } from "./_main.ts";
 
@@ -32,14 +32,7 @@ function slowBackend() {
 Deno.test("reload: add and remove buckets while a download runs", async () => {
   const slow = slowBackend();
   const fast = countingBackend();
-  const bucket = (port: number): BucketConfig => ({
-    host: "127.0.0.1",
-    port,
-    tls: false,
-    addressingStyle: "path",
-    accessKey: "x",
-    secretKey: "y",
-  });
+  const bucket = (port: number): BucketConfig => localBucket(port);
   const first: ProxyConfig = {
     httpPort: 0,
     hostname: "127.0.0.1",

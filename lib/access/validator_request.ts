@@ -8,7 +8,7 @@
  * @module
  */
 import type { LazyValidatorRequest } from "./validator.ts";
-import { isPresignParam } from "../sigv4/parse_authorization.ts";
+import { hoistedHeaders, isPresignParam } from "../sigv4/parse_authorization.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { isDroppedHeader } from "../request/client_headers.ts";
 import type { ValidatorCacheKey, ValidatorRequest } from "../config/config.ts";
@@ -80,18 +80,6 @@ function queryRecord(verified: VerifiedRequest): Record<string, string> {
   return query;
 }
 
-/** The `x-amz-*` headers a presigned URL hoisted into its query, lower-case names. */
-function hoistedHeaders(verified: VerifiedRequest): [string, string][] {
-  const hoisted: [string, string][] = [];
-  for (const p of verified.target.params) {
-    const name = p.name.toLowerCase();
-    if (name.startsWith("x-amz-") && !isPresignParam(p.name, verified.auth)) {
-      hoisted.push([name, p.value]);
-    }
-  }
-  return hoisted;
-}
-
 /**
  * Refuses a header given both as a header and hoisted into the query with
  * another value, and an `x-amz-copy-source` in the query (S3 reads hoisted
@@ -99,7 +87,7 @@ function hoistedHeaders(verified: VerifiedRequest): [string, string][] {
  * header only).
  */
 export function checkHoistedHeaders(verified: VerifiedRequest): void {
-  for (const [name, value] of hoistedHeaders(verified)) {
+  for (const [name, value] of hoistedHeaders(verified.target.params, verified.auth)) {
     if (name.startsWith("x-amz-copy-source")) {
       throw new S3Error("InvalidArgument", `${name} must be sent as a header`);
     }
@@ -120,7 +108,9 @@ function headerRecord(verified: VerifiedRequest): Record<string, string> {
   verified.headers.forEach((value, name) => {
     if (name !== "authorization" && !isDroppedHeader(name)) headers[name] = value;
   });
-  for (const [name, value] of hoistedHeaders(verified)) headers[name] = value;
+  for (const [name, value] of hoistedHeaders(verified.target.params, verified.auth)) {
+    headers[name] = value;
+  }
   return headers;
 }
 

@@ -6,7 +6,8 @@
  * @module
  */
 import { type BodyPlan, readBufferedBody, withBufferedBody } from "../body/payload.ts";
-import { parseChecksumHeaderName } from "../body/checksums.ts";
+import { checksumHeaderName, declaredChecksums } from "../body/checksums.ts";
+import { hoistedHeaders } from "../sigv4/parse_authorization.ts";
 import type { Admitted } from "../request/admit.ts";
 import { type Pipeline, question } from "../request/context.ts";
 import {
@@ -176,9 +177,10 @@ export async function planDeletes(
   // Always the rebuilt document: the backend deletes exactly what was authorized.
   const forward = new TextEncoder().encode(deleteRequestXml({ ...parsed, objects: kept }));
   const dropChecksums: Record<string, null> = { "x-amz-sdk-checksum-algorithm": null };
-  verified.headers.forEach((_value, name) => {
-    if (parseChecksumHeaderName(name)) dropChecksums[name] = null;
-  });
+  const hoisted = hoistedHeaders(verified.target.params, verified.auth);
+  for (const [alg] of declaredChecksums(verified.headers, hoisted)) {
+    dropChecksums[checksumHeaderName(alg)] = null;
+  }
   return {
     plan: withBufferedBody(options.plan, forward, { headerEdits: dropChecksums }),
     denied,

@@ -441,6 +441,10 @@ Deno.test("post: a form without credentials nor policy is 403, unless the bucket
   // An ACL (x-amz-acl) is refused to anonymous callers as for an unsigned PUT.
   const acl = await open.handle(anonymousForm({ key: "pub/x", acl: "public-read" }));
   assert.equal(acl.status, 403);
+  // So are tags (x-amz-tagging).
+  const tagged = await open.handle(anonymousForm({ key: "pub/x", tagging: TAGGING }));
+  assert.equal(tagged.status, 403);
+  assert.match(await tagged.text(), /may not carry x-amz-tagging/);
   // A policy without credentials is not anonymous: its credentials are missing.
   const noCreds = await open.handle(anonymousForm({ key: "pub/x", policy: "e30=" }));
   assert.equal(noCreds.status, 400);

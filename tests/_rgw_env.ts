@@ -1,7 +1,7 @@
 // Shared setup of the RGW integration tests: one RGW per `deno test` run
 // (tests/_rgw.ts), a backend user and buckets per test module, and an osp
 // proxy in-process on port 0.
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { type BucketConfig, type ProxyConfig, type ProxyServer, serve } from "../mod.ts";
@@ -170,4 +170,11 @@ export async function rgwEnv(
       await proxy.shutdown();
     },
   };
+}
+
+/** True when RGW has no object `key` in the env's path bucket (asked directly, not through osp). */
+export async function absentOnRgw(env: RgwEnv, key: string): Promise<boolean> {
+  return await env.direct.send(
+    new HeadObjectCommand({ Bucket: env.backendBuckets.path, Key: key }),
+  ).then(() => false, () => true);
 }

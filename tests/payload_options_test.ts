@@ -3,16 +3,16 @@
 // checks fail closed (the backend never gets a complete body).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { BucketConfig } from "../mod.ts";
+import type { BucketConfig, ProxyConfig } from "../mod.ts";
 import { checksumBase64 } from "../lib/body/checksums.ts";
 import { countingBackend, localProxy } from "./_backend.ts";
-import { signHeaders } from "./_sign.ts";
+import { presignUrl, signHeaders } from "./_sign.ts";
 
 const KEY = { accessKey: "opt-ak", secretKey: "opt-secret" };
 
-function setup(options: Partial<BucketConfig>) {
+function setup(options: Partial<BucketConfig>, config: Partial<ProxyConfig> = {}) {
   const backend = countingBackend();
-  const proxy = localProxy(backend.port, { key: KEY, bucket: options });
+  const proxy = localProxy(backend.port, { key: KEY, bucket: options, config });
   return {
     backend,
     url: (key: string) => `http://127.0.0.1:${proxy.http!.port}/b/${key}`,
@@ -84,6 +84,73 @@ Deno.test("verifyChecksums: a wrong x-amz-checksum-* header is BadDigest, never 
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(env.backend.requests.at(-1)!.complete, false, alg);
     }
+  } finally {
+    await env.close();
+  }
+});
+
+/** A presigned PUT of `body` whose URL carries `x-amz-checksum-<alg>` (signed, as the SDKs hoist it). */
+async function presignedPut(
+  url: string,
+  body: Uint8Array<ArrayBuffer>,
+  checksum: [string, string],
+) {
+  const [name, value] = checksum;
+  const signed = presignUrl("PUT", `${url}?${name}=${encodeURIComponent(value)}`, {
+    ...KEY,
+    expires: 600,
+  });
+  const res = await fetch(signed, { method: "PUT", body });
+  const text = await res.text();
+  return { status: res.status, code: /<Code>([^<]*)</.exec(text)?.[1] ?? "" };
+}
+
+Deno.test("verifyChecksums: a checksum hoisted into a presigned URL's query is verified, and sent as a header", async () => {
+  const env = setup({ verifyChecksums: true });
+  try {
+    for (const alg of ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"] as const) {
+      const name = `x-amz-checksum-${alg}`;
+      const good = await presignedPut(env.url(`good-${alg}`), DATA, [
+        name,
+        checksumBase64(alg, DATA),
+      ]);
+      assert.equal(good.status, 200, alg);
+      const sent = env.backend.requests.at(-1)!;
+      assert.equal(sent.headers.get(name), checksumBase64(alg, DATA), alg);
+      assert.match(sent.headers.get("authorization")!, new RegExp(`SignedHeaders=[^,]*${name}`));
+      assert.equal(new URL(sent.url).search, "", "the checksum left the query");
+      const bad = await presignedPut(env.url(`bad-${alg}`), DATA, [
+        name,
+        checksumBase64(alg, OTHER),
+      ]);
+      assert.equal(bad.status, 400, alg);
+      assert.equal(bad.code, "BadDigest");
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(env.backend.requests.at(-1)!.complete, false, alg);
+    }
+    // The SDKs' CRC32 of an empty body, on a non-empty upload.
+    const empty = await presignedPut(env.url("sdk"), DATA, ["x-amz-checksum-crc32", "AAAAAA=="]);
+    assert.equal(empty.code, "BadDigest");
+  } finally {
+    await env.close();
+  }
+});
+
+Deno.test("a hoisted checksum of a DeleteObjects body osp rebuilds is not sent", async () => {
+  const env = setup({}, { validator: () => true });
+  try {
+    const xml = new TextEncoder().encode(`<Delete><Object><Key>a</Key></Object></Delete>`);
+    const base = env.url("").replace(/\/$/, "");
+    const url = presignUrl(
+      "POST",
+      `${base}?delete&x-amz-checksum-crc32=${encodeURIComponent(checksumBase64("crc32", xml))}`,
+      { ...KEY, expires: 600 },
+    );
+    const res = await fetch(url, { method: "POST", body: xml });
+    assert.equal(res.status, 200, await res.text());
+    const seen = env.backend.requests.at(-1)!;
+    assert.equal(seen.headers.get("x-amz-checksum-crc32"), null);
+    assert.equal(new URL(seen.url).search, "?delete=");
   } finally {
     await env.close();
   }

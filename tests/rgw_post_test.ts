@@ -2,8 +2,8 @@
 // Debian's /usr/bin/python3 boto3 (generate_presigned_post), sent by python
 // requests, curl and fetch's FormData.
 import assert from "node:assert/strict";
-import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
-import { bytes, CLIENT, RGW_TEST, type RgwEnv, rgwEnv, sha256 } from "./_rgw_env.ts";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { absentOnRgw, bytes, CLIENT, RGW_TEST, type RgwEnv, rgwEnv, sha256 } from "./_rgw_env.ts";
 
 const PYTHON = "/usr/bin/python3";
 
@@ -100,12 +100,6 @@ async function stored(env: RgwEnv, key: string) {
   }
 }
 
-async function absent(env: RgwEnv, key: string): Promise<boolean> {
-  return await env.direct.send(
-    new HeadObjectCommand({ Bucket: env.backendBuckets.path, Key: key }),
-  ).then(() => false, () => true);
-}
-
 Deno.test({ name: "rgw post: boto3 presigned POST forms through osp", ...RGW_TEST }, async (t) => {
   if (!await hasBoto()) return console.log("SKIP: /usr/bin/python3 boto3 + requests missing");
   const env = await rgwEnv("post", { vhost: false });
@@ -167,7 +161,7 @@ Deno.test({ name: "rgw post: boto3 presigned POST forms through osp", ...RGW_TES
       });
       assert.equal(bad.status, 403);
       assert.match(await bad.text(), /<Code>SignatureDoesNotMatch<\/Code>/);
-      assert.ok(await absent(env, "v2/photo.bin"));
+      assert.ok(await absentOnRgw(env, "v2/photo.bin"));
     });
 
     await t.step("fetch FormData (small file): 204; the object's SHA-256 on RGW", async () => {
@@ -232,7 +226,7 @@ Deno.test({ name: "rgw post: boto3 presigned POST forms through osp", ...RGW_TES
         const text = await response.text();
         assert.equal(response.status, status, text);
         assert.match(text, new RegExp(`<Code>${code}</Code>`));
-        assert.ok(await absent(env, key), `${key} was stored`);
+        assert.ok(await absentOnRgw(env, key), `${key} was stored`);
       }
     });
 
@@ -255,7 +249,7 @@ Deno.test({ name: "rgw post: boto3 presigned POST forms through osp", ...RGW_TES
       await new Promise((r) => setTimeout(r, 300));
       conn.close();
       await new Promise((r) => setTimeout(r, 1000));
-      assert.ok(await absent(env, "cut/obj"), "a partial object was stored");
+      assert.ok(await absentOnRgw(env, "cut/obj"), "a partial object was stored");
     });
 
     await t.step("curl: a 20 MiB upload", async () => {

@@ -8,11 +8,12 @@
  * @module
  */
 import type { LazyValidatorRequest } from "./validator.ts";
-import { isPresignParam } from "../sigv4/parse_authorization.ts";
+import { hoistedHeaders, isPresignParam } from "../sigv4/parse_authorization.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { isDroppedHeader } from "../request/client_headers.ts";
 import type { ValidatorCacheKey, ValidatorRequest } from "../config/config.ts";
 import { S3Error } from "../request/errors.ts";
+import { parseChecksumHeaderName } from "../body/checksums.ts";
 
 /**
  * Headers left out of the cache key with `headers: "all"`: they change on
@@ -80,33 +81,28 @@ function queryRecord(verified: VerifiedRequest): Record<string, string> {
   return query;
 }
 
-/** The `x-amz-*` headers a presigned URL hoisted into its query, lower-case names. */
-function hoistedHeaders(verified: VerifiedRequest): [string, string][] {
-  const hoisted: [string, string][] = [];
-  for (const p of verified.target.params) {
-    const name = p.name.toLowerCase();
-    if (name.startsWith("x-amz-") && !isPresignParam(p.name, verified.auth)) {
-      hoisted.push([name, p.value]);
-    }
-  }
-  return hoisted;
-}
-
 /**
- * Refuses a header given both as a header and hoisted into the query with
- * another value, and an `x-amz-copy-source` in the query (S3 reads hoisted
- * headers of presigned URLs as headers; osp authorizes copy sources from the
- * header only).
+ * Refuses a header given both as a header and hoisted into the query (or
+ * twice in the query, its name in another case) with another value, and an
+ * `x-amz-copy-source` in the query (S3 reads hoisted headers of presigned
+ * URLs as headers; osp authorizes copy sources from the header only), and a
+ * hoisted checksum that is not base64 (it goes to the backend as a header).
  */
 export function checkHoistedHeaders(verified: VerifiedRequest): void {
-  for (const [name, value] of hoistedHeaders(verified)) {
+  const seen = new Map<string, string>();
+  for (const [name, value] of hoistedHeaders(verified.target.params, verified.auth)) {
     if (name.startsWith("x-amz-copy-source")) {
       throw new S3Error("InvalidArgument", `${name} must be sent as a header`);
     }
-    const header = verified.headers.get(name);
-    if (header !== null && header !== value) {
-      throw new S3Error("InvalidArgument", `${name} is given as a header and in the query`);
+    if (parseChecksumHeaderName(name) !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) {
+      // It goes to the backend as a header: base64 only.
+      throw new S3Error("InvalidRequest", `Value for ${name} header is invalid.`);
     }
+    const earlier = verified.headers.get(name) ?? seen.get(name);
+    if (earlier !== undefined && earlier !== value) {
+      throw new S3Error("InvalidArgument", `${name} is given twice, with different values`);
+    }
+    seen.set(name, value);
   }
 }
 
@@ -120,7 +116,9 @@ function headerRecord(verified: VerifiedRequest): Record<string, string> {
   verified.headers.forEach((value, name) => {
     if (name !== "authorization" && !isDroppedHeader(name)) headers[name] = value;
   });
-  for (const [name, value] of hoistedHeaders(verified)) headers[name] = value;
+  for (const [name, value] of hoistedHeaders(verified.target.params, verified.auth)) {
+    headers[name] = value;
+  }
   return headers;
 }
 

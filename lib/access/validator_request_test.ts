@@ -87,11 +87,13 @@ Deno.test("validator_request: dropped twins are hidden, hoisted x-amz-* query he
 });
 
 Deno.test("validator_request: a hoisted copy source or a header given twice is refused", async () => {
+  const v0 = await verified("/b/k?x-amz-checksum-crc32=AA%0D%0Ax-evil%3A1", AUTH);
   for (
     const [path, headers] of [
       ["/b/k?x-amz-copy-source=%2Fsecret%2Fk", AUTH],
       ["/b/k?X-Amz-Copy-Source-Range=bytes%3D0-1", AUTH],
       ["/b/k?x-amz-acl=public-read", { ...AUTH, "x-amz-acl": "private" }],
+      ["/b/k?x-amz-checksum-crc32=AAAAAA%3D%3D&X-Amz-Checksum-CRC32=DUoRhQ%3D%3D", AUTH],
     ] as const
   ) {
     const v = await verified(path, headers);
@@ -103,5 +105,10 @@ Deno.test("validator_request: a hoisted copy source or a header given twice is r
   }
   checkHoistedHeaders(
     await verified("/b/k?x-amz-acl=private", { ...AUTH, "x-amz-acl": "private" }),
+  );
+  checkHoistedHeaders(await verified("/b/k?x-amz-acl=private&X-Amz-Acl=private", AUTH));
+  assert.throws(
+    () => checkHoistedHeaders(v0),
+    (e: unknown) => e instanceof S3Error && e.code === "InvalidRequest",
   );
 });

@@ -300,6 +300,35 @@ export function parseChecksumHeaderName(name: string): ChecksumAlgorithm | undef
 }
 
 /**
+ * The checksums a request declares for its body: its `x-amz-checksum-<alg>`
+ * headers, then those a presigned URL hoisted into its query (`hoisted`:
+ * lower-case names and values). An algorithm given both ways is listed
+ * once: the route refused two different values.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { declaredChecksums } from "./checksums.ts";
+ * const headers = new Headers({ "x-amz-checksum-sha256": "abc=" });
+ * assert.deepEqual(declaredChecksums(headers, [["x-amz-checksum-crc32", "AAAAAA=="]]), [
+ *   ["sha256", "abc="],
+ *   ["crc32", "AAAAAA=="],
+ * ]);
+ * ```
+ */
+export function declaredChecksums(
+  headers: Headers,
+  hoisted: readonly (readonly [name: string, value: string])[],
+): [ChecksumAlgorithm, string][] {
+  const declared = new Map<ChecksumAlgorithm, string>();
+  for (const [name, value] of [...headers, ...hoisted]) {
+    const alg = parseChecksumHeaderName(name);
+    if (alg !== undefined && !declared.has(alg)) declared.set(alg, value.trim());
+  }
+  return [...declared];
+}
+
+/**
  * The error for a body whose `alg` checksum differs from the one the client
  * declared (header or trailer): S3's 400 BadDigest. The one place it is made.
  */

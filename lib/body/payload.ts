@@ -12,7 +12,8 @@ import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { type ChunkedMode, createChunkedDecoder, parseTrailerNames } from "./aws_chunked.ts";
 import { createChunkedEncoder, TRAILER_VALUE_LENGTH } from "./aws_chunked_encoder.ts";
 import { chunkedEncodedLength } from "./aws_chunked_encoder.ts";
-import { checksumMismatch, createChecksum, parseChecksumHeaderName } from "./checksums.ts";
+import { checksumMismatch, createChecksum, declaredChecksums } from "./checksums.ts";
+import { hoistedHeaders } from "../sigv4/parse_authorization.ts";
 import type { ResolvedBucket } from "../config/config.ts";
 import { S3Error } from "../request/errors.ts";
 import { holdBackStream } from "./hold_back.ts";
@@ -184,16 +185,13 @@ export function planBody(
     });
   }
   if (bucket.verifyChecksums) {
-    for (const [name, value] of request.headers) {
-      const alg = parseChecksumHeaderName(name);
-      if (alg === undefined) continue;
+    const hoisted = hoistedHeaders(request.target.params, request.auth);
+    for (const [alg, value] of declaredChecksums(request.headers, hoisted)) {
       const sum = createChecksum(alg);
       checks.push({
         update: (c) => sum.update(c),
         check: () => {
-          if (sum.digestBase64() !== value.trim()) {
-            throw checksumMismatch(alg);
-          }
+          if (sum.digestBase64() !== value) throw checksumMismatch(alg);
         },
       });
     }

@@ -11,6 +11,7 @@ import type { ResolvedBucket } from "../config/config.ts";
 import { isUnknown, requiredApprovals, type S3Operation } from "../s3ops/operation.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { presignedExpiresAt } from "../sigv4/parse_authorization.ts";
+import { setsObjectTags } from "../s3ops/tagging.ts";
 import type { PostUpload } from "../s3ops/post_object.ts";
 import { type Pipeline, question, type RequestState } from "./context.ts";
 import { S3Error } from "./errors.ts";
@@ -68,8 +69,9 @@ async function requireValidatorYes(
       "osp cannot name this request's S3 operation; without a validator it is refused",
     );
   }
-  // Usually one operation; two where a backend may run a more powerful one.
-  for (const operation of requiredApprovals(routed.operation)) {
+  // Usually one operation; more where a backend may run a more powerful one or tags are set.
+  const setsTags = setsObjectTags(routed.verified);
+  for (const operation of requiredApprovals(routed.operation, { setsTags })) {
     const ask = question(pipeline, routed.verified, {
       fields: { operation, bucket: routed.clientBucket, key: routed.key },
       sourceIp: state.sourceIp,

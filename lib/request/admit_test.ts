@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import type { ProxyConfig, ValidatorRequest } from "../config/config.ts";
 import { S3Error } from "./errors.ts";
+import { presignUrl } from "../../tests/_sign.ts";
 import {
   admitted as admitRequest,
+  BASE,
+  CLIENT,
   freshState,
+  NOW,
   presignedV2,
   signed,
   testPipeline,
@@ -99,6 +103,50 @@ Deno.test("admit: an operation a backend may run as a stronger one needs both ye
     assert.deepEqual(asked, operations);
     const { admission } = await admitted(signed(method, path), { validator: () => true });
     assert.equal(admission.operation, operations[0]);
+  }
+});
+
+Deno.test("admit: an upload that sets tags (x-amz-tagging) also needs PutObjectTagging", async () => {
+  const tagged = { headers: { "x-amz-tagging": "team=a" } };
+  const hoisted = (method: string, path: string) =>
+    new Request(
+      presignUrl(method, `${BASE}${path}?x-amz-tagging=team%3Da`, {
+        ...CLIENT,
+        time: NOW,
+        expires: 600,
+      }),
+      { method },
+    );
+  const cases: [string, Request, string[]][] = [
+    ["PUT", signed("PUT", "/data/k", tagged), ["PutObject", "PutObjectTagging"]],
+    ["presigned PUT", hoisted("PUT", "/data/k"), ["PutObject", "PutObjectTagging"]],
+    [
+      "CreateMultipartUpload",
+      signed("POST", "/data/k?uploads", tagged),
+      ["CreateMultipartUpload", "PutObjectTagging"],
+    ],
+    [
+      "CopyObject",
+      signed("PUT", "/data/k", {
+        headers: { ...tagged.headers, "x-amz-copy-source": "/data/src" },
+      }),
+      ["CopyObject", "PutObjectTagging"],
+    ],
+    ["PUT without tags", signed("PUT", "/data/k"), ["PutObject"]],
+    ["GET", signed("GET", "/data/k", tagged), ["GetObject"]],
+  ];
+  for (const [name, request, operations] of cases) {
+    const asked: string[] = [];
+    const validator = (_t: string | null, _b: string, r: ValidatorRequest) => {
+      asked.push(r.operation);
+      return r.operation !== "PutObjectTagging";
+    };
+    const outcome = await admitted(request.clone(), { validator }).then(() => "admitted", (e) => e);
+    assert.deepEqual(asked, operations, name);
+    if (operations.length === 2) assert.ok(rejectsWith("AccessDenied")(outcome), name);
+    else assert.equal(outcome, "admitted", name);
+    const { admission } = await admitted(request, { validator: () => true });
+    assert.equal(admission.operation, operations[0], name);
   }
 });
 

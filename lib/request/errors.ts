@@ -21,6 +21,7 @@ export const S3_ERROR_STATUS = {
   InvalidURI: 400,
   InvalidBucketName: 400,
   MalformedXML: 400,
+  InvalidTag: 400,
   XAmzContentSHA256Mismatch: 400,
   BadDigest: 400,
   IncompleteBody: 400,
@@ -146,6 +147,40 @@ export function xmlUnescape(text: string): string {
     if (!isXmlChar(cp)) throw new S3Error("MalformedXML", "Invalid character reference");
     return String.fromCodePoint(cp);
   });
+}
+
+/**
+ * S3's 400 MalformedXML for a request document osp parses: `why` says what
+ * is wrong with it.
+ */
+export function malformedXml(why: string): S3Error {
+  return new S3Error(
+    "MalformedXML",
+    `The XML you provided was not well-formed or did not validate against our published schema: ${why}`,
+  );
+}
+
+/**
+ * A request document as osp's strict parsers read it: no comments, CDATA
+ * or DOCTYPE, no character XML does not allow (else MalformedXML), CRLF and
+ * lone CR turned into LF as an XML parser does (XML 1.0 §2.11), and the
+ * byte-order mark, the XML declaration and white space around removed. The
+ * root element is then the start of the text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { xmlDocumentBody } from "./errors.ts";
+ * assert.equal(xmlDocumentBody('<?xml version="1.0"?>\r\n<A>x\r\ny</A>'), "<A>x\ny</A>");
+ * ```
+ */
+export function xmlDocumentBody(xml: string): string {
+  if (xml.includes("<!")) throw malformedXml("comments, CDATA and DOCTYPE are not accepted");
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/.test(xml)) {
+    throw malformedXml("the document holds a character XML does not allow");
+  }
+  return xml.replace(/\r\n?/g, "\n").replace(/^\uFEFF?\s*(<\?xml[^>]*\?>)?\s*/, "").trimEnd();
 }
 
 /** What the XML error document names besides the code. */

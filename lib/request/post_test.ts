@@ -206,6 +206,64 @@ Deno.test("post: the validator's no, and the presign use cap keyed on the form's
   assert.equal(capped.seen.length, 1);
 });
 
+const TAGGING = "<Tagging><TagSet><Tag><Key>team</Key><Value>a b&amp;c</Value></Tag>" +
+  "<Tag><Key>env</Key><Value>prod</Value></Tag></TagSet></Tagging>";
+
+Deno.test("post: a tagging field goes out as x-amz-tagging once PutObject and PutObjectTagging are allowed", async () => {
+  const asked: ValidatorRequest[] = [];
+  const { handle, seen } = handlerFor({
+    validator: (_t, _b, r) => {
+      asked.push(r);
+      return true;
+    },
+  });
+  const fields = {
+    key: "up/t.txt",
+    "Content-Type": "text/plain",
+    "x-amz-meta-note": "",
+    tagging: TAGGING,
+  };
+  const response = await handle(
+    formRequest({ fields, conditions: BOTO_CONDITIONS([{ tagging: TAGGING }]) }),
+  );
+  assert.equal(response.status, 204, await response.clone().text());
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].headers.get("x-amz-tagging"), "team=a%20b%26c&env=prod");
+  assert.deepEqual(asked.map((r) => r.operation), ["PutObject", "PutObjectTagging"]);
+  assert.equal(asked[1].headers["x-amz-tagging"], "team=a%20b%26c&env=prod");
+  assert.equal(asked[1].key, "up/t.txt");
+});
+
+Deno.test("post: a tagging field refused, malformed or not in the policy sends nothing", async () => {
+  const { handle, seen } = handlerFor({
+    validator: (_t, _b, r) => r.operation !== "PutObjectTagging",
+  });
+  const form = (tagging: string, extra: unknown[] = [{ tagging }]) =>
+    formRequest({
+      fields: { key: "up/t.txt", "Content-Type": "text/plain", "x-amz-meta-note": "", tagging },
+      conditions: BOTO_CONDITIONS(extra),
+    });
+  const tooMany = "<Tagging><TagSet>" +
+    Array.from({ length: 11 }, (_, i) => `<Tag><Key>k${i}</Key><Value>v</Value></Tag>`).join("") +
+    "</TagSet></Tagging>";
+  const cases: [Request, number, string][] = [
+    [form(TAGGING), 403, "AccessDenied"],
+    [form(TAGGING, []), 403, "AccessDenied"],
+    [form("<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>"), 400, "MalformedXML"],
+    [form("team=a"), 400, "MalformedXML"],
+    [form(tooMany), 400, "InvalidTag"],
+  ];
+  for (const [request, status, expected] of cases) {
+    const response = await handle(request);
+    const text = await response.text();
+    assert.equal(response.status, status, text);
+    assert.match(text, new RegExp(`<Code>${expected}</Code>`));
+  }
+  const uncovered = await handle(form(TAGGING, []));
+  assert.match(await uncovered.text(), /Extra input fields: tagging/);
+  assert.equal(seen.length, 0);
+});
+
 Deno.test("post: a body cut short never reaches the backend whole", async () => {
   const { handle, seen } = handlerFor();
   const full = formRequest();
@@ -383,6 +441,10 @@ Deno.test("post: a form without credentials nor policy is 403, unless the bucket
   // An ACL (x-amz-acl) is refused to anonymous callers as for an unsigned PUT.
   const acl = await open.handle(anonymousForm({ key: "pub/x", acl: "public-read" }));
   assert.equal(acl.status, 403);
+  // So are tags (x-amz-tagging).
+  const tagged = await open.handle(anonymousForm({ key: "pub/x", tagging: TAGGING }));
+  assert.equal(tagged.status, 403);
+  assert.match(await tagged.text(), /may not carry x-amz-tagging/);
   // A policy without credentials is not anonymous: its credentials are missing.
   const noCreds = await open.handle(anonymousForm({ key: "pub/x", policy: "e30=" }));
   assert.equal(noCreds.status, 400);

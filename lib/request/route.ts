@@ -27,7 +27,7 @@ import {
 import { readPostForm } from "../s3ops/post_form.ts";
 import { type PostUpload, postUpload } from "../s3ops/post_object.ts";
 import { checkAnonymousHeaders, hasNoCredentials } from "../sigv4/anonymous.ts";
-import { isAnonymousForm, isPresignParam } from "../sigv4/parse_authorization.ts";
+import { hoistedHeaders, isAnonymousForm, isPresignParam } from "../sigv4/parse_authorization.ts";
 import { SIGV2_SUBRESOURCES } from "../sigv4/sigv2.ts";
 import { checkSignedHeaderNames, droppedHeaderNames } from "./client_headers.ts";
 import { bucketFor, bucketLabel, type Pipeline, type RequestState } from "./context.ts";
@@ -151,7 +151,8 @@ function routeAnonymous(
   checkAnonymousHeaders(request.headers);
   const verified = anonymousRequest(request);
   checkRequestShape(pipeline, verified, state);
-  checkAnonymousHeaders(hoistedAsHeaders(verified));
+  const hoisted = hoistedHeaders(verified.target.params, verified.auth);
+  checkAnonymousHeaders(new Headers(hoisted.map(([name]) => [name, ""])));
   const operation = nameOperation(verified);
   state.operation = operation;
   state.anonymous = true;
@@ -160,16 +161,6 @@ function routeAnonymous(
   const bucket = bucketFor(pipeline, target.bucket);
   if (bucket === undefined || !bucket.anonymous.has(operation)) throw refused();
   return bucketRoute(pipeline, { verified, operation, bucket }, state);
-}
-
-/** The `x-amz-*` query parameters of a request, as the headers a presigned URL would hoist. */
-function hoistedAsHeaders(verified: VerifiedRequest): Headers {
-  const headers = new Headers();
-  for (const p of verified.target.params) {
-    const name = p.name.toLowerCase();
-    if (name.startsWith("x-amz-")) headers.set(name, "");
-  }
-  return headers;
 }
 
 /** The checks that make osp and a backend read the request alike. */

@@ -6,10 +6,17 @@
  * @module
  */
 import { type BodyPlan, readBufferedBody, withBufferedBody } from "../body/payload.ts";
-import { parseChecksumHeaderName } from "../body/checksums.ts";
+import { checksumHeaderName, declaredChecksums } from "../body/checksums.ts";
+import { hoistedHeaders } from "../sigv4/parse_authorization.ts";
 import type { Admitted } from "../request/admit.ts";
 import { type Pipeline, question } from "../request/context.ts";
-import { S3Error, xmlEscape, xmlUnescape } from "../request/errors.ts";
+import {
+  malformedXml as malformed,
+  S3Error,
+  xmlDocumentBody,
+  xmlEscape,
+  xmlUnescape,
+} from "../request/errors.ts";
 
 /** Largest DeleteObjects body accepted. */
 export const MAX_DELETE_BODY = 2 * 1024 * 1024;
@@ -32,26 +39,6 @@ export interface DeleteRequest {
   quiet: boolean;
 }
 
-/**
- * A document as an XML parser reads it: CRLF and lone CR become LF (XML 1.0
- * §2.11), so a key written with a raw CR is the key the backend would read.
- * Characters XML does not allow are MalformedXML.
- */
-function normaliseLineEnds(xml: string): string {
-  // deno-lint-ignore no-control-regex
-  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/.test(xml)) {
-    throw malformed("the document holds a character XML does not allow");
-  }
-  return xml.replace(/\r\n?/g, "\n");
-}
-
-function malformed(why: string): S3Error {
-  return new S3Error(
-    "MalformedXML",
-    `The XML you provided was not well-formed or did not validate against our published schema: ${why}`,
-  );
-}
-
 // Element text: no markup at all (no nested tags, CDATA or comments).
 const TEXT = "[^<]*";
 const OBJECT_FIELD = new RegExp(`^<(Key|VersionId|ETag|LastModifiedTime|Size)>(${TEXT})</\\1>`);
@@ -65,8 +52,7 @@ const OBJECT_FIELD = new RegExp(`^<(Key|VersionId|ETag|LastModifiedTime|Size)>($
  * the backend deletes, and osp only ever forwards the document it rebuilds.
  */
 export function parseDeleteRequest(xml: string): DeleteRequest {
-  if (xml.includes("<!")) throw malformed("comments, CDATA and DOCTYPE are not accepted");
-  const body = normaliseLineEnds(xml).replace(/^\uFEFF?\s*(<\?xml[^>]*\?>)?\s*/, "");
+  const body = xmlDocumentBody(xml);
   const root = /^<Delete(\s+xmlns="[^"<]*")?\s*>([\s\S]*)<\/Delete>\s*$/.exec(body);
   if (root === null) throw malformed("the root element must be <Delete>");
   const objects: DeleteEntry[] = [];
@@ -191,9 +177,10 @@ export async function planDeletes(
   // Always the rebuilt document: the backend deletes exactly what was authorized.
   const forward = new TextEncoder().encode(deleteRequestXml({ ...parsed, objects: kept }));
   const dropChecksums: Record<string, null> = { "x-amz-sdk-checksum-algorithm": null };
-  verified.headers.forEach((_value, name) => {
-    if (parseChecksumHeaderName(name)) dropChecksums[name] = null;
-  });
+  const hoisted = hoistedHeaders(verified.target.params, verified.auth);
+  for (const [alg] of declaredChecksums(verified.headers, hoisted)) {
+    dropChecksums[checksumHeaderName(alg)] = null;
+  }
   return {
     plan: withBufferedBody(options.plan, forward, { headerEdits: dropChecksums }),
     denied,

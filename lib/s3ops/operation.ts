@@ -174,9 +174,24 @@ const ALSO_AUTHORIZED_AS: Partial<Record<S3Operation, S3Operation>> = {
   SelectObjectContent: "GetObject",
 };
 
+/** The uploads that can set the new object's tags (`x-amz-tagging`). */
+const TAGGING_UPLOADS: ReadonlySet<S3Operation> = new Set([
+  "PutObject",
+  "CopyObject",
+  "CreateMultipartUpload",
+]);
+
+/** Options for {@linkcode requiredApprovals}. */
+export interface RequiredApprovalsOptions {
+  /** The request sets the object's tags (`x-amz-tagging`, or a form's `tagging` field). */
+  setsTags?: boolean;
+}
+
 /**
  * Every operation the validator must allow for `operation` to be forwarded:
- * the operation itself, and the one a backend may run instead.
+ * the operation itself, the one a backend may run instead, and
+ * `PutObjectTagging` for an upload that sets the object's tags (AWS requires
+ * `s3:PutObjectTagging` for it too).
  *
  * @example
  * ```ts
@@ -184,11 +199,18 @@ const ALSO_AUTHORIZED_AS: Partial<Record<S3Operation, S3Operation>> = {
  * import { requiredApprovals } from "./operation.ts";
  * assert.deepEqual(requiredApprovals("GetObject"), ["GetObject"]);
  * assert.deepEqual(requiredApprovals("DeleteBucketEncryption"), ["DeleteBucketEncryption", "DeleteBucket"]);
+ * assert.deepEqual(requiredApprovals("PutObject", { setsTags: true }), ["PutObject", "PutObjectTagging"]);
  * ```
  */
-export function requiredApprovals(operation: S3Operation): S3Operation[] {
+export function requiredApprovals(
+  operation: S3Operation,
+  options: RequiredApprovalsOptions = {},
+): S3Operation[] {
+  const approvals: S3Operation[] = [operation];
   const also = ALSO_AUTHORIZED_AS[operation];
-  return also === undefined ? [operation] : [operation, also];
+  if (also !== undefined) approvals.push(also);
+  if (options.setsTags && TAGGING_UPLOADS.has(operation)) approvals.push("PutObjectTagging");
+  return approvals;
 }
 
 /** True for the operations after which a bucket's CORS configuration on the backend changed. */

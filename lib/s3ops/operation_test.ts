@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { S3Error } from "../request/errors.ts";
-import { checkQueryParams, operationName } from "./operation.ts";
+import { checkQueryParams, operationName, requiredApprovals } from "./operation.ts";
 import { parseRawQuery } from "../sigv4/sigv4.ts";
 
 /** [method, path kind, query names, headers, expected operation] */
@@ -185,4 +185,13 @@ Deno.test("operation: a parameter given twice is refused, whatever its name", ()
       "versionId=a&version%49d=b",
     ]
   ) assertInvalid(q);
+});
+
+Deno.test("operation: an upload that sets tags also needs PutObjectTagging; nothing else does", () => {
+  for (const op of ["PutObject", "CopyObject", "CreateMultipartUpload"] as const) {
+    assert.deepEqual(requiredApprovals(op, { setsTags: true }), [op, "PutObjectTagging"]);
+    assert.deepEqual(requiredApprovals(op), [op]);
+  }
+  assert.deepEqual(requiredApprovals("GetObject", { setsTags: true }), ["GetObject"]);
+  assert.deepEqual(requiredApprovals("PutObjectTagging", { setsTags: true }), ["PutObjectTagging"]);
 });

@@ -244,9 +244,39 @@ export function parsePostCredentials(
  * never go to the backend nor the validator: SigV4's presign parameters, and
  * for a SigV2 presigned URL its own (see `SIGV2_PRESIGN_PARAMS`).
  */
-export function isPresignParam(name: string, auth: ParsedAuthorization): boolean {
+export function isPresignParam(
+  name: string,
+  auth: Pick<ParsedAuthorization, "version" | "kind">,
+): boolean {
   return PRESIGN_PARAMS.includes(name) ||
     (auth.version === 2 && auth.kind === "presigned" && SIGV2_PRESIGN_PARAMS.includes(name));
+}
+
+/**
+ * The `x-amz-*` headers a presigned URL hoisted into its query (presign
+ * parameters excepted), lower-case names with their decoded values: S3 reads
+ * them as headers, and so do the validator and osp's checks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hoistedHeaders } from "./parse_authorization.ts";
+ * import { parseRawQuery } from "./sigv4.ts";
+ * const params = parseRawQuery("X-Amz-Signature=ab&x-amz-checksum-crc32=AAAAAA%3D%3D&prefix=a");
+ * const auth = { version: 4, kind: "header" } as const;
+ * assert.deepEqual(hoistedHeaders(params, auth), [["x-amz-checksum-crc32", "AAAAAA=="]]);
+ * ```
+ */
+export function hoistedHeaders(
+  params: readonly RawQueryParam[],
+  auth: Pick<ParsedAuthorization, "version" | "kind">,
+): [name: string, value: string][] {
+  const hoisted: [string, string][] = [];
+  for (const p of params) {
+    const name = p.name.toLowerCase();
+    if (name.startsWith("x-amz-") && !isPresignParam(p.name, auth)) hoisted.push([name, p.value]);
+  }
+  return hoisted;
 }
 
 /** When a presigned URL expires, in epoch ms (for its use count). */

@@ -26,6 +26,7 @@
  * @module
  */
 import { S3Error } from "../request/errors.ts";
+import { parseTagging, TAGGING_HEADER, taggingHeaderValue } from "../s3ops/tagging.ts";
 import { utf8ByteString } from "./sigv4.ts";
 
 /** One condition of a POST policy. */
@@ -251,9 +252,10 @@ const TOKEN = /^[0-9a-z!#$%&'*+.^_`|~-]+$/;
 
 /**
  * The headers of the PUT a form becomes: `Content-Type` and the other
- * object headers, `x-amz-meta-*`, `acl` as `x-amz-acl`, and the file's
- * Content-Length. `tagging` and other `x-amz-*` fields are refused (501):
- * osp does not map them. Values go out as their UTF-8 bytes.
+ * object headers, `x-amz-meta-*`, `acl` as `x-amz-acl`, `tagging` (a
+ * `<Tagging>` document, parsed strictly: 400 MalformedXML / InvalidTag) as
+ * `x-amz-tagging`, and the file's Content-Length. Other `x-amz-*` fields are
+ * refused (501): osp does not map them. Values go out as their UTF-8 bytes.
  */
 export function formHeaders(fields: ReadonlyMap<string, string>, fileLength: number): Headers {
   const headers = new Headers();
@@ -262,8 +264,13 @@ export function formHeaders(fields: ReadonlyMap<string, string>, fileLength: num
     let header: string | undefined;
     if (HEADER_FIELDS.has(name)) header = name;
     else if (name === "acl") header = "x-amz-acl";
-    else if (name.startsWith("x-amz-meta-") && name.length > 11 && TOKEN.test(name)) header = name;
-    else if (name === "tagging" || name.startsWith("x-amz-")) {
+    else if (name === "tagging") {
+      const tags = parseTagging(value);
+      if (tags.length > 0) headers.set(TAGGING_HEADER, taggingHeaderValue(tags));
+      continue;
+    } else if (name.startsWith("x-amz-meta-") && name.length > 11 && TOKEN.test(name)) {
+      header = name;
+    } else if (name.startsWith("x-amz-")) {
       throw new S3Error("NotImplemented", `osp does not accept the form field ${name}`);
     }
     if (header === undefined) continue; // a field S3 ignores (covered by the policy)

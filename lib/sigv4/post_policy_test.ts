@@ -187,8 +187,23 @@ Deno.test("post policy: form fields become the PUT's headers", () => {
     "x-amz-checksum-sha256": "abc=",
     "x-amz-meta-note": "\xc3\xa9",
   });
+  const tagging = "<Tagging><TagSet><Tag><Key>a b</Key><Value>1&amp;2</Value></Tag>" +
+    "<Tag><Key>c</Key><Value></Value></Tag></TagSet></Tagging>";
+  assert.equal(
+    formHeaders(new Map([["tagging", tagging]]), 1).get("x-amz-tagging"),
+    "a%20b=1%262&c=",
+  );
+  assert.equal(
+    formHeaders(new Map([["tagging", "<Tagging><TagSet></TagSet></Tagging>"]]), 1)
+      .has("x-amz-tagging"),
+    false,
+  );
   assert.throws(
     () => formHeaders(new Map([["tagging", "<Tagging/>"]]), 1),
+    (e: unknown) => e instanceof S3Error && e.code === "MalformedXML",
+  );
+  assert.throws(
+    () => formHeaders(new Map([["x-amz-tagging", "a=b"]]), 1),
     (e: unknown) => e instanceof S3Error && e.code === "NotImplemented",
   );
   assert.throws(() => formHeaders(new Map([["x-amz-grant-read", "id=x"]]), 1), S3Error);

@@ -6,7 +6,8 @@
  * @module
  */
 import type { Admitted } from "../request/admit.ts";
-import { isPresignParam } from "../sigv4/parse_authorization.ts";
+import { hoistedHeaders, isPresignParam } from "../sigv4/parse_authorization.ts";
+import { parseChecksumHeaderName } from "../body/checksums.ts";
 import type { HmacKey } from "../config/config.ts";
 import { isDroppedHeader } from "../request/client_headers.ts";
 import {
@@ -61,6 +62,11 @@ export interface BuildUpstreamOptions {
   headerEdits?: Record<string, string | null>;
 }
 
+/** True for `x-amz-checksum-<alg>` (any case). */
+function isChecksumName(name: string): boolean {
+  return parseChecksumHeaderName(name) !== undefined;
+}
+
 /** Trims HTTP whitespace, as `Headers` does with every value it stores. */
 function httpTrim(value: string): string {
   return value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
@@ -70,7 +76,8 @@ function httpTrim(value: string): string {
  * Builds and signs the backend request. Accepts only an admitted request (the
  * validator said yes to exactly its operation, bucket and key): the client's
  * credentials, presign parameters, hop-by-hop headers and `_` header twins
- * are removed, and the backend URL comes from the bucket's config.
+ * are removed, checksums hoisted into a presigned URL's query become
+ * headers, and the backend URL comes from the bucket's config.
  */
 export function buildUpstreamRequest(
   admitted: Admitted,
@@ -87,7 +94,10 @@ export function buildUpstreamRequest(
     : `/${uriEncode(bucket.backendBucket)}${rawKey === undefined ? "" : `/${rawKey}`}`;
   // The path goes out in canonical encoding, so what is signed is what is sent.
   const path = canonicalUri(rawPath);
-  const query = canonicalQuery(target.params.filter((p) => !isPresignParam(p.name, auth)));
+  // Checksums hoisted into a presigned URL's query go out as headers, the form every backend checks.
+  const query = canonicalQuery(
+    target.params.filter((p) => !isPresignParam(p.name, auth) && !isChecksumName(p.name)),
+  );
 
   // A Map, not a Headers: the same semantics for lower-case names, a fraction of the cost.
   const headers = new Map<string, string>();
@@ -104,6 +114,9 @@ export function buildUpstreamRequest(
     }
     headers.set(name, value);
   });
+  for (const [name, value] of hoistedHeaders(target.params, auth)) {
+    if (isChecksumName(name)) headers.set(name, httpTrim(value));
+  }
   if (options.copySource !== undefined) headers.set("x-amz-copy-source", options.copySource);
   const edits = options.headerEdits;
   if (edits !== undefined) {

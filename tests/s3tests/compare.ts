@@ -92,16 +92,6 @@ const RULES: Rule[] = [
     message: /Anonymous requests are not allowed/,
   },
   {
-    id: "post-tagging",
-    title: "POST object: the `tagging` form field",
-    reason:
-      "s3-tests signs its forms with SigV2 (`AWSAccessKeyId`, `signature`), which osp verifies as it " +
-      "does SigV4 forms ([Browsers](browsers.md)): every other authenticated POST object test passes. " +
-      "A form's `tagging` field (an XML Tagging document) is refused with 501 NotImplemented: osp " +
-      "does not map it to the PUT's `x-amz-tagging`. Expected.",
-    name: /^test_post_object_tags_authenticated_request$/,
-  },
-  {
     id: "rgw-ext",
     title: "RGW's own extensions: usage, read-stats, allow-unordered",
     reason:

@@ -1035,7 +1035,9 @@ function resolveWebsite(
   if (missing.length > 0) {
     p.add(
       path,
-      `needs ${missing.join(", ")} in anonymous: a website serves anonymous callers with these operations`,
+      `needs ${
+        missing.join(", ")
+      } in anonymous: a website serves anonymous callers with these operations`,
     );
   }
   return { indexDocument, errorDocument, listing, listingPageSize: pageSize };

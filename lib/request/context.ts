@@ -99,6 +99,8 @@ export interface RequestState {
   presigned?: "hit" | "rejected";
   /** True for a request without credentials. */
   anonymous?: boolean;
+  /** True for a request a bucket's static website answers: its errors are HTML pages. */
+  website?: boolean;
 }
 
 /**

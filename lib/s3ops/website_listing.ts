@@ -85,7 +85,8 @@ export interface ListingOptions {
 
 /** The prefix one level up: `a/b/` → `a/`, `a/` → "". */
 export function parentPrefix(prefix: string): string {
-  const cut = prefix.lastIndexOf("/", prefix.length - 2);
+  // Searched before the last `/`; a one-character prefix has no parent but the root.
+  const cut = prefix.length < 2 ? -1 : prefix.lastIndexOf("/", prefix.length - 2);
   return cut < 0 ? "" : prefix.slice(0, cut + 1);
 }
 

@@ -622,7 +622,7 @@ const WEBSITE_FIELDS: Record<keyof WebsiteConfig, true> = {
 };
 
 /** Keys per website listing page when the config does not say: ListObjectsV2's maximum. */
-export const MAX_LISTING_PAGE = 1000;
+const MAX_LISTING_PAGE = 1000;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
 

@@ -212,8 +212,9 @@ const MESSAGES: Partial<Record<S3ErrorCode, string>> = {
 
 /** The code a backend error status stands for when its body names none osp knows. */
 function codeOfStatus(status: number): S3ErrorCode {
-  const known = (Object.keys(S3_ERROR_STATUS) as S3ErrorCode[])
-    .find((code) => S3_ERROR_STATUS[code] === status && code in MESSAGES);
+  // MESSAGES' order decides: a bare 404 is NoSuchKey, not NoSuchBucket.
+  const known = (Object.keys(MESSAGES) as S3ErrorCode[])
+    .find((code) => S3_ERROR_STATUS[code] === status);
   return known ?? (status >= 500 ? "InternalError" : "InvalidRequest");
 }
 

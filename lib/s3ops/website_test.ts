@@ -195,3 +195,22 @@ Deno.test("website: signed requests and other queries are plain S3", async () =>
   assert.equal(missing.status, 404);
   assert.match(await missing.text(), /<Code>NoSuchKey<\/Code>/, "the backend's XML, as ever");
 });
+
+Deno.test("website: a backend error without a known code is named by its status", async () => {
+  for (
+    const [status, code] of [[404, "NoSuchKey"], [403, "AccessDenied"], [
+      416,
+      "InvalidRange",
+    ]] as const
+  ) {
+    const { pipeline } = testPipeline({
+      config: { cosMap: { data: { ...BUCKET, website: {} } } },
+      backend: () => new Response(null, { status }),
+    });
+    const res = await createHandler(pipeline)(new Request("http://proxy.test:8080/data/k"), {
+      remoteIp: "10.0.0.1",
+    });
+    assert.equal(res.status, status);
+    assert.match(await res.text(), new RegExp(`<li>Code: ${code}</li>`));
+  }
+});

@@ -117,6 +117,19 @@ export function bucketFor(pipeline: Pipeline, name: string): ResolvedBucket | un
   return route === undefined ? undefined : { ...route, name, backendBucket: name };
 }
 
+/**
+ * Like {@linkcode bucketFor}, but undefined for a name osp refuses: for
+ * answers given before the route (a CORS preflight, a static website), which
+ * leave refusing the name to the route.
+ */
+export function bucketIfValid(pipeline: Pipeline, name: string): ResolvedBucket | undefined {
+  try {
+    return bucketFor(pipeline, name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The bucket's metrics label: default-route buckets are named by clients, so they share one. */
 export function bucketLabel(pipeline: Pipeline, bucket: ResolvedBucket): string {
   return pipeline.config.buckets.has(bucket.name) ? bucket.name : "_default";

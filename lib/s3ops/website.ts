@@ -33,7 +33,7 @@
  */
 import type { ResolvedBucket, ResolvedWebsite } from "../config/config.ts";
 import { afterRoute } from "../request/after_route.ts";
-import { bucketFor, type Pipeline, type RequestState } from "../request/context.ts";
+import { bucketIfValid, type Pipeline, type RequestState } from "../request/context.ts";
 import { S3_ERROR_STATUS, S3Error, type S3ErrorCode, toS3Error } from "../request/errors.ts";
 import type { RequestTarget } from "../request/request_target.ts";
 import { routeAnonymous } from "../request/route.ts";
@@ -68,7 +68,7 @@ export function websiteRequest(
   if (method !== "GET" && method !== "HEAD") return undefined;
   if (request.body !== null || !hasNoCredentials(headers, target.params)) return undefined;
   if (target.bucket === undefined || target.bucket === "") return undefined;
-  const bucket = siteBucket(pipeline, target.bucket);
+  const bucket = bucketIfValid(pipeline, target.bucket);
   const website = bucket?.website;
   if (bucket === undefined || website === undefined) return undefined;
   const key = target.key ?? "";
@@ -78,15 +78,6 @@ export function websiteRequest(
     website.listing;
   if (!page) return undefined;
   return { method, headers, target, bucket, website, key, pageToken: params[0].value };
-}
-
-/** The bucket's config, or undefined for a name osp refuses (the route then says why). */
-function siteBucket(pipeline: Pipeline, name: string): ResolvedBucket | undefined {
-  try {
-    return bucketFor(pipeline, name);
-  } catch {
-    return undefined;
-  }
 }
 
 /** True for the bucket root and keys ending in `/`. */

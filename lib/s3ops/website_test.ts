@@ -214,3 +214,17 @@ Deno.test("website: a backend error without a known code is named by its status"
     assert.match(await res.text(), new RegExp(`<li>Code: ${code}</li>`));
   }
 });
+
+Deno.test("website: on the default route, every bucket it serves is a website", async () => {
+  const { backendBucket: _, ...route } = BUCKET;
+  const { pipeline, seen } = testPipeline({
+    config: { cosMap: { "*": { ...route, website: { indexDocument: "home.htm" } } } },
+    backend: () => new Response("home", { headers: { "content-type": "text/html" } }),
+  });
+  const res = await createHandler(pipeline)(new Request("http://proxy.test:8080/any-bucket/a/"), {
+    remoteIp: "10.0.0.1",
+  });
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "home");
+  assert.equal(new URL(seen[0].url).pathname, "/any-bucket/a/home.htm");
+});

@@ -7,8 +7,7 @@
  * @module
  */
 import { admit } from "./admit.ts";
-import type { RequestState } from "./context.ts";
-import type { Pipeline } from "./context.ts";
+import type { Pipeline, RequestState } from "./context.ts";
 import { forward } from "./forward.ts";
 import { prepare } from "./prepare.ts";
 import { present } from "./present.ts";

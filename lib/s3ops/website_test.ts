@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { ValidatorRequest, WebsiteConfig } from "../config/config.ts";
+import { createLogger } from "../observe/log.ts";
 import { createHandler } from "../request/handler.ts";
 import { type BackendSeen, signed, testPipeline } from "../request/_test_util.ts";
 
@@ -227,4 +228,30 @@ Deno.test("website: on the default route, every bucket it serves is a website", 
   assert.equal(res.status, 200);
   assert.equal(await res.text(), "home");
   assert.equal(new URL(seen[0].url).pathname, "/any-bucket/a/home.htm");
+});
+
+Deno.test("website: the access log says anonymous, and names the operation that answered", async () => {
+  const listing = `<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>`;
+  const { pipeline } = testPipeline({
+    config: { cosMap: { data: { ...BUCKET, website: { listing: true } } } },
+    backend: (s) =>
+      new URL(s.url).searchParams.has("list-type")
+        ? new Response(listing)
+        : new Response(NO_SUCH_KEY, { status: 404 }),
+  });
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: "info", write: (line) => lines.push(JSON.parse(line)) });
+  const handler = createHandler({ ...pipeline, logger });
+  const res = await handler(new Request("http://proxy.test:8080/data/"), {
+    remoteIp: "10.0.0.1",
+    completed: Promise.resolve(),
+  });
+  assert.equal(res.status, 200);
+  await res.text();
+  await new Promise((r) => setTimeout(r, 0));
+  const request = lines.find((l) => l.msg === "request")!;
+  assert.equal(request.anonymous, true);
+  assert.equal(request.operation, "ListObjectsV2");
+  assert.equal(request.bucket, "data");
+  assert.equal(request.accessKey, undefined);
 });

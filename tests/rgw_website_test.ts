@@ -14,7 +14,7 @@ import {
   type WebsiteConfig,
 } from "../mod.ts";
 import { CLIENT, RGW_TEST, type RgwEnv, rgwEnv, sha256 } from "./_rgw_env.ts";
-import { OpsLog, parseEntryUri } from "./_ops_log.ts";
+import { entryObject, OpsLog, parseEntryUri } from "./_ops_log.ts";
 
 const SITE = "site";
 const ANONYMOUS = ["GetObject", "HeadObject", "ListObjectsV2"];
@@ -291,13 +291,44 @@ Deno.test({ name: "rgw: static websites", ...RGW_TEST }, async (t) => {
       assert.equal(site.proxy.requestCounts()[SITE].ListObjectsV2, listed.length);
     });
 
+    await t.step(
+      "RGW does exactly the operations the validator approved, nothing else",
+      async () => {
+        const ua = `website-visit/${crypto.randomUUID()}`;
+        const mark = await opsLog.mark();
+        const from = site.asked.length;
+        for (const path of ["", "docs", "docs/", "files/", "files/sub/", "missing", "refused/"]) {
+          for (const method of ["GET", "HEAD"]) {
+            const res = await at(path, {
+              method,
+              headers: { "user-agent": ua },
+              redirect: "manual",
+            });
+            await res.body?.cancel();
+          }
+        }
+        const approved = site.asked.slice(from)
+          .filter((a) => a.req.headers["user-agent"] === ua && a.req.key !== "refused/index.html")
+          .map((a) => `${a.req.method} ${a.req.key ?? ""}`).sort();
+        const entries = (await opsLog.barrier(mark, env.rgw.endpoint)).filter((e) =>
+          e.user_agent === ua
+        );
+        const done = entries.map((e) => `${parseEntryUri(e.uri).method} ${entryObject(e, "path")}`)
+          .sort();
+        assert.ok(approved.length >= 20, approved.join("\n"));
+        assert.deepEqual(done, approved);
+      },
+    );
+
     await t.step("a validator refusal of the index: 403, and RGW never sees its GET", async () => {
       const ua = `website-refused/${crypto.randomUUID()}`;
       const mark = await opsLog.mark();
       const res = await at("refused/", { headers: { "user-agent": ua } });
       assert.equal(res.status, 403);
       assert.equal(await res.text(), FIXTURES["error.html"].body, "the error document, with 403");
-      const asked = site.asked.filter((a) => a.req.key === "refused/index.html");
+      const asked = site.asked.filter((a) =>
+        a.req.key === "refused/index.html" && a.req.headers["user-agent"] === ua
+      );
       assert.equal(asked.length, 1);
       assert.equal(asked[0].req.operation, "GetObject");
       const entries = await opsLog.barrier(mark, env.rgw.endpoint);

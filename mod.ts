@@ -41,4 +41,5 @@ export type {
   Validator,
   ValidatorCacheKeyConfig,
   ValidatorRequest,
+  WebsiteConfig,
 } from "./lib/config/config.ts";

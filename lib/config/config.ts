@@ -213,6 +213,45 @@ export interface BucketConfig {
    * asked, with a null token. Default: none.
    */
   anonymous?: string[];
+  /**
+   * S3 static website semantics for anonymous `GET`/`HEAD` requests: index
+   * documents, an error document, optional HTML listings. Needs `GetObject`
+   * and `HeadObject` in `anonymous` (and `ListObjectsV2` for `listing`).
+   * Default: none (plain S3 REST).
+   */
+  website?: WebsiteConfig;
+}
+
+/**
+ * A bucket's static website, as S3 website endpoints serve one: anonymous
+ * `GET`/`HEAD` of `…/` serves `…/` + `indexDocument`, a missing object
+ * whose `key/` has an index answers `302` to `key/`, a 404 or 403 serves
+ * `errorDocument` with that status, and with `listing` a prefix without an
+ * index is listed as an HTML page. Every backend request it makes is its own
+ * anonymous operation, put to the validator.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConfig, type WebsiteConfig } from "@osp/osp";
+ * const website: WebsiteConfig = { indexDocument: "index.html", errorDocument: "404.html" };
+ * const site = {
+ *   host: "rgw.internal", port: 7480, accessKey: "site", secretKey: "site-secret",
+ *   anonymous: ["GetObject", "HeadObject"], website,
+ * };
+ * const hmacKeystore = [{ accessKey: "alice", secretKey: "alice-secret" }];
+ * assert.deepEqual(checkConfig({ httpPort: 8080, hmacKeystore, cosMap: { site } }), []);
+ * ```
+ */
+export interface WebsiteConfig {
+  /** Served for keys ending in `/` and the bucket root: a name without `/`; default `index.html`. */
+  indexDocument?: string;
+  /** The key served (with the error's status) on a 404 or 403; default none (an HTML error page). */
+  errorDocument?: string;
+  /** An HTML listing of prefixes without an index document; needs `ListObjectsV2` in `anonymous`. Default false. */
+  listing?: boolean;
+  /** Keys per listing page, 1–1000; default 1000. */
+  listingPageSize?: number;
 }
 
 /**
@@ -453,7 +492,14 @@ export interface ResolvedBucket {
   cors: readonly ResolvedCorsRule[] | "backend";
   /** Operations requests without credentials may do. */
   anonymous: ReadonlySet<string>;
+  /** The bucket's static website, if it has one. */
+  website?: ResolvedWebsite;
 }
+
+/** {@linkcode WebsiteConfig} with every default applied. */
+export type ResolvedWebsite = Required<Omit<WebsiteConfig, "errorDocument">> & {
+  errorDocument?: string;
+};
 
 /** A CORS rule with every list present. */
 export type ResolvedCorsRule = Required<Omit<CorsRule, "maxAgeSeconds">> & {
@@ -564,7 +610,19 @@ const BUCKET_FIELDS: Record<keyof BucketConfig, true> = {
   strictKeyPaths: true,
   cors: true,
   anonymous: true,
+  website: true,
 };
+
+/** Every WebsiteConfig field, once (see {@linkcode BUCKET_FIELDS}). */
+const WEBSITE_FIELDS: Record<keyof WebsiteConfig, true> = {
+  indexDocument: true,
+  errorDocument: true,
+  listing: true,
+  listingPageSize: true,
+};
+
+/** Keys per website listing page when the config does not say: ListObjectsV2's maximum. */
+const MAX_LISTING_PAGE = 1000;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
 
@@ -917,6 +975,7 @@ function resolveBucket(
       '"backend" needs static credentials (accessKey+secretKey or apiKey) to read the bucket\'s CORS configuration',
     );
   }
+  const website = resolveWebsite(p, `${path}.website`, { raw: raw.website, anonymous });
   if (host === undefined || port === undefined) return undefined;
   return {
     name,
@@ -938,7 +997,50 @@ function resolveBucket(
     strictKeyPaths,
     cors,
     anonymous,
+    website,
   };
+}
+
+/**
+ * A bucket's `website`, defaults applied. It is served to anonymous callers
+ * only, through the operations it makes: `anonymous` must allow them.
+ */
+function resolveWebsite(
+  p: Problems,
+  path: string,
+  options: { raw: unknown; anonymous: ReadonlySet<string> },
+): ResolvedWebsite | undefined {
+  const { raw, anonymous } = options;
+  if (raw === undefined) return undefined;
+  if (!isRecord(raw)) {
+    p.add(path, "must be an object {indexDocument, errorDocument, listing}");
+    return undefined;
+  }
+  for (const field of Object.keys(raw)) {
+    if (!Object.hasOwn(WEBSITE_FIELDS, field)) p.add(`${path}.${field}`, "is not a known field");
+  }
+  const indexDocument = checkString(p, `${path}.indexDocument`, raw.indexDocument) ?? "index.html";
+  if (indexDocument.includes("/")) p.add(`${path}.indexDocument`, "must not contain /");
+  const errorDocument = checkString(p, `${path}.errorDocument`, raw.errorDocument);
+  const listing = checkBoolean(p, `${path}.listing`, raw.listing) ?? false;
+  const pageSize = checkNonNegative(p, `${path}.listingPageSize`, raw.listingPageSize, {
+    integer: true,
+    min: 1,
+  }) ?? MAX_LISTING_PAGE;
+  if (pageSize > MAX_LISTING_PAGE) {
+    p.add(`${path}.listingPageSize`, `must be at most ${MAX_LISTING_PAGE}`);
+  }
+  const needed = ["GetObject", "HeadObject", ...(listing ? ["ListObjectsV2"] : [])];
+  const missing = needed.filter((op) => !anonymous.has(op));
+  if (missing.length > 0) {
+    p.add(
+      path,
+      `needs ${
+        missing.join(", ")
+      } in anonymous: a website serves anonymous callers with these operations`,
+    );
+  }
+  return { indexDocument, errorDocument, listing, listingPageSize: pageSize };
 }
 
 /**

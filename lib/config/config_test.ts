@@ -74,6 +74,7 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
     strictKeyPaths: false,
     cors: [],
     anonymous: new Set(),
+    website: undefined,
   });
   assert.deepEqual(config.cors, []);
   assert.deepEqual(config.validatorCacheKey, { query: true, headers: "all", sourceIp: true });
@@ -544,4 +545,80 @@ Deno.test("config: sigV2 is a boolean, default true; a wrong one is a TypeError 
     );
   }
   assert.deepEqual(problems(minimal({ sigv2: false })), ["sigv2 is not a known field"]);
+});
+
+Deno.test("config: website defaults, and its operations must be open to anonymous callers", () => {
+  const bucket = {
+    host: "h",
+    port: 1,
+    accessKey: "a",
+    secretKey: "s",
+    anonymous: ["GetObject", "HeadObject", "ListObjectsV2"],
+  };
+  const resolved = (website: unknown, more: Record<string, unknown> = {}) =>
+    resolveConfig(
+      minimal({ cosMap: { site: { ...bucket, website, ...more } } }) as unknown as ProxyConfig,
+    ).buckets.get("site")!.website;
+  assert.deepEqual(resolved({}), {
+    indexDocument: "index.html",
+    errorDocument: undefined,
+    listing: false,
+    listingPageSize: 1000,
+  });
+  assert.deepEqual(
+    resolved({ indexDocument: "i.htm", errorDocument: "err/404.html", listing: true }),
+    { indexDocument: "i.htm", errorDocument: "err/404.html", listing: true, listingPageSize: 1000 },
+  );
+  assert.equal(resolved(undefined), undefined);
+  assert.equal(resolved({}, { anonymous: undefined, website: undefined }), undefined);
+  // Allowed on the default route, like `anonymous`.
+  const star = resolveConfig(
+    minimal({
+      cosMap: { "*": { ...bucket, website: { listing: true } } },
+    }) as unknown as ProxyConfig,
+  );
+  assert.equal(star.buckets.get("*")!.website?.listing, true);
+
+  const at = 'cosMap["site"].website';
+  const found = (website: unknown, anonymous = bucket.anonymous) =>
+    problems(minimal({ cosMap: { site: { ...bucket, anonymous, website } } }));
+  assert.deepEqual(found("yes"), [
+    `${at} must be an object {indexDocument, errorDocument, listing}`,
+  ]);
+  assert.deepEqual(found({ indexDocument: "a/index.html" }), [
+    `${at}.indexDocument must not contain /`,
+  ]);
+  assert.deepEqual(found({ indexDocument: "" }), [
+    `${at}.indexDocument must be a non-empty string`,
+  ]);
+  assert.deepEqual(found({ errorDocument: "" }), [
+    `${at}.errorDocument must be a non-empty string`,
+  ]);
+  assert.deepEqual(found({ errorDocument: 404 }), [
+    `${at}.errorDocument must be a non-empty string`,
+  ]);
+  assert.deepEqual(found({ listing: "yes" }), [`${at}.listing must be true or false`]);
+  assert.deepEqual(found({ listingPageSize: 0 }), [`${at}.listingPageSize must be an integer ≥ 1`]);
+  assert.deepEqual(found({ listingPageSize: 1001 }), [
+    `${at}.listingPageSize must be at most 1000`,
+  ]);
+  assert.deepEqual(found({ index: "index.html" }), [`${at}.index is not a known field`]);
+  assert.deepEqual(found({}, ["GetObject"]), [
+    `${at} needs HeadObject in anonymous: a website serves anonymous callers with these operations`,
+  ]);
+  assert.deepEqual(found({ listing: true }, ["GetObject", "HeadObject"]), [
+    `${at} needs ListObjectsV2 in anonymous: a website serves anonymous callers with these operations`,
+  ]);
+  assert.deepEqual(found({}, []), [
+    `${at} needs GetObject, HeadObject in anonymous: a website serves anonymous callers with these operations`,
+  ]);
+  assert.throws(
+    () =>
+      resolveConfig(
+        minimal({
+          cosMap: { site: { ...bucket, anonymous: [], website: {} } },
+        }) as unknown as ProxyConfig,
+      ),
+    (err: unknown) => err instanceof TypeError && err.message.includes(`${at} needs GetObject`),
+  );
 });

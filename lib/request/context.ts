@@ -99,6 +99,8 @@ export interface RequestState {
   presigned?: "hit" | "rejected";
   /** True for a request without credentials. */
   anonymous?: boolean;
+  /** True for a request a bucket's static website answers: its errors are HTML pages. */
+  website?: boolean;
 }
 
 /**
@@ -113,6 +115,19 @@ export function bucketFor(pipeline: Pipeline, name: string): ResolvedBucket | un
   requireValidBucketName(name);
   const route = pipeline.defaultRoute;
   return route === undefined ? undefined : { ...route, name, backendBucket: name };
+}
+
+/**
+ * Like {@linkcode bucketFor}, but undefined for a name osp refuses: for
+ * answers given before the route (a CORS preflight, a static website), which
+ * leave refusing the name to the route.
+ */
+export function bucketIfValid(pipeline: Pipeline, name: string): ResolvedBucket | undefined {
+  try {
+    return bucketFor(pipeline, name);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The bucket's metrics label: default-route buckets are named by clients, so they share one. */

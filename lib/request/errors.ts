@@ -33,6 +33,9 @@ export const S3_ERROR_STATUS = {
   RequestTimeout: 400,
   MissingContentLength: 411,
   NoSuchBucket: 404,
+  NoSuchKey: 404,
+  PreconditionFailed: 412,
+  InvalidRange: 416,
   MethodNotAllowed: 405,
   NotImplemented: 501,
   InternalError: 500,
@@ -193,6 +196,8 @@ export interface ErrorContext {
   method: string;
   /** Headers to add, e.g. `server`. */
   headers?: Record<string, string>;
+  /** `"html"` for a static website's visitors (S3 website endpoints answer HTML); default `"xml"`. */
+  format?: "xml" | "html";
 }
 
 /** Turns any thrown value into an S3 error; unknown values become InternalError. */
@@ -203,11 +208,51 @@ export function toS3Error(err: unknown): S3Error {
   });
 }
 
-/** Renders an S3 error as the response S3 would send. */
+/** Reason phrases of the statuses osp's errors carry, for HTML error pages. */
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  411: "Length Required",
+  412: "Precondition Failed",
+  416: "Requested Range Not Satisfiable",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+};
+
+/**
+ * An S3 error as the HTML page S3 website endpoints send.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { htmlErrorPage, S3Error } from "./errors.ts";
+ * const page = htmlErrorPage(new S3Error("NoSuchKey", "<no>"), { requestId: "r1" });
+ * assert.match(page, /<title>404 Not Found<\/title>/);
+ * assert.match(page, /<li>Message: &lt;no&gt;<\/li>/);
+ * ```
+ */
+export function htmlErrorPage(error: S3Error, options: { requestId: string }): string {
+  const title = xmlEscape(`${error.status} ${REASONS[error.status] ?? "Error"}`);
+  return `<html>\n<head><title>${title}</title></head>\n<body>\n<h1>${title}</h1>\n<ul>\n<li>Code: ${
+    xmlEscape(error.code)
+  }</li>\n<li>Message: ${xmlEscape(error.message)}</li>\n<li>RequestId: ${
+    xmlEscape(options.requestId)
+  }</li>\n</ul>\n<hr/>\n</body>\n</html>\n`;
+}
+
+/** Renders an S3 error as the response S3 would send (an HTML page for website visitors). */
 export function errorResponse(error: S3Error, context: ErrorContext): Response {
   const headers = new Headers(context.headers);
   headers.set("x-amz-request-id", context.requestId);
   if (context.method === "HEAD") return new Response(null, { status: error.status, headers });
+  if (context.format === "html") {
+    headers.set("content-type", "text/html; charset=utf-8");
+    const page = htmlErrorPage(error, { requestId: context.requestId });
+    return new Response(page, { status: error.status, headers });
+  }
   headers.set("content-type", "application/xml");
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${
     xmlEscape(error.code)

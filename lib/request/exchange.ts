@@ -81,6 +81,7 @@ export async function exchange(
       resource: target?.rawPath ?? "/",
       method: request.method,
       headers: pipeline.serverHeaders,
+      format: state.website ? "html" : "xml",
     });
     logFailure(pipeline, state, error);
   }

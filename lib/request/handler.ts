@@ -2,26 +2,27 @@
  * The request pipeline, as a sequence of stages inside one exchange:
  *
  * 1. {@linkcode route}: authenticate, name the operation, find the bucket;
- * 2. {@linkcode admit}: the validator's yes and the presigned-URL cap;
- * 3. {@linkcode prepare}: backend credentials, the body plan, the s3ops;
- * 4. {@linkcode forward}: re-sign and send;
- * 5. {@linkcode present}: what the client sees of the answer.
+ * 2. `admit`: the validator's yes and the presigned-URL cap;
+ * 3. `prepare`: backend credentials, the body plan, the s3ops;
+ * 4. `forward`: re-sign and send;
+ * 5. `present`: what the client sees of the answer
  *
- * A CORS preflight (`OPTIONS`) is answered before them, from the bucket's
- * CORS rules alone. Each stage throws an `S3Error` to refuse; {@linkcode exchange} renders it,
- * and logs and counts every request.
+ * (2–5 are {@linkcode afterRoute}). A CORS preflight (`OPTIONS`) is answered
+ * before them, from the bucket's CORS rules alone; an anonymous `GET` or
+ * `HEAD` on a bucket with a static website is answered by
+ * {@linkcode serveWebsite}, which runs the stages on each backend operation
+ * it makes. Each stage throws an `S3Error` to refuse; {@linkcode exchange}
+ * renders it, and logs and counts every request.
  *
  * @module
  */
 import { IdleWatch } from "../body/idle_watch.ts";
-import { admit } from "./admit.ts";
+import { afterRoute } from "./after_route.ts";
 import { createPipeline, type HandlerDeps } from "./context.ts";
 import { type ConnInfo, exchange, type Stages } from "./exchange.ts";
-import { forward } from "./forward.ts";
-import { prepare } from "./prepare.ts";
-import { present } from "./present.ts";
 import { route } from "./route.ts";
 import { preflight } from "../s3ops/cors.ts";
+import { serveWebsite, websiteRequest } from "../s3ops/website.ts";
 
 export type { HandlerDeps } from "./context.ts";
 export type { ConnInfo } from "./exchange.ts";
@@ -37,13 +38,11 @@ export function createHandler(deps: HandlerDeps): Handler {
   const stages: Stages = async (request, { target, state, signal }) => {
     // A CORS preflight is answered from the bucket's rules, unauthenticated.
     if (request.method === "OPTIONS") return await preflight(pipeline, request, { target, state });
-    const { method, headers } = request;
-    const routed = await route(pipeline, { method, headers, target, body: request.body }, state);
-    const admission = await admit(pipeline, routed, state);
-    const prepared = await prepare(pipeline, admission, { body: request.body, state, signal });
-    if (prepared instanceof Response) return prepared;
-    const response = await forward(pipeline, prepared, { state, signal });
-    return await present(pipeline, prepared, response, { url: request.url });
+    const { method, headers, body, url } = request;
+    const site = websiteRequest(pipeline, { method, headers, target, body });
+    if (site !== undefined) return await serveWebsite(pipeline, site, { state, signal, url });
+    const routed = await route(pipeline, { method, headers, target, body }, state);
+    return await afterRoute(pipeline, routed, { body, state, signal, url });
   };
   return (request, conn) => exchange(pipeline, stages, { request, conn, downloadIdle });
 }

@@ -139,9 +139,10 @@ function bucketRoute(
  * A request without credentials: allowed only where the bucket lists its
  * operation in `anonymous`, with no `x-amz-*` header (or query parameter)
  * that would change what the backend does; the validator is still asked
- * (with a null token) in admit.
+ * (with a null token) in admit. A bucket's static website routes each
+ * backend operation it makes here.
  */
-function routeAnonymous(
+export function routeAnonymous(
   pipeline: Pipeline,
   request: { method: string; headers: Headers; target: RequestTarget },
   state: RequestState,

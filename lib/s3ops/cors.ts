@@ -30,7 +30,12 @@
  * @module
  */
 import type { ResolvedBucket, ResolvedCorsRule } from "../config/config.ts";
-import { bucketFor, bucketLabel, type Pipeline, type RequestState } from "../request/context.ts";
+import {
+  bucketIfValid,
+  bucketLabel,
+  type Pipeline,
+  type RequestState,
+} from "../request/context.ts";
 import type { RequestTarget } from "../request/request_target.ts";
 import { S3Error } from "../request/errors.ts";
 
@@ -132,11 +137,7 @@ function corsBucket(
   target: RequestTarget | undefined,
 ): ResolvedBucket | undefined {
   if (target?.bucket === undefined || target.bucket === "") return undefined;
-  try {
-    return bucketFor(pipeline, target.bucket);
-  } catch {
-    return undefined;
-  }
+  return bucketIfValid(pipeline, target.bucket);
 }
 
 /**

@@ -153,8 +153,9 @@ function planChunked(
 
 /**
  * Decides how the body of a verified request travels to `bucket`'s backend.
- * `bearer`: the backend takes a bearer token, not SigV4, so aws-chunked
- * uploads are always decoded (there is no signature to chain chunks from).
+ * `bearer`: the backend takes a bearer token or nothing, not SigV4, so
+ * aws-chunked uploads are always decoded (there is no signature to chain
+ * chunks from).
  */
 export function planBody(
   request: VerifiedRequest,

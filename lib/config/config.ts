@@ -5,7 +5,7 @@
  * @module
  */
 import { hasUnsafeBucketChar, isDnsName } from "../request/bucket_name.ts";
-import { ANONYMOUS_OPERATIONS } from "../sigv4/anonymous.ts";
+import { ANONYMOUS_OPERATIONS, UNSIGNED_ANONYMOUS_OPERATIONS } from "../sigv4/anonymous.ts";
 
 /** The cosMap key of the default route, for buckets not named explicitly. */
 export const DEFAULT_ROUTE = "*";
@@ -208,11 +208,20 @@ export interface BucketConfig {
   cors?: CorsRule[] | "backend";
   /**
    * Operations that requests without credentials may do on this bucket (a
-   * public bucket), e.g. `["GetObject", "HeadObject", "ListObjectsV2"]`. They
-   * are re-signed with the bucket's static identity; the validator is still
-   * asked, with a null token. Default: none.
+   * public bucket), e.g. `["GetObject", "HeadObject", "ListObjectsV2"]`. The
+   * validator is still asked, with a null token; `anonymousAs` says which
+   * identity they reach the backend with. Default: none.
    */
   anonymous?: string[];
+  /**
+   * Which identity the `anonymous` operations reach the backend with.
+   * `"bucket"` (default): re-signed with the bucket's static identity (a
+   * public bucket on a private backend; needs `accessKey`+`secretKey` or
+   * `apiKey`). `"anonymous"`: sent unsigned, as the backend's own anonymous
+   * caller, so the backend's public ACLs and bucket policies decide (needs no
+   * static identity; `anonymous` may then also name `DeleteObject`).
+   */
+  anonymousAs?: AnonymousAs;
   /**
    * S3 static website semantics for anonymous `GET`/`HEAD` requests: index
    * documents, an error document, optional HTML listings. Needs `GetObject`
@@ -461,6 +470,12 @@ export interface ProxyConfig {
   fetch?: typeof fetch;
 }
 
+/**
+ * The identity a bucket's anonymous operations reach the backend with: its
+ * static one (`"bucket"`), or none, the backend's own anonymous caller.
+ */
+export type AnonymousAs = "bucket" | "anonymous";
+
 /** Backend credentials as resolved for one bucket. */
 export type BucketCredentials =
   | { kind: "hmac"; accessKey: string; secretKey: string }
@@ -492,6 +507,8 @@ export interface ResolvedBucket {
   cors: readonly ResolvedCorsRule[] | "backend";
   /** Operations requests without credentials may do. */
   anonymous: ReadonlySet<string>;
+  /** The identity they reach the backend with. */
+  anonymousAs: AnonymousAs;
   /** The bucket's static website, if it has one. */
   website?: ResolvedWebsite;
 }
@@ -610,6 +627,7 @@ const BUCKET_FIELDS: Record<keyof BucketConfig, true> = {
   strictKeyPaths: true,
   cors: true,
   anonymous: true,
+  anonymousAs: true,
   website: true,
 };
 
@@ -947,28 +965,11 @@ function resolveBucket(
       "needs accessKey+secretKey, apiKey, backendCredentials, or a bucketCredsFetcher in the config",
     );
   }
-  const anonymous = new Set<string>();
-  if (raw.anonymous !== undefined) {
-    if (!Array.isArray(raw.anonymous)) {
-      p.add(`${path}.anonymous`, "must be an array of operation names");
-    } else {
-      for (const op of raw.anonymous) {
-        if (typeof op === "string" && ANONYMOUS_OPERATIONS.includes(op)) anonymous.add(op);
-        else {
-          p.add(
-            `${path}.anonymous`,
-            `holds ${JSON.stringify(op)}: only ${ANONYMOUS_OPERATIONS.join(", ")}`,
-          );
-        }
-      }
-    }
-    if (credentials.kind === "fetch") {
-      p.add(
-        `${path}.anonymous`,
-        "needs static credentials (accessKey+secretKey or apiKey): anonymous requests are re-signed with them",
-      );
-    }
+  const anonymousAs = raw.anonymousAs === undefined ? "bucket" : raw.anonymousAs;
+  if (anonymousAs !== "bucket" && anonymousAs !== "anonymous") {
+    p.add(`${path}.anonymousAs`, 'must be "bucket" or "anonymous"');
   }
+  const anonymous = resolveAnonymous(p, path, { raw: raw.anonymous, anonymousAs, credentials });
   if (cors === "backend" && credentials.kind === "fetch") {
     p.add(
       `${path}.cors`,
@@ -997,8 +998,51 @@ function resolveBucket(
     strictKeyPaths,
     cors,
     anonymous,
+    anonymousAs: anonymousAs as AnonymousAs,
     website,
   };
+}
+
+/**
+ * A bucket's `anonymous` operations. Re-signed with the bucket's identity
+ * (`anonymousAs: "bucket"`) they need a static one and are limited to
+ * `ANONYMOUS_OPERATIONS`; sent unsigned they may also name
+ * `UNSIGNED_ANONYMOUS_OPERATIONS`, which the backend's own permissions bound.
+ */
+function resolveAnonymous(
+  p: Problems,
+  path: string,
+  options: { raw: unknown; anonymousAs: unknown; credentials: BucketCredentials },
+): ReadonlySet<string> {
+  const { raw, anonymousAs, credentials } = options;
+  const anonymous = new Set<string>();
+  if (raw === undefined) return anonymous;
+  const unsigned = anonymousAs === "anonymous";
+  const allowed = unsigned
+    ? [...ANONYMOUS_OPERATIONS, ...UNSIGNED_ANONYMOUS_OPERATIONS]
+    : ANONYMOUS_OPERATIONS;
+  if (!Array.isArray(raw)) {
+    p.add(`${path}.anonymous`, "must be an array of operation names");
+  } else {
+    for (const op of raw) {
+      if (typeof op === "string" && allowed.includes(op)) anonymous.add(op);
+      else if (typeof op === "string" && UNSIGNED_ANONYMOUS_OPERATIONS.includes(op)) {
+        p.add(
+          `${path}.anonymous`,
+          `holds ${JSON.stringify(op)}: only with anonymousAs "anonymous" (sent unsigned)`,
+        );
+      } else {
+        p.add(`${path}.anonymous`, `holds ${JSON.stringify(op)}: only ${allowed.join(", ")}`);
+      }
+    }
+  }
+  if (!unsigned && credentials.kind === "fetch") {
+    p.add(
+      `${path}.anonymous`,
+      "needs static credentials (accessKey+secretKey or apiKey): anonymous requests are re-signed with them",
+    );
+  }
+  return anonymous;
 }
 
 /**

@@ -74,6 +74,7 @@ Deno.test("config: a minimal valid config resolves with every default", () => {
     strictKeyPaths: false,
     cors: [],
     anonymous: new Set(),
+    anonymousAs: "bucket",
     website: undefined,
   });
   assert.deepEqual(config.cors, []);
@@ -530,6 +531,55 @@ Deno.test("config: anonymous operations are checked and need the bucket's static
       }),
     ),
     ['cosMap["pub"].anonymous needs static credentials (accessKey+secretKey or apiKey): anonymous requests are re-signed with them'],
+  );
+});
+
+Deno.test('config: anonymousAs is "bucket" (default) or "anonymous", which needs no static identity', () => {
+  const bucket = { host: "h", port: 1, accessKey: "a", secretKey: "s" };
+  const resolved = (raw: Record<string, unknown>) =>
+    resolveConfig(minimal({ cosMap: { pub: raw } }) as unknown as ProxyConfig).buckets.get("pub")!;
+  assert.equal(resolved({ ...bucket, anonymous: ["GetObject"] }).anonymousAs, "bucket");
+  // Unsigned: no static identity needed, a default route with only backendCredentials will do.
+  const own = {
+    host: "h",
+    port: 1,
+    backendCredentials: { alice: { accessKey: "a", secretKey: "s" } },
+  };
+  const open = resolveConfig(
+    minimal({
+      cosMap: {
+        "*": { ...own, anonymous: ["GetObject", "DeleteObject"], anonymousAs: "anonymous" },
+      },
+    }) as unknown as ProxyConfig,
+  ).buckets.get("*")!;
+  assert.equal(open.anonymousAs, "anonymous");
+  assert.deepEqual([...open.anonymous], ["GetObject", "DeleteObject"]);
+  for (const bad of ["Anonymous", "none", true, null]) {
+    assert.deepEqual(problems(minimal({ cosMap: { pub: { ...bucket, anonymousAs: bad } } })), [
+      'cosMap["pub"].anonymousAs must be "bucket" or "anonymous"',
+    ]);
+  }
+  // DeleteObject only where the backend's own anonymous permissions bound it.
+  assert.deepEqual(
+    problems(minimal({ cosMap: { pub: { ...bucket, anonymous: ["DeleteObject"] } } })),
+    ['cosMap["pub"].anonymous holds "DeleteObject": only with anonymousAs "anonymous" (sent unsigned)'],
+  );
+  const found = problems(
+    minimal({ cosMap: { pub: { ...own, anonymous: ["DeleteBucket"], anonymousAs: "anonymous" } } }),
+  );
+  assert.equal(found.length, 1);
+  assert.match(
+    found[0],
+    /^cosMap\["pub"\]\.anonymous holds "DeleteBucket": only GetObject, .*, DeleteObject$/,
+  );
+  assert.throws(
+    () =>
+      resolveConfig(
+        minimal({
+          cosMap: { pub: { ...bucket, anonymousAs: "public" } },
+        }) as unknown as ProxyConfig,
+      ),
+    (err: unknown) => err instanceof TypeError && err.message.includes('cosMap["pub"].anonymousAs'),
   );
 });
 

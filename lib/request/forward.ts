@@ -2,12 +2,13 @@
  * Stage 4, forward: re-sign an {@linkcode Outbound} request with the
  * backend identity and send it. An IBM COS API-key bucket sends a bearer
  * token instead, and retries once with a fresh token when an expired one is
- * refused and the request can safely be sent again.
+ * refused and the request can safely be sent again; an anonymous request on
+ * a bucket with `anonymousAs: "anonymous"` goes unsigned.
  *
  * @module
  */
-import type { HmacKey } from "../config/config.ts";
-import { buildUpstreamRequest } from "../upstream/resign.ts";
+import { buildUpstreamRequest, type UpstreamIdentity } from "../upstream/resign.ts";
+import { UNSIGNED } from "../upstream/upstream_request.ts";
 import type { Pipeline, RequestState } from "./context.ts";
 import type { Outbound } from "./prepare.ts";
 
@@ -18,6 +19,9 @@ export async function forward(
   options: { state: RequestState; signal?: AbortSignal },
 ): Promise<Response> {
   const { creds } = outbound;
+  if (creds.kind === "anonymous") {
+    return await send(pipeline, outbound, { ...options, creds: UNSIGNED });
+  }
   if (creds.kind !== "apiKey") return await send(pipeline, outbound, { ...options, creds });
   const { iam } = pipeline;
   const token = await iam.tokenFor(creds.apiKey);
@@ -43,7 +47,7 @@ function retryable(outbound: Outbound, response: Response): boolean {
 async function send(
   pipeline: Pipeline,
   outbound: Outbound,
-  options: { creds: HmacKey | { bearer: string }; state: RequestState; signal?: AbortSignal },
+  options: { creds: UpstreamIdentity; state: RequestState; signal?: AbortSignal },
 ): Promise<Response> {
   const { config, transport } = pipeline;
   const { plan } = outbound;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { postForm, type PostFormOptions } from "../../tests/_sign.ts";
-import type { ProxyConfig } from "../config/config.ts";
+import type { BucketConfig, ProxyConfig } from "../config/config.ts";
 import { createHandler } from "./handler.ts";
 import { BASE, CLIENT, NOW, testPipeline } from "./_test_util.ts";
 import type { ValidatorRequest } from "../config/config.ts";
@@ -27,7 +27,7 @@ const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, as
 });
 addEventListener("unload", () => backend.shutdown());
 
-function handlerFor(config: Partial<ProxyConfig> = {}, bucket: { anonymous?: string[] } = {}) {
+function handlerFor(config: Partial<ProxyConfig> = {}, bucket: Partial<BucketConfig> = {}) {
   const { pipeline } = testPipeline({
     config: {
       cosMap: {
@@ -449,4 +449,23 @@ Deno.test("post: a form without credentials nor policy is 403, unless the bucket
   const noCreds = await open.handle(anonymousForm({ key: "pub/x", policy: "e30=" }));
   assert.equal(noCreds.status, 400);
   assert.equal(open.seen.length, 1);
+});
+
+Deno.test('post: on a bucket with anonymousAs "anonymous" an anonymous form is an unsigned PUT', async () => {
+  const open = handlerFor({}, { anonymous: ["PutObject"], anonymousAs: "anonymous" });
+  const form = formRequest({ sigVersion: 0, fields: { key: "pub/${filename}" } });
+  const ok = await open.handle(form);
+  assert.equal(ok.status, 204, await ok.clone().text());
+  assert.equal(open.seen.length, 1);
+  const put = open.seen[0];
+  assert.equal(put.method, "PUT");
+  assert.equal(put.url, "http://backend.test:9000/be-data/pub/a.txt");
+  for (const name of ["authorization", "x-amz-date", "x-amz-security-token"]) {
+    assert.equal(put.headers.has(name), false, name);
+  }
+  assert.equal(new TextDecoder().decode(put.body), "hello form");
+  // A signed form on the same bucket is still signed with the bucket's identity.
+  const signedForm = await open.handle(formRequest({ conditions: BOTO_CONDITIONS() }));
+  assert.equal(signedForm.status, 204, await signedForm.clone().text());
+  assert.match(open.seen[1].headers.get("authorization")!, /Credential=backend-ak\//);
 });

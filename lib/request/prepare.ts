@@ -109,7 +109,7 @@ async function start(
       deniedDeletes: [],
     };
   }
-  const plan = planBody(admission.verified, admission.bucket, { bearer: creds.kind === "apiKey" });
+  const plan = planBody(admission.verified, admission.bucket, { bearer: creds.kind !== "hmac" });
   return { admitted: admission, creds, plan, body: options.body, deniedDeletes: [] };
 }
 

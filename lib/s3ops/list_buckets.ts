@@ -55,6 +55,8 @@ async function backendBuckets(
   const { defaultRoute, credentials, iam, config } = pipeline;
   if (defaultRoute === undefined) return [];
   const creds = await credentials.backendFor(verified.token, defaultRoute);
+  // Only a null token is anonymous, and an unsigned `GET /` never gets this far (routeAnonymous).
+  if (creds.kind === "anonymous") throw new S3Error("AccessDenied", "Access Denied");
   const upstream = buildServiceRequest({
     bucket: defaultRoute,
     credentials: creds.kind === "apiKey" ? { bearer: await iam.tokenFor(creds.apiKey) } : creds,

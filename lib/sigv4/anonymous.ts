@@ -3,8 +3,9 @@
  * operations (`anonymous: ["GetObject", …]`, a public bucket). A request is
  * anonymous when it carries no credentials at all; it may then carry no
  * `x-amz-*` header that changes what the backend does (ACLs, grants, copy
- * sources, encryption…), because osp re-signs it with the bucket's own
- * identity.
+ * sources, encryption…): osp re-signs it with the bucket's own identity, or
+ * (`anonymousAs: "anonymous"`) sends it unsigned, and either way the
+ * validator was asked about its operation, bucket and key only.
  *
  * @example
  * ```ts
@@ -66,3 +67,10 @@ export const ANONYMOUS_OPERATIONS: readonly string[] = [
   "GetObjectTagging",
   "PutObject",
 ];
+
+/**
+ * Operations a bucket may open to anonymous callers only when they reach the
+ * backend unsigned (`anonymousAs: "anonymous"`), so that the backend's own
+ * ACLs and policies bound them: never with the bucket's identity.
+ */
+export const UNSIGNED_ANONYMOUS_OPERATIONS: readonly string[] = ["DeleteObject"];

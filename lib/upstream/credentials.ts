@@ -11,10 +11,14 @@ import { TtlCache } from "../access/ttl_cache.ts";
 import { runCallback } from "../access/callback.ts";
 import type { Metrics } from "../observe/metrics.ts";
 
-/** Backend credentials for one request. */
+/**
+ * Backend credentials for one request: an HMAC pair, an IBM COS API key, or
+ * none (`anonymous`: sent unsigned, as the backend's own anonymous caller).
+ */
 export type BackendCredentials =
   | ({ kind: "hmac" } & HmacKey)
-  | { kind: "apiKey"; apiKey: string };
+  | { kind: "apiKey"; apiKey: string }
+  | { kind: "anonymous" };
 
 /** Parses what `bucketCredsFetcher` returned. */
 export function parseFetchedCredentials(value: unknown): BackendCredentials {
@@ -83,8 +87,12 @@ export class Credentials {
     return found;
   }
 
-  /** Backend credentials for (token, bucket). */
+  /**
+   * Backend credentials for (token, bucket); a null token is an anonymous
+   * request, which a bucket with `anonymousAs: "anonymous"` sends unsigned.
+   */
   async backendFor(token: string | null, bucket: ResolvedBucket): Promise<BackendCredentials> {
+    if (token === null && bucket.anonymousAs === "anonymous") return { kind: "anonymous" };
     const own = token === null ? undefined : bucket.backendCredentials?.get(token);
     if (own !== undefined) return { kind: "hmac", ...own };
     const c = bucket.credentials;
@@ -117,5 +125,6 @@ export function sameCredentials(a: BackendCredentials, b: BackendCredentials): b
   if (a.kind === "hmac" && b.kind === "hmac") {
     return a.accessKey === b.accessKey && a.secretKey === b.secretKey;
   }
-  return a.kind === "apiKey" && b.kind === "apiKey" && a.apiKey === b.apiKey;
+  if (a.kind === "apiKey" && b.kind === "apiKey") return a.apiKey === b.apiKey;
+  return a.kind === "anonymous" && b.kind === "anonymous";
 }

@@ -1,14 +1,14 @@
 /**
  * Builds the backend request from a verified client request: backend URL in
  * the bucket's addressing style, forwarded headers, and a fresh SigV4
- * signature with the backend's credentials.
+ * signature with the backend's credentials (or a bearer token, or, for the
+ * backend's own anonymous caller, no authorization at all).
  *
  * @module
  */
 import type { Admitted } from "../request/admit.ts";
 import { hoistedHeaders, isPresignParam } from "../sigv4/parse_authorization.ts";
 import { parseChecksumHeaderName } from "../body/checksums.ts";
-import type { HmacKey } from "../config/config.ts";
 import { isDroppedHeader } from "../request/client_headers.ts";
 import {
   amzDate,
@@ -27,12 +27,13 @@ import {
   backendOrigin,
   bucketHostName,
   HOP_BY_HOP,
+  type UpstreamIdentity,
   type UpstreamRequest,
   upstreamRequest,
   withBearer,
 } from "./upstream_request.ts";
 
-export type { UpstreamRequest };
+export type { UpstreamIdentity, UpstreamRequest };
 
 // Request headers osp replaces or must not forward.
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -48,8 +49,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
 
 /** Options for {@linkcode buildUpstreamRequest}. */
 export interface BuildUpstreamOptions {
-  /** Backend credentials: an HMAC pair (SigV4), or an IBM IAM bearer token. */
-  credentials: HmacKey | { bearer: string };
+  /** Backend credentials: an HMAC pair (SigV4), an IBM IAM bearer token, or `UNSIGNED`. */
+  credentials: UpstreamIdentity;
   /** Now, in epoch ms. */
   now: number;
   /** Signing keys, cached per secret and day. */
@@ -126,19 +127,23 @@ export function buildUpstreamRequest(
       else headers.set(name.toLowerCase(), httpTrim(value));
     }
   }
-  const datetime = amzDate(options.now);
   const payloadHash = options.payloadHash ??
     (auth.payload.kind === "sha256" ? auth.payload.hash : UNSIGNED_PAYLOAD);
   headers.set("host", backendHost(hostName, bucket));
-  headers.set("x-amz-date", datetime);
-  headers.set("x-amz-content-sha256", payloadHash);
   headers.set("accept-encoding", "identity");
-
   const base = {
     method: request.method,
     origin: backendOrigin(hostName, bucket),
     pathAndQuery: query === "" ? path : `${path}?${query}`,
   };
+  if ("unsigned" in credentials) {
+    // The backend's anonymous caller: no signature nor date; a literal payload hash it may check.
+    if (payloadHash !== UNSIGNED_PAYLOAD) headers.set("x-amz-content-sha256", payloadHash);
+    return upstreamRequest(base, headers);
+  }
+  const datetime = amzDate(options.now);
+  headers.set("x-amz-date", datetime);
+  headers.set("x-amz-content-sha256", payloadHash);
   if ("bearer" in credentials) {
     return withBearer(base, headers, { bearer: credentials.bearer, bucket });
   }

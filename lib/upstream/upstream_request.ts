@@ -4,10 +4,20 @@
  *
  * @module
  */
-import type { ResolvedBucket } from "../config/config.ts";
+import type { HmacKey, ResolvedBucket } from "../config/config.ts";
 import { isDnsName } from "../request/bucket_name.ts";
 import { S3Error } from "../request/errors.ts";
 import type { ChunkedSigning } from "../sigv4/sigv4.ts";
+
+/**
+ * How a backend request is authorized: a SigV4 signature with an HMAC pair,
+ * an IBM IAM bearer token, or nothing at all ({@linkcode UNSIGNED}: the
+ * backend's own anonymous caller).
+ */
+export type UpstreamIdentity = HmacKey | { bearer: string } | typeof UNSIGNED;
+
+/** The identity of an unsigned backend request: the backend's anonymous caller. */
+export const UNSIGNED: { readonly unsigned: true } = { unsigned: true };
 
 /** A request ready to send to a backend. */
 export interface UpstreamRequest {
@@ -25,7 +35,7 @@ export interface UpstreamRequest {
   headerList: [string, string][];
   /** The same headers as a `Headers` (built on first use). */
   readonly headers: Headers;
-  /** What the backend signature was made with: the seed for re-signed chunks (none for bearer). */
+  /** What the backend signature was made with: the seed for re-signed chunks (none for bearer or unsigned). */
   signing?: ChunkedSigning;
 }
 

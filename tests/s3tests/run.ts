@@ -18,6 +18,7 @@
 import { serve } from "../../mod.ts";
 import type { ProxyConfig } from "../../mod.ts";
 import { rgwInstalled, startOwnedRgw } from "../_rgw.ts";
+import { ANONYMOUS_OPERATIONS, UNSIGNED_ANONYMOUS_OPERATIONS } from "../../lib/sigv4/anonymous.ts";
 import { classify, GAINED_NOTES, type Outcome, parseJunit } from "./compare.ts";
 
 const DOCS = new URL("../../docs/s3-tests.md", import.meta.url);
@@ -195,10 +196,12 @@ const ospConfig: ProxyConfig = {
       accessKey: IDENTITIES.main.accessKey,
       secretKey: IDENTITIES.main.secretKey,
       cors: "backend",
-      // No `anonymous`: on a default route it would make every bucket
-      // readable without credentials, re-signed as the main user, whatever
-      // RGW's ACLs say. s3-tests' anonymous/public-ACL tests are expected
-      // differences instead.
+      // Every operation osp lets anonymous callers do, sent to RGW unsigned:
+      // RGW's own public ACLs and bucket policies decide, as for a direct
+      // anonymous caller (re-signed as the main user they would open every
+      // bucket, whatever its ACLs say).
+      anonymous: [...ANONYMOUS_OPERATIONS, ...UNSIGNED_ANONYMOUS_OPERATIONS],
+      anonymousAs: "anonymous",
     },
   },
   // No validator: every authenticated request is allowed, but a request osp
@@ -392,8 +395,10 @@ function report(direct: Run, viaOsp: Run): string {
     "The S3 conformance suite of the Ceph project, run twice against one throwaway Ceph RGW: directly,",
     'and through osp with a default route (`cosMap["*"]`, path style) on which each s3-tests identity',
     "(main, alt, and tenant under tenant `testx`) acts as itself on RGW (`backendCredentials`),",
-    '`cors: "backend"`, `maxPresignUrlUsageAttempts: 0`, no validator and no `anonymous`. A test that',
-    "passes directly but not through osp is a difference; each is listed below under its cause.",
+    '`cors: "backend"`, `maxPresignUrlUsageAttempts: 0`, no validator, and every operation osp can',
+    'open to anonymous callers in `anonymous` with `anonymousAs: "anonymous"` (sent to RGW unsigned, so',
+    "its public ACLs and policies decide). A test that passes directly but not through osp is a",
+    "difference; each is listed below under its cause.",
     "",
     `- date: ${date}`,
     `- osp commit: \`${commit}\`${dirty ? " (with uncommitted changes)" : ""}`,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ValidatorRequest, WebsiteConfig } from "../config/config.ts";
+import type { BucketConfig, ValidatorRequest, WebsiteConfig } from "../config/config.ts";
 import { createLogger } from "../observe/log.ts";
 import { createHandler } from "../request/handler.ts";
 import { type BackendSeen, signed, testPipeline } from "../request/_test_util.ts";
@@ -28,12 +28,16 @@ function keyOf(seen: BackendSeen): { key: string; query: string } {
 /** A backend holding `objects`; everything else is RGW's 404 NoSuchKey. */
 function site(
   objects: Record<string, string>,
-  options: { website?: WebsiteConfig; refuse?: (req: ValidatorRequest) => boolean } = {},
+  options: {
+    website?: WebsiteConfig;
+    refuse?: (req: ValidatorRequest) => boolean;
+    bucket?: Partial<BucketConfig>;
+  } = {},
 ) {
   const { pipeline, seen } = testPipeline({
     config: {
       virtualHostSuffixes: ["proxy.test"],
-      cosMap: { data: { ...BUCKET, website: options.website ?? {} } },
+      cosMap: { data: { ...BUCKET, website: options.website ?? {}, ...options.bucket } },
       validator: (_token, _bucket, req) => !(options.refuse?.(req) ?? false),
     },
     backend: (s) => {
@@ -254,4 +258,28 @@ Deno.test("website: the access log says anonymous, and names the operation that 
   assert.equal(request.operation, "ListObjectsV2");
   assert.equal(request.bucket, "data");
   assert.equal(request.accessKey, undefined);
+});
+
+Deno.test('website: with anonymousAs "anonymous" every backend request of a visit is unsigned', async () => {
+  const { handle, seen } = site(
+    { "docs/index.html": "docs index", "404.html": "not here" },
+    {
+      website: { errorDocument: "404.html", listing: true },
+      bucket: { anonymousAs: "anonymous" },
+    },
+  );
+  for (const path of ["/data/docs/", "/data/docs", "/data/missing", "/data/"]) {
+    const res = await handle(new Request(`http://proxy.test:8080${path}`, { redirect: "manual" }));
+    await res.body?.cancel();
+  }
+  assert.ok(seen.length >= 6, String(seen.length));
+  for (const s of seen) {
+    for (const name of ["authorization", "x-amz-date", "x-amz-security-token"]) {
+      assert.equal(s.headers.has(name), false, `${s.method} ${s.url}: ${name}`);
+    }
+  }
+  // A signed request on the same bucket is still signed with its identity.
+  const get = await handle(signed("GET", "/data/docs/index.html"));
+  assert.equal(await get.text(), "docs index");
+  assert.match(seen.at(-1)!.headers.get("authorization")!, /Credential=backend-ak\//);
 });

@@ -29,6 +29,7 @@ export { S3Error } from "./lib/request/errors.ts";
 export type { S3ErrorCode, S3ErrorOptions } from "./lib/request/errors.ts";
 export { checkConfig } from "./lib/config/check_config.ts";
 export type {
+  AnonymousAs,
   Awaitable,
   BucketConfig,
   BucketCredsFetcher,

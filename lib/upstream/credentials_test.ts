@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ProxyConfig, resolveConfig } from "../config/config.ts";
-import { Credentials, parseFetchedCredentials } from "./credentials.ts";
+import { Credentials, parseFetchedCredentials, sameCredentials } from "./credentials.ts";
 import { S3Error } from "../request/errors.ts";
 
 /** A clock the test moves by hand. */
@@ -300,4 +300,53 @@ Deno.test("credentials: a throwing bucketCredsFetcher or garbage is InternalErro
   await assertRejectsS3(creds.backendFor("t", dynamic), "InternalError");
   assert.deepEqual(await creds.backendFor("t", dynamic), { kind: "apiKey", apiKey: "api-key" });
   assert.equal(calls, 3);
+});
+
+Deno.test('credentials: anonymousAs "anonymous" gives a null token no identity, a signed one its own', async () => {
+  let fetched = 0;
+  const cfg = resolveConfig({
+    cosMap: {
+      open: {
+        host: "rgw",
+        port: 7480,
+        accessKey: "BAK",
+        secretKey: "BSK",
+        anonymous: ["GetObject"],
+        anonymousAs: "anonymous",
+      },
+      fetched: { host: "rgw", port: 7480, anonymous: ["GetObject"], anonymousAs: "anonymous" },
+      resigned: { host: "rgw", port: 7480, accessKey: "BAK", secretKey: "BSK" },
+    },
+    bucketCredsFetcher: () => {
+      fetched++;
+      return { accessKey: "FAK", secretKey: "FSK" };
+    },
+    hmacKeystore: [{ accessKey: "alice", secretKey: "alice-secret" }],
+    httpPort: 0,
+  });
+  const creds = new Credentials(cfg);
+  const bucket = (name: string) => cfg.buckets.get(name)!;
+  assert.deepEqual(await creds.backendFor(null, bucket("open")), { kind: "anonymous" });
+  assert.deepEqual(await creds.backendFor(null, bucket("fetched")), { kind: "anonymous" });
+  assert.equal(fetched, 0, "an anonymous request never asks bucketCredsFetcher");
+  assert.deepEqual(await creds.backendFor("alice", bucket("open")), {
+    kind: "hmac",
+    accessKey: "BAK",
+    secretKey: "BSK",
+  });
+  assert.deepEqual(await creds.backendFor("alice", bucket("fetched")), {
+    kind: "hmac",
+    accessKey: "FAK",
+    secretKey: "FSK",
+  });
+  assert.deepEqual(await creds.backendFor(null, bucket("resigned")), {
+    kind: "hmac",
+    accessKey: "BAK",
+    secretKey: "BSK",
+  });
+  assert.equal(sameCredentials({ kind: "anonymous" }, { kind: "anonymous" }), true);
+  assert.equal(
+    sameCredentials({ kind: "anonymous" }, { kind: "hmac", accessKey: "BAK", secretKey: "BSK" }),
+    false,
+  );
 });

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import type { LazyValidatorRequest } from "./validator.ts";
 import { isPresignParam } from "../sigv4/parse_authorization.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
@@ -103,7 +104,7 @@ export function checkHoistedHeaders(verified: VerifiedRequest): void {
     if (name.startsWith("x-amz-copy-source")) {
       throw new S3Error("InvalidArgument", `${name} must be sent as a header`);
     }
-    const header = verified.headers.get(name);
+    const header = headerSnapshot(verified.headers).get(name);
     if (header !== null && header !== value) {
       throw new S3Error("InvalidArgument", `${name} is given as a header and in the query`);
     }
@@ -117,9 +118,9 @@ export function checkHoistedHeaders(verified: VerifiedRequest): void {
  */
 function headerRecord(verified: VerifiedRequest): Record<string, string> {
   const headers: Record<string, string> = {};
-  verified.headers.forEach((value, name) => {
+  for (const [name, value] of headerSnapshot(verified.headers).list) {
     if (name !== "authorization" && !isDroppedHeader(name)) headers[name] = value;
-  });
+  }
   for (const [name, value] of hoistedHeaders(verified)) headers[name] = value;
   return headers;
 }
@@ -138,12 +139,13 @@ function contextKey(
   const names = cacheKey.headers;
   if (names === "all") {
     key += "h";
-    verified.headers.forEach((value, name) => {
+    for (const [name, value] of headerSnapshot(verified.headers).list) {
       if (!volatile(name) && !isDroppedHeader(name)) key += field(name) + field(value);
-    });
+    }
   } else if (names.size > 0) {
     key += "h";
-    for (const name of names) key += field(verified.headers.get(name) ?? "\0");
+    const snapshot = headerSnapshot(verified.headers);
+    for (const name of names) key += field(snapshot.get(name) ?? "\0");
   }
   if (cacheKey.sourceIp) key += `i${field(options.sourceIp())}`;
   return key;

@@ -1,0 +1,48 @@
+/**
+ * A client request's headers, read once. Every walk of a Deno `Headers`
+ * (`forEach`, its iterators) sorts and combines the whole list again (about
+ * 1 µs for the dozen headers an SDK sends) and every `get` converts and
+ * scans; a request's headers are walked by the signature check, the
+ * validator's cache key and the re-signing, and read by name a dozen times
+ * more. {@linkcode headerSnapshot} does the walk once per `Headers` object
+ * and keeps the result beside it.
+ *
+ * Only for headers nobody changes after the first read: a client's request
+ * headers, which osp never modifies (its own header sets are Maps, or new
+ * `Headers` objects it does not snapshot).
+ *
+ * @module
+ */
+
+/** A `Headers` as `forEach` gives it: lower-case names, sorted, duplicates combined. */
+export interface HeaderSnapshot {
+  /** Every header, in `forEach` order. */
+  readonly list: readonly (readonly [string, string])[];
+  /** The value of a header, as `Headers.get` gives it (fastest with a lower-case name), or null. */
+  get(name: string): string | null;
+}
+
+class Snapshot implements HeaderSnapshot {
+  readonly list: [string, string][] = [];
+  readonly #byName = new Map<string, string>();
+
+  constructor(headers: Headers) {
+    headers.forEach((value, name) => {
+      this.list.push([name, value]);
+      this.#byName.set(name, value);
+    });
+  }
+
+  get(name: string): string | null {
+    return this.#byName.get(name) ?? this.#byName.get(name.toLowerCase()) ?? null;
+  }
+}
+
+const snapshots = new WeakMap<Headers, Snapshot>();
+
+/** The snapshot of `headers`, made on the first call for that object. */
+export function headerSnapshot(headers: Headers): HeaderSnapshot {
+  let snapshot = snapshots.get(headers);
+  if (snapshot === undefined) snapshots.set(headers, snapshot = new Snapshot(headers));
+  return snapshot;
+}

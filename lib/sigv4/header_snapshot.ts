@@ -5,7 +5,7 @@
  * scans; a request's headers are walked by the signature check, the
  * validator's cache key and the re-signing, and read by name a dozen times
  * more. {@linkcode headerSnapshot} does the walk once per `Headers` object
- * and keeps the result beside it.
+ * and keeps the result on it.
  *
  * Only for headers nobody changes after the first read: a client's request
  * headers, which osp never modifies (its own header sets are Maps, or new
@@ -38,11 +38,17 @@ class Snapshot implements HeaderSnapshot {
   }
 }
 
-const snapshots = new WeakMap<Headers, Snapshot>();
+/**
+ * Where a `Headers` keeps its snapshot: a property under a symbol only this
+ * module holds. Not a WeakMap: V8's young-generation GC keeps a WeakMap's
+ * values alive until the next full GC, which promoted every request's
+ * snapshot (0.7 → 1.1 KB promoted per request in the handler loop, and
+ * about a quarter more scavenge time).
+ */
+const SNAPSHOT = Symbol("headerSnapshot");
 
 /** The snapshot of `headers`, made on the first call for that object. */
 export function headerSnapshot(headers: Headers): HeaderSnapshot {
-  let snapshot = snapshots.get(headers);
-  if (snapshot === undefined) snapshots.set(headers, snapshot = new Snapshot(headers));
-  return snapshot;
+  const holder = headers as unknown as { [SNAPSHOT]?: Snapshot };
+  return holder[SNAPSHOT] ??= new Snapshot(headers);
 }

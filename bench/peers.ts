@@ -49,6 +49,10 @@
 //   flags: --rounds N (3) --big-rounds N (5) --duration S (5) --big-mib N (256)
 //          --generator wrk|load --no-shipped --only-rgw --noisy CORES (0.3)
 //          --retries N (1) --out FILE (bench/results/peers.md)
+//          --base DIR: also run osp (and osp `--threads 2`) from another checkout
+//            (e.g. `git worktree add /tmp/osp-base main`), interleaved with the others
+//          --columns id,id…: only these columns (gwka gw osp osp-warn osp-t2 osp-base
+//            osp-t2-base direct); --no-big: skip the large GET
 //
 // Nothing is installed here: without nginx (and its njs module, and envsubst)
 // the gateway columns are skipped with a message; without wrk, bench/load.ts
@@ -73,6 +77,9 @@ function parseOptions(args: string[]) {
     noisy: 0.3,
     retries: 1,
     out: new URL("./results/peers.md", import.meta.url).pathname,
+    base: undefined as string | undefined,
+    columns: undefined as Set<string> | undefined,
+    big: true,
   };
   const explicit = new Set<string>();
   for (let i = 0; i < args.length; i++) {
@@ -98,11 +105,14 @@ function parseOptions(args: string[]) {
     else if (a === "--noisy") o.noisy = Number(value());
     else if (a === "--retries") o.retries = Number(value());
     else if (a === "--out") o.out = value();
+    else if (a === "--base") o.base = value().replace(/\/+$/, "");
+    else if (a === "--columns") o.columns = new Set(value().split(","));
+    else if (a === "--no-big") o.big = false;
     else if (a === "--help" || a === "-h") {
       console.log(
         "deno run -A bench/peers.ts [--quick] [--rgw | --only-rgw] [--rounds N] [--big-rounds N]\n" +
           "  [--duration S] [--big-mib N] [--generator wrk|load] [--no-shipped] [--noisy CORES]\n" +
-          "  [--retries N] [--out FILE]",
+          "  [--retries N] [--out FILE] [--base DIR] [--columns id,id…] [--no-big]",
       );
       Deno.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -283,9 +293,10 @@ async function stopChild(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTER
 // ---------------------------------------------------------------- targets
 
 type Creds = { accessKey: string; secretKey: string };
+type OspId = "osp" | "osp-warn" | "osp-t2" | "osp-base" | "osp-t2-base";
 
 interface Target {
-  id: "gwka" | "gw" | "osp" | "osp-warn" | "osp-t2" | "direct";
+  id: "gwka" | "gw" | OspId | "direct";
   port: number;
   /** Path before `/k-<size>`: `/bench` (osp, direct) or empty (the gateway's one bucket). */
   prefix: string;
@@ -308,9 +319,24 @@ const LABEL: Record<Target["id"], string> = {
   osp: "osp",
   "osp-warn": "osp `--log-level warn`",
   "osp-t2": "osp `--threads 2`",
+  "osp-base": "osp (base)",
+  "osp-t2-base": "osp `--threads 2` (base)",
   direct: "direct (no proxy)",
 };
-const ORDER: Target["id"][] = ["gwka", "gw", "osp", "osp-warn", "osp-t2", "direct"];
+const ORDER: Target["id"][] = [
+  "gwka",
+  "gw",
+  "osp-base",
+  "osp",
+  "osp-warn",
+  "osp-t2-base",
+  "osp-t2",
+  "direct",
+];
+/** Whether a column runs (`--columns`; the base columns only with `--base`). */
+const wanted = (id: Target["id"]) =>
+  (opts.columns === undefined || opts.columns.has(id)) &&
+  (opts.base !== undefined || !id.endsWith("-base"));
 
 /** Why the gateway cannot run here, or null. */
 async function gatewayMissing(): Promise<string | null> {
@@ -390,7 +416,7 @@ async function startGateway(
 }
 
 async function startOsp(
-  id: "osp" | "osp-warn" | "osp-t2",
+  id: OspId,
   backendPort: number,
   creds: Creds,
   dir: string,
@@ -421,17 +447,18 @@ export default {
   const accessLog = `${dir}/${id}.stdout.log`;
   const flags = id === "osp-warn"
     ? ["--log-level", "warn"]
-    : id === "osp-t2"
+    : id === "osp-t2" || id === "osp-t2-base"
     ? ["--threads", "2"]
     : [];
+  const root = id.endsWith("-base") ? opts.base! : REPO;
   const denoArgs = [
     "run",
     "--allow-net",
     "--allow-read",
     "--allow-env",
     "--unstable-no-legacy-abort",
-    ...(id === "osp-t2" ? ["--unstable-net"] : []),
-    `${REPO}/main.ts`,
+    ...(flags[0] === "--threads" ? ["--unstable-net"] : []),
+    `${root}/main.ts`,
     "--config",
     config,
     "--http-port",
@@ -443,7 +470,7 @@ export default {
   // `exec`, so that the child's pid is osp's; stdout (the access log) into a file.
   const child = new Deno.Command("sh", {
     args: ["-c", `exec "$0" "$@" > "${accessLog}"`, Deno.execPath(), ...denoArgs],
-    cwd: REPO,
+    cwd: root,
     stdin: "null",
     stdout: "null",
     stderr: "inherit",
@@ -829,22 +856,26 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
   let ok = false;
   try {
     if (!gwMissing) {
-      targets.push(await startGateway("gwka", 32, b.port, b.creds, tmp));
-      if (opts.shipped) targets.push(await startGateway("gw", 0, b.port, b.creds, tmp));
+      if (wanted("gwka")) targets.push(await startGateway("gwka", 32, b.port, b.creds, tmp));
+      if (opts.shipped && wanted("gw")) {
+        targets.push(await startGateway("gw", 0, b.port, b.creds, tmp));
+      }
     }
-    for (const id of ["osp", "osp-warn", "osp-t2"] as const) {
-      targets.push(await startOsp(id, b.port, b.creds, tmp));
+    for (const id of ["osp-base", "osp", "osp-warn", "osp-t2-base", "osp-t2"] as const) {
+      if (wanted(id)) targets.push(await startOsp(id, b.port, b.creds, tmp));
     }
-    targets.push({
-      id: "direct",
-      port: b.port,
-      prefix: `/${BUCKET}`,
-      creds: b.creds,
-      cpuPids: () => [],
-      rssPids: () => [],
-      allPids: () => [],
-      stop: () => Promise.resolve(),
-    });
+    if (wanted("direct")) {
+      targets.push({
+        id: "direct",
+        port: b.port,
+        prefix: `/${BUCKET}`,
+        creds: b.creds,
+        cpuPids: () => [],
+        rssPids: () => [],
+        allPids: () => [],
+        stop: () => Promise.resolve(),
+      });
+    }
     const proxies = targets.filter((t) => t.id !== "direct");
     for (const t of proxies) sec.startMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
 
@@ -854,7 +885,7 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
       if (w.errors) failures.push(`${LABEL[t.id]}, warm-up 1 KiB: ${w.firstError}`);
     }
     for (const t of proxies) sec.idleMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
-    for (const t of targets) {
+    for (const t of opts.big ? targets : []) {
       log(`${name}: warm-up, ${t.id}, ${opts.bigMib} MiB GET`);
       const w = await loadGet(t, BIG, { concurrency: 1, count: 1, hashEvery: 1 });
       if (w.errors) failures.push(`${LABEL[t.id]}, warm-up ${BIG} B: ${w.firstError}`);
@@ -897,7 +928,7 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
     }
 
     // The large GET: MB/s, CPU and peak RSS per GET; then one untimed GET with its SHA-256.
-    for (let r = 0; r < opts.bigRounds; r++) {
+    for (let r = 0; r < (opts.big ? opts.bigRounds : 0); r++) {
       for (const t of rotate(targets, r)) {
         log(`${name}: ${opts.bigMib} MiB GET, ${t.id}, round ${r + 1}/${opts.bigRounds}`);
         const pids = t.rssPids();
@@ -997,6 +1028,9 @@ const f1 = (x: number) => Number.isNaN(x) ? "–" : x.toFixed(1);
 const f2 = (x: number) => Number.isNaN(x) ? "–" : x.toFixed(2);
 const sizeLabel = (n: number) => n >= MiB ? `${+(n / MiB).toFixed(0)} MiB` : `${n / KiB} KiB`;
 const head = await runText("git", ["rev-parse", "--short", "HEAD"]);
+const baseHead = opts.base === undefined
+  ? ""
+  : await runText("git", ["-C", opts.base, "rev-parse", "--short", "HEAD"]);
 const dirty = (await runText("git", ["status", "--porcelain", "--", "lib", "main.ts", "mod.ts"]))
   .split("\n").filter(Boolean).map((l) => l.slice(3));
 const cpuModel = /^model name\s*:\s*(.*)$/m.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ??
@@ -1018,6 +1052,8 @@ p(`- date: ${startedAt.toISOString()}; took ${f0(elapsedS)} s; command: \`${cmdl
 p(
   `- code: osp ${head || "?"}${
     dirty.length ? ` + uncommitted changes in ${dirty.join(", ")} (the working tree ran)` : ""
+  }${
+    opts.base === undefined ? "" : `; base columns: ${opts.base} at ${baseHead || "?"}`
   }; nginx ${await pkg("nginx")}, njs ${await pkg("libnginx-mod-http-js")}${
     useWrk ? `, wrk ${await pkg("wrk")}` : ""
   }, Deno ${Deno.version.deno}`,

@@ -6,6 +6,8 @@
  */
 
 interface Entry<V> {
+  /** The key it was stored under (see `get`). */
+  key: string;
   value: V;
   expiresAt: number;
 }
@@ -25,6 +27,8 @@ export class TtlCache<V> {
   #max: number;
   #clock: () => number;
   #generation = 0;
+  /** The entry stored or used last: the Map's last, so already the most recent. */
+  #newest: Entry<V> | undefined;
 
   /** Creates an empty cache. */
   constructor(options: TtlCacheOptions) {
@@ -45,9 +49,16 @@ export class TtlCache<V> {
       this.#entries.delete(key);
       return undefined;
     }
-    // Re-insert to mark as most recently used.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    // Re-insert to mark as most recently used, unless it is already: each
+    // delete and set grows the Map's table, which is then copied. Under the
+    // stored key: the caller's is a string just built (a validator cache key
+    // holds the request's headers), which the Map would keep instead, and
+    // the young generation GC would promote with it.
+    if (entry !== this.#newest) {
+      this.#entries.delete(key);
+      this.#entries.set(entry.key, entry);
+      this.#newest = entry;
+    }
     return entry.value;
   }
 
@@ -58,7 +69,9 @@ export class TtlCache<V> {
     while (this.#entries.size >= this.#max) {
       this.#entries.delete(this.#entries.keys().next().value!);
     }
-    this.#entries.set(key, { value, expiresAt: this.#clock() + options.ttlMs });
+    const entry = { key, value, expiresAt: this.#clock() + options.ttlMs };
+    this.#entries.set(key, entry);
+    this.#newest = entry;
   }
 
   /** Drops every entry whose key starts with `prefix` (all entries when empty). */

@@ -215,3 +215,23 @@ Deno.test("ttl cache: deletePrefix drops matching keys only, empty prefix drops 
   cache.deletePrefix("");
   assert.equal(cache.size, 0);
 });
+
+Deno.test("ttl cache: repeated hits on the newest entry and removals keep the LRU order exact", () => {
+  const cache = new TtlCache<number>({ maxEntries: 3 });
+  cache.set("a", 1, { ttlMs: 60_000 });
+  cache.set("b", 2, { ttlMs: 60_000 });
+  cache.set("c", 3, { ttlMs: 60_000 });
+  for (let i = 0; i < 5; i++) assert.equal(cache.get("c"), 3); // already the newest
+  assert.equal(cache.get("a"), 1); // order b, c, a
+  assert.equal(cache.get("a"), 1);
+  cache.deletePrefix("a"); // the newest goes: order b, c
+  assert.equal(cache.get("b"), 2); // order c, b
+  cache.set("d", 4, { ttlMs: 60_000 });
+  cache.set("e", 5, { ttlMs: 60_000 }); // evicts c
+  assert.equal(cache.get("c"), undefined);
+  assert.equal(cache.get("b"), 2);
+  assert.equal(cache.get("d"), 4);
+  assert.equal(cache.get("e"), 5);
+  // A key built anew finds the entry stored under an equal one.
+  assert.equal(cache.get(["b"].join("")), 2);
+});

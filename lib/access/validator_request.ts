@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import type { LazyValidatorRequest } from "./validator.ts";
 import { hoistedHeaders, isPresignParam } from "../sigv4/parse_authorization.ts";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
@@ -98,7 +99,7 @@ export function checkHoistedHeaders(verified: VerifiedRequest): void {
       // It goes to the backend as a header: base64 only.
       throw new S3Error("InvalidRequest", `Value for ${name} header is invalid.`);
     }
-    const earlier = verified.headers.get(name) ?? seen.get(name);
+    const earlier = headerSnapshot(verified.headers).get(name) ?? seen.get(name);
     if (earlier !== undefined && earlier !== value) {
       throw new S3Error("InvalidArgument", `${name} is given twice, with different values`);
     }
@@ -113,9 +114,9 @@ export function checkHoistedHeaders(verified: VerifiedRequest): void {
  */
 function headerRecord(verified: VerifiedRequest): Record<string, string> {
   const headers: Record<string, string> = {};
-  verified.headers.forEach((value, name) => {
+  for (const [name, value] of headerSnapshot(verified.headers).list) {
     if (name !== "authorization" && !isDroppedHeader(name)) headers[name] = value;
-  });
+  }
   for (const [name, value] of hoistedHeaders(verified.target.params, verified.auth)) {
     headers[name] = value;
   }
@@ -136,12 +137,13 @@ function contextKey(
   const names = cacheKey.headers;
   if (names === "all") {
     key += "h";
-    verified.headers.forEach((value, name) => {
+    for (const [name, value] of headerSnapshot(verified.headers).list) {
       if (!volatile(name) && !isDroppedHeader(name)) key += field(name) + field(value);
-    });
+    }
   } else if (names.size > 0) {
     key += "h";
-    for (const name of names) key += field(verified.headers.get(name) ?? "\0");
+    const snapshot = headerSnapshot(verified.headers);
+    for (const name of names) key += field(snapshot.get(name) ?? "\0");
   }
   if (cacheKey.sourceIp) key += `i${field(options.sourceIp())}`;
   return key;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { isoTime } from "./log.ts";
 
 /** Runs `code` in a child Deno with this module imported as `log`; returns its stdout and stderr. */
 async function child(code: string): Promise<{ stdout: string; stderr: string }> {
@@ -49,4 +50,18 @@ Deno.test("log: a lone line after a quiet spell goes out at once", async () => {
     Deno.kill(Deno.pid, "SIGKILL");
   `);
   assert.match(stdout, /"msg":"listening"/);
+});
+
+Deno.test("isoTime: the same text as Date.toISOString, across seconds and odd times", () => {
+  const times = [0, 1, 9, 10, 99, 100, 999, 1000, 1736944200123, 1736944200999, 1736944201000];
+  for (const ms of [...times, ...times.map((t) => t + 86_400_000 * 365)]) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  }
+  for (let i = 0; i < 2000; i++) {
+    const ms = Math.floor(Math.random() * 4e12);
+    assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  }
+  // Outside four-digit years Date's own text is used.
+  assert.equal(isoTime(-1), new Date(-1).toISOString());
+  assert.equal(isoTime(253402300800000), new Date(253402300800000).toISOString());
 });

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "./header_snapshot.ts";
 import {
   isAnonymousForm,
   parseAuthorization,
@@ -77,10 +78,9 @@ function checkSignedHeaders(auth: SigV4Authorization, headers: Headers): void {
     throw new S3Error("AccessDenied", "The host header must be signed");
   }
   const unsigned: string[] = [];
-  // forEach: Deno's Headers iterators cost several times more.
-  headers.forEach((_value, name) => {
+  for (const [name] of headerSnapshot(headers).list) {
     if (name.startsWith("x-amz-") && !signed.includes(name)) unsigned.push(name);
-  });
+  }
   if (unsigned.length > 0) {
     throw new S3Error(
       "AccessDenied",
@@ -184,11 +184,12 @@ export async function authenticate(
   const params = auth.kind === "presigned"
     ? target.params.filter((p) => p.name !== "X-Amz-Signature")
     : target.params;
+  const snapshot = headerSnapshot(headers);
   const canonical = canonicalRequest({
     method,
     uri: canonicalUri(target.rawPath),
     query: canonicalQuery(params),
-    header: (name) => name === "host" ? target.host : headers.get(name),
+    header: (name) => name === "host" ? target.host : snapshot.get(name),
     signedHeaders: auth.signedHeaders,
     payloadHash: auth.payloadHash,
   });

@@ -79,6 +79,8 @@ export interface Http1Options {
    * (or any request, of which not a byte went out).
    */
   pool?: Http1Pool;
+  /** Lower-case header names left out of the Response (hop-by-hop headers). */
+  dropHeaders?: ReadonlySet<string>;
 }
 
 /** A body reader: default, or BYOB into one reused buffer. */
@@ -198,6 +200,8 @@ class Socket {
   #closed = false;
   #ended = false;
   #onClose: (() => void)[] = [];
+  /** Where request heads are encoded (see writeMessage). */
+  #out: Uint8Array | undefined;
   /** A read into the buffer started while the connection was idle (see readAhead). */
   #pending: Promise<boolean> | undefined;
   /** Bytes received since the socket was taken for the current request. */
@@ -331,6 +335,24 @@ class Socket {
     this.#start += n;
   }
 
+  /**
+   * Writes a request head (a byte string, see `headBytes`) and its payload
+   * in one write, through a buffer this connection keeps for its next
+   * requests (up to `OUT_KEPT` bytes; a larger message gets one of its own).
+   * No other request uses the connection until the write has finished.
+   */
+  async writeMessage(head: string, payload: Uint8Array | undefined): Promise<void> {
+    const size = head.length + (payload?.length ?? 0);
+    let out = this.#out;
+    if (out === undefined || out.length < size) {
+      out = new Uint8Array(Math.max(size, OUT_MIN));
+      if (out.length <= OUT_KEPT) this.#out = out;
+    }
+    writeHead(head, out);
+    if (payload !== undefined) out.set(payload, head.length);
+    await this.writeAll(out.subarray(0, size));
+  }
+
   async writeAll(bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) {
@@ -367,10 +389,19 @@ const NON_ASCII = /[\u0080-\uffff]/;
  */
 function headBytes(head: string): Uint8Array {
   if (!NON_ASCII.test(head)) return encoder.encode(head);
-  const out = new Uint8Array(head.length);
-  for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+  return writeHead(head, new Uint8Array(head.length));
+}
+
+/** Writes `head` as `headBytes` would make it into the start of `out` (at least as long). */
+function writeHead(head: string, out: Uint8Array): Uint8Array {
+  if (!NON_ASCII.test(head)) encoder.encodeInto(head, out);
+  else for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
   return out;
 }
+
+/** The smallest write buffer a connection keeps, and the largest. */
+const OUT_MIN = 4096;
+const OUT_KEPT = 8192;
 
 /**
  * The bytes of a response head as a byte string, one character per byte, as
@@ -398,7 +429,7 @@ function requestHead(
   request: Http1Request,
   contentLength: number | undefined,
   keepAlive: boolean,
-): Uint8Array {
+): string {
   // The request target: visible ASCII only (a path goes out percent-encoded).
   if (hasForbiddenChars(request.method) || /[^\x21-\x7e]/.test(request.pathAndQuery)) {
     throw new TypeError("invalid request line");
@@ -417,7 +448,7 @@ function requestHead(
     ? "transfer-encoding: chunked\r\n"
     : `content-length: ${contentLength}\r\n`;
   head += keepAlive ? "\r\n" : "connection: close\r\n\r\n";
-  return headBytes(head);
+  return head;
 }
 
 /** Index of the blank line ending a head in `bytes`, or -1. */
@@ -949,12 +980,6 @@ async function sendPooled(
     options.onProgress?.("read");
   }
   const head = requestHead(request, payload?.length ?? 0, true);
-  let message = head;
-  if (payload !== undefined && payload.length > 0) {
-    message = new Uint8Array(head.length + payload.length);
-    message.set(head);
-    message.set(payload, head.length);
-  }
   // Sent again after a lost connection only if doing it twice is harmless.
   const replayable = payload === undefined && SAFE_METHODS.has(request.method);
   for (let attempt = 0;; attempt++) {
@@ -971,7 +996,7 @@ async function sendPooled(
     let response: ResponseHead;
     let framing: { chunked: boolean; length: number } | null;
     try {
-      await socket.writeAll(message);
+      await socket.writeMessage(head, payload);
       options.onProgress?.("written");
       options.onBodySent?.();
       response = await readHead(socket, options.maxHeadBytes ?? 64 * 1024);
@@ -1020,8 +1045,13 @@ async function sendPooled(
         cut = err;
       }
       if (cut === undefined) {
-        body = socket.take(framing.length);
+        // The Response copies a byte body as it is made (Fetch: "extract a
+        // body"), before the connection can read into its buffer again.
+        const answer = answerOf(response, socket.buffered.subarray(0, framing.length), options);
+        socket.skip(framing.length);
         finished();
+        bufferedLengths.set(answer, framing.length);
+        return answer;
       } else {
         socket.close();
         if (signal?.aborted) throw cut;
@@ -1032,14 +1062,22 @@ async function sendPooled(
     } else {
       body = bodyStream(socket, framing, finished);
     }
-    const answer = new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
-    if (body instanceof Uint8Array) bufferedLengths.set(answer, body.length);
-    return answer;
+    return answerOf(response, body, options);
   }
+}
+
+/** The Response of a head and its body, without the headers `options.dropHeaders` names. */
+function answerOf(
+  head: ResponseHead,
+  body: ReadableStream<Uint8Array> | Uint8Array | null,
+  options: { dropHeaders?: ReadonlySet<string> },
+): Response {
+  const drop = options.dropHeaders;
+  return new Response(body as BodyInit | null, {
+    status: head.status,
+    statusText: head.statusText,
+    headers: drop === undefined ? head.headers : head.headers.filter(([n]) => !drop.has(n)),
+  });
 }
 
 /**
@@ -1065,7 +1103,7 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
     throw new TypeError("contentLength without a body");
   }
   const chunked = contentLength === undefined;
-  const head = requestHead(request, contentLength, false);
+  const head = headBytes(requestHead(request, contentLength, false));
   const socket = new Socket(await connect(request.origin, options));
   const signal = options.signal;
   const onAbort = () => socket.close();
@@ -1158,9 +1196,5 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
   // With nothing to read the exchange is over: a request body still
   // streaming (an early answer) is cancelled by the failing write.
   if (body === null) socket.close();
-  return new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
+  return answerOf(response, body, options);
 }

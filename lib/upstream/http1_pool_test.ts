@@ -91,6 +91,39 @@ Deno.test("pool: sequential requests share one connection; every answer is its o
   }
 });
 
+Deno.test("pool: a body read whole stays its own while the connection carries the next answers", async () => {
+  // The next answers arrive in the connection's read buffer while the
+  // earlier responses are still unread: each must hold its own bytes.
+  const server = keepAliveServer((s) => ({
+    bytes: withLength(bodyFor(pathOf(s.head), 1024), "keep-alive: timeout=5\r\nx-kept: yes\r\n"),
+  }));
+  const pool = new Http1Pool();
+  try {
+    const responses: Response[] = [];
+    for (let i = 0; i < 10; i++) {
+      responses.push(
+        await sendHttp1({
+          origin: server.origin,
+          method: "GET",
+          pathAndQuery: `/b/unread-${i}`,
+          headerList: [["host", "backend.test"]],
+        }, { body: null, pool, dropHeaders: new Set(["keep-alive", "connection"]) }),
+      );
+    }
+    assert.equal(server.connections, 1);
+    for (let i = 0; i < 10; i++) {
+      const response = responses[i];
+      assert.equal(response.headers.get("keep-alive"), null, "a dropped header is left out");
+      assert.equal(response.headers.get("x-kept"), "yes");
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      assert.equal(sha(bytes), sha(bodyFor(`/b/unread-${i}`, 1024)));
+    }
+  } finally {
+    pool.close();
+    await server.close();
+  }
+});
+
 Deno.test("pool: concurrent requests open connections, then reuse them", async () => {
   const server = keepAliveServer(async (s) => {
     await new Promise((r) => setTimeout(r, 5));

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import type { Admitted } from "../request/admit.ts";
 import { hoistedHeaders, isPresignParam } from "../sigv4/parse_authorization.ts";
 import { parseChecksumHeaderName } from "../body/checksums.ts";
@@ -102,19 +103,20 @@ export function buildUpstreamRequest(
 
   // A Map, not a Headers: the same semantics for lower-case names, a fraction of the cost.
   const headers = new Map<string, string>();
-  const connection = request.headers.get("connection");
+  const client = headerSnapshot(request.headers);
+  const connection = client.get("connection");
   const connectionTokens = connection === null
     ? undefined
     : new Set(connection.toLowerCase().split(",").map((s) => s.trim()));
-  request.headers.forEach((value, name) => {
+  for (const [name, value] of client.list) {
     if (
       HOP_BY_HOP.has(name) || DROPPED_REQUEST_HEADERS.has(name) || connectionTokens?.has(name) ||
       isDroppedHeader(name)
     ) {
-      return;
+      continue;
     }
     headers.set(name, value);
-  });
+  }
   for (const [name, value] of hoistedHeaders(target.params, auth)) {
     if (isChecksumName(name)) headers.set(name, httpTrim(value));
   }

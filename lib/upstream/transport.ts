@@ -380,6 +380,7 @@ export class Transport {
         reuseBuffer: options.transformedBody !== true,
         onProgress: options.onProgress,
         onBodySent: options.onBodySent,
+        dropHeaders: HOP_BY_HOP,
       });
     } catch (err) {
       if (err instanceof BodySourceError) {
@@ -390,10 +391,6 @@ export class Transport {
       if (options.signal?.aborted) throw clientGone(err);
       if (err instanceof NoResponseError) throw noAnswer(request.origin, err);
       throw unreachable(request.origin, err);
-    }
-    const headers = response.headers;
-    for (const name of HOP_BY_HOP) {
-      if (headers.has(name)) headers.delete(name);
     }
     return response;
   }

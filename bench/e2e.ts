@@ -11,6 +11,7 @@
 //   deno run -A bench/e2e.ts --quick      # 256 MiB, 256 MiB, 2 s loads
 //   flags: --gib N (throughput size) --big-gib N (RSS size) --duration S
 //          --rounds N (small-object runs; 3) --big-rounds N (large; 5) --concurrency 1,16,64 --out FILE --rgw --threads N
+//          --proxy-v8-flags --flag,--other (V8 flags of the proxy process)
 // (`--threads N`: the proxy runs N isolates; bench/threads.ts compares 1 and N
 // on small GETs alone.)
 //
@@ -36,6 +37,8 @@ function parseOptions(args: string[]) {
     bigRounds: 5,
     concurrency: [1, 16, 64],
     threads: 1,
+    /** V8 flags for the proxy process (`--v8-flags=` of `deno run`), to measure their effect. */
+    proxyV8Flags: "",
     out: new URL("./results/latest.md", import.meta.url).pathname,
   };
   const explicit = new Set<string>();
@@ -57,10 +60,12 @@ function parseOptions(args: string[]) {
     else if (a === "--concurrency") o.concurrency = value().split(",").map(Number);
     else if (a === "--out") o.out = value();
     else if (a === "--threads") o.threads = Number(value());
+    else if (a === "--proxy-v8-flags") o.proxyV8Flags = value();
     else if (a === "--help" || a === "-h") {
       console.log(
         "deno run -A bench/e2e.ts [--quick] [--gib N] [--big-gib N] [--duration S] [--rounds N]\n" +
-          "  [--big-rounds N] [--concurrency 1,16,64] [--out FILE] [--rgw] [--threads N]",
+          "  [--big-rounds N] [--concurrency 1,16,64] [--out FILE] [--rgw] [--threads N]\n" +
+          "  [--proxy-v8-flags --flag,--other-flag]",
       );
       Deno.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -177,6 +182,7 @@ const startProxy = async (): Promise<Proc> => {
     "--allow-env",
     "--allow-read",
     ...(opts.threads > 1 ? ["--unstable-net"] : []),
+    ...(opts.proxyV8Flags === "" ? [] : [`--v8-flags=${opts.proxyV8Flags}`]),
     here("./proxy_process.ts"),
     String(backendPort),
     "--threads",
@@ -491,7 +497,9 @@ p(
 );
 p(`- backend: ${backendDesc}, own process, 127.0.0.1`);
 p(
-  `- proxy: \`bench/proxy_process.ts\` (serve() from mod.ts), own process: header SigV4 verified against a static keystore, validator, re-signed for the backend; 1 bucket, path style, plain HTTP, logLevel warn, threads ${opts.threads}`,
+  `- proxy: \`bench/proxy_process.ts\` (serve() from mod.ts), own process: header SigV4 verified against a static keystore, validator, re-signed for the backend; 1 bucket, path style, plain HTTP, logLevel warn, threads ${opts.threads}${
+    opts.proxyV8Flags === "" ? "" : `, \`--v8-flags=${opts.proxyV8Flags}\``
+  }`,
 );
 p(
   `- load: \`bench/load.ts\`, own process: raw HTTP/1.1 keep-alive, one connection per concurrent request, every request SigV4-signed (cached signing key); GET bodies compared byte for byte with the expected pattern and their length checked, SHA-256 checked on 1 in 10 small GETs and on one extra untimed ${

@@ -85,3 +85,27 @@ export function resetPeakRss(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * VmRSS of `child` in MiB once `ready` has resolved and 2 s more have passed;
+ * then kills it and removes `dir`, its scratch directory.
+ */
+export async function settledRssMib(
+  child: Deno.ChildProcess,
+  options: { dir: string; ready?: () => Promise<void> },
+): Promise<number> {
+  try {
+    await options.ready?.();
+    await new Promise((r) => setTimeout(r, 2000));
+    return statusKb(child.pid, "VmRSS") / 1024;
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await Deno.remove(options.dir, { recursive: true });
+  }
+}
+
+/** The median of some numbers (the upper one of an even count). */
+export function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}

@@ -109,3 +109,24 @@ export async function settledRssMib(
 export function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
+
+/** A TCP port free on 127.0.0.1 just now. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Resolves once something accepts connections on the port; throws after 10 s. */
+export async function waitFor(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const up = await Deno.connect({ hostname: "127.0.0.1", port }).then((c) => {
+      c.close();
+      return true;
+    }, () => false);
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}

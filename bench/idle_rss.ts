@@ -11,7 +11,7 @@
  * listener is up and 2 s have passed.
  */
 import { parseArgs } from "node:util";
-import { median, settledRssMib } from "./_procs.ts";
+import { freePort, median, settledRssMib, waitFor } from "./_procs.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -21,13 +21,6 @@ const roots = (args.values.root ?? ["."]).map((r) =>
   new URL(r.endsWith("/") ? r : r + "/", `file://${Deno.cwd()}/`)
 );
 const rounds = Number(args.values.rounds);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 const VARIANTS: Record<
   string,
@@ -63,19 +56,7 @@ async function sample(root: URL, variant: string): Promise<number> {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  return await settledRssMib(child, { dir, ready: () => listening(ports.http) });
-}
-
-/** Resolves once something accepts connections on the port (10 s at most). */
-async function listening(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const up = await Deno.connect({ hostname: "127.0.0.1", port }).then((c) => {
-      c.close();
-      return true;
-    }, () => false);
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return await settledRssMib(child, { dir, ready: () => waitFor(ports.http) });
 }
 
 const results = new Map<string, number[]>();

@@ -76,6 +76,20 @@ export function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/**
+ * What a process's resident memory is made of (/proc/PID/smaps_rollup), as
+ * text: file-backed MB (mapped files, above all the deno executable) and
+ * anonymous MB (heaps, buffers).
+ */
+export function rssSplit(pid: number): string {
+  const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1]);
+  const mb = (k: number) => (k * 1024 / 1e6).toFixed(0);
+  const anon = kb("Anonymous");
+  return `${mb(kb("Rss") - anon)} MB file-backed, ${mb(anon)} MB anonymous`;
+}
+
 /** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when not allowed. */
 export function resetPeakRss(pid: number): boolean {
   try {

@@ -21,7 +21,7 @@
 // every 100 ms. `--rgw` runs the same measurements against a throwaway Ceph
 // RGW (tests/_rgw.ts) instead of the no-op backend.
 import type { Job, Result } from "./load.ts";
-import { cpuTicks, type Proc, resetPeakRss, spawnDeno, statusKb } from "./_procs.ts";
+import { cpuTicks, type Proc, resetPeakRss, rssSplit, spawnDeno, statusKb } from "./_procs.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -204,6 +204,7 @@ const startProxy = async (): Promise<Proc> => {
 let proxy = await startProxy();
 let proxyPid = proxy.first.pid as number;
 const freshIdleRssKb = statusKb(proxyPid, "VmRSS");
+const freshSplit = rssSplit(proxyPid);
 const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
 const loadIn = load.child.stdin.getWriter();
 
@@ -400,6 +401,7 @@ for (const method of ["GET", "PUT"] as const) {
   await run(viaProxy, { method, size: 64 << 20, concurrency: 1, count: 1, hashEvery: 0 });
 }
 const idleRssKb = statusKb(proxyPid, "VmRSS");
+const warmSplit = rssSplit(proxyPid);
 const rss: Record<
   string,
   { beforeKb: number; hwmKb: number; sampledKb: number; mbps: number; reset: boolean }
@@ -592,7 +594,11 @@ p(
       : "NOT reset (clear_refs refused): lifetime peak"
   }; sampled = max VmRSS every 100 ms. MB = 10^6 bytes. The target is judged on the peak; the RSS the V8 heap keeps from the warm-up varies between runs (so does the peak), "peak − before" is what the transfer itself added. For comparison, the proxy that served all the runs above ended at ${
     f0(usedRssKb * 1024 / 1e6)
-  } MB RSS (lifetime peak ${f0(usedHwmKb * 1024 / 1e6)} MB).`,
+  } MB RSS (lifetime peak ${
+    f0(usedHwmKb * 1024 / 1e6)
+  } MB). Of the fresh proxy's RSS, ${freshSplit}; after the warm-up, ${warmSplit}; after the transfers, ${
+    rssSplit(proxyPid)
+  } (file-backed pages are the deno executable's code, shared with every Deno process).`,
 );
 p();
 p(

@@ -433,6 +433,7 @@ for (const method of ["GET", "PUT"] as const) {
   };
 }
 
+const endSplit = rssSplit(proxyPid);
 const elapsedS = (performance.now() - t0) / 1000;
 const machine1 = machineTicks();
 const ours1 = ours();
@@ -596,9 +597,7 @@ p(
     f0(usedRssKb * 1024 / 1e6)
   } MB RSS (lifetime peak ${
     f0(usedHwmKb * 1024 / 1e6)
-  } MB). Of the fresh proxy's RSS, ${freshSplit}; after the warm-up, ${warmSplit}; after the transfers, ${
-    rssSplit(proxyPid)
-  } (file-backed pages are the deno executable's code, shared with every Deno process).`,
+  } MB). Of the fresh proxy's RSS, ${freshSplit}; after the warm-up, ${warmSplit}; after the transfers, ${endSplit} (file-backed pages are the deno executable's code, shared with every Deno process).`,
 );
 p();
 p(

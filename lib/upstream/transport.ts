@@ -75,7 +75,7 @@ let nodeHttp: Promise<NodeHttp> | undefined;
 /**
  * node:http, node:https and node:stream, loaded with the first request that
  * takes the `node` route (an https backend with `verify: false`): imported
- * with osp, they cost every process 2 MiB of RSS (docs/performance.md, "Idle
+ * with osp, they cost every process about 1 MiB of RSS (docs/performance.md, "Idle
  * memory").
  */
 function loadNodeHttp(): Promise<NodeHttp> {

@@ -76,6 +76,20 @@ export function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/**
+ * What a process's resident memory is made of (/proc/PID/smaps_rollup), as
+ * text: file-backed MB (mapped files, above all the deno executable) and
+ * anonymous MB (heaps, buffers).
+ */
+export function rssSplit(pid: number): string {
+  const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1]);
+  const mb = (k: number) => (k * 1024 / 1e6).toFixed(0);
+  const anon = kb("Anonymous");
+  return `${mb(kb("Rss") - anon)} MB file-backed, ${mb(anon)} MB anonymous`;
+}
+
 /** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when not allowed. */
 export function resetPeakRss(pid: number): boolean {
   try {
@@ -84,4 +98,49 @@ export function resetPeakRss(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * VmRSS of `child` in MiB once `ready` has resolved and 2 s more have passed;
+ * then kills it and removes `dir`, its scratch directory.
+ */
+export async function settledRssMib(
+  child: Deno.ChildProcess,
+  options: { dir: string; ready?: () => Promise<void> },
+): Promise<number> {
+  try {
+    await options.ready?.();
+    await new Promise((r) => setTimeout(r, 2000));
+    return statusKb(child.pid, "VmRSS") / 1024;
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await Deno.remove(options.dir, { recursive: true });
+  }
+}
+
+/** The median of some numbers (the upper one of an even count). */
+export function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+/** A TCP port free on 127.0.0.1 just now. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Resolves once something accepts connections on the port; throws after 10 s. */
+export async function waitFor(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const up = await Deno.connect({ hostname: "127.0.0.1", port }).then((c) => {
+      c.close();
+      return true;
+    }, () => false);
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
 }

@@ -11,6 +11,7 @@
 //   deno run -A bench/e2e.ts --quick      # 256 MiB, 256 MiB, 2 s loads
 //   flags: --gib N (throughput size) --big-gib N (RSS size) --duration S
 //          --rounds N (small-object runs; 3) --big-rounds N (large; 5) --concurrency 1,16,64 --out FILE --rgw --threads N
+//          --proxy-v8-flags --flag,--other (V8 flags of the proxy process)
 // (`--threads N`: the proxy runs N isolates; bench/threads.ts compares 1 and N
 // on small GETs alone.)
 //
@@ -20,7 +21,7 @@
 // every 100 ms. `--rgw` runs the same measurements against a throwaway Ceph
 // RGW (tests/_rgw.ts) instead of the no-op backend.
 import type { Job, Result } from "./load.ts";
-import { cpuTicks, type Proc, resetPeakRss, spawnDeno, statusKb } from "./_procs.ts";
+import { cpuTicks, type Proc, resetPeakRss, rssSplit, spawnDeno, statusKb } from "./_procs.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -36,6 +37,8 @@ function parseOptions(args: string[]) {
     bigRounds: 5,
     concurrency: [1, 16, 64],
     threads: 1,
+    /** V8 flags for the proxy process (`--v8-flags=` of `deno run`), to measure their effect. */
+    proxyV8Flags: "",
     out: new URL("./results/latest.md", import.meta.url).pathname,
   };
   const explicit = new Set<string>();
@@ -57,10 +60,12 @@ function parseOptions(args: string[]) {
     else if (a === "--concurrency") o.concurrency = value().split(",").map(Number);
     else if (a === "--out") o.out = value();
     else if (a === "--threads") o.threads = Number(value());
+    else if (a === "--proxy-v8-flags") o.proxyV8Flags = value();
     else if (a === "--help" || a === "-h") {
       console.log(
         "deno run -A bench/e2e.ts [--quick] [--gib N] [--big-gib N] [--duration S] [--rounds N]\n" +
-          "  [--big-rounds N] [--concurrency 1,16,64] [--out FILE] [--rgw] [--threads N]",
+          "  [--big-rounds N] [--concurrency 1,16,64] [--out FILE] [--rgw] [--threads N]\n" +
+          "  [--proxy-v8-flags --flag,--other-flag]",
       );
       Deno.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -177,6 +182,7 @@ const startProxy = async (): Promise<Proc> => {
     "--allow-env",
     "--allow-read",
     ...(opts.threads > 1 ? ["--unstable-net"] : []),
+    ...(opts.proxyV8Flags === "" ? [] : [`--v8-flags=${opts.proxyV8Flags}`]),
     here("./proxy_process.ts"),
     String(backendPort),
     "--threads",
@@ -198,6 +204,7 @@ const startProxy = async (): Promise<Proc> => {
 let proxy = await startProxy();
 let proxyPid = proxy.first.pid as number;
 const freshIdleRssKb = statusKb(proxyPid, "VmRSS");
+const freshSplit = rssSplit(proxyPid);
 const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
 const loadIn = load.child.stdin.getWriter();
 
@@ -394,6 +401,7 @@ for (const method of ["GET", "PUT"] as const) {
   await run(viaProxy, { method, size: 64 << 20, concurrency: 1, count: 1, hashEvery: 0 });
 }
 const idleRssKb = statusKb(proxyPid, "VmRSS");
+const warmSplit = rssSplit(proxyPid);
 const rss: Record<
   string,
   { beforeKb: number; hwmKb: number; sampledKb: number; mbps: number; reset: boolean }
@@ -425,6 +433,7 @@ for (const method of ["GET", "PUT"] as const) {
   };
 }
 
+const endSplit = rssSplit(proxyPid);
 const elapsedS = (performance.now() - t0) / 1000;
 const machine1 = machineTicks();
 const ours1 = ours();
@@ -491,7 +500,9 @@ p(
 );
 p(`- backend: ${backendDesc}, own process, 127.0.0.1`);
 p(
-  `- proxy: \`bench/proxy_process.ts\` (serve() from mod.ts), own process: header SigV4 verified against a static keystore, validator, re-signed for the backend; 1 bucket, path style, plain HTTP, logLevel warn, threads ${opts.threads}`,
+  `- proxy: \`bench/proxy_process.ts\` (serve() from mod.ts), own process: header SigV4 verified against a static keystore, validator, re-signed for the backend; 1 bucket, path style, plain HTTP, logLevel warn, threads ${opts.threads}${
+    opts.proxyV8Flags === "" ? "" : `, \`--v8-flags=${opts.proxyV8Flags}\``
+  }`,
 );
 p(
   `- load: \`bench/load.ts\`, own process: raw HTTP/1.1 keep-alive, one connection per concurrent request, every request SigV4-signed (cached signing key); GET bodies compared byte for byte with the expected pattern and their length checked, SHA-256 checked on 1 in 10 small GETs and on one extra untimed ${
@@ -584,7 +595,9 @@ p(
       : "NOT reset (clear_refs refused): lifetime peak"
   }; sampled = max VmRSS every 100 ms. MB = 10^6 bytes. The target is judged on the peak; the RSS the V8 heap keeps from the warm-up varies between runs (so does the peak), "peak − before" is what the transfer itself added. For comparison, the proxy that served all the runs above ended at ${
     f0(usedRssKb * 1024 / 1e6)
-  } MB RSS (lifetime peak ${f0(usedHwmKb * 1024 / 1e6)} MB).`,
+  } MB RSS (lifetime peak ${
+    f0(usedHwmKb * 1024 / 1e6)
+  } MB). Of the fresh proxy's RSS, ${freshSplit}; after the warm-up, ${warmSplit}; after the transfers, ${endSplit} (file-backed pages are the deno executable's code, shared with every Deno process).`,
 );
 p();
 p(

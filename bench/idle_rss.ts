@@ -11,6 +11,7 @@
  * listener is up and 2 s have passed.
  */
 import { parseArgs } from "node:util";
+import { freePort, median, settledRssMib, waitFor } from "./_procs.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -20,13 +21,6 @@ const roots = (args.values.root ?? ["."]).map((r) =>
   new URL(r.endsWith("/") ? r : r + "/", `file://${Deno.cwd()}/`)
 );
 const rounds = Number(args.values.rounds);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 const VARIANTS: Record<
   string,
@@ -62,23 +56,7 @@ async function sample(root: URL, variant: string): Promise<number> {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  try {
-    for (let i = 0; i < 100; i++) {
-      const up = await Deno.connect({ hostname: "127.0.0.1", port: ports.http }).then((c) => {
-        c.close();
-        return true;
-      }, () => false);
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-    const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-  } finally {
-    child.kill("SIGKILL");
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  }
+  return await settledRssMib(child, { dir, ready: () => waitFor(ports.http) });
 }
 
 const results = new Map<string, number[]>();
@@ -94,10 +72,9 @@ console.log("| config | checkout | idle RSS, MiB (each round) | median |");
 console.log("|---|---|---|---|");
 for (const [key, values] of results) {
   const [variant, root] = key.split("\t");
-  const median = [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   console.log(
     `| ${variant} | ${root} | ${values.map((v) => v.toFixed(1)).join(" / ")} | ${
-      median.toFixed(1)
+      median(values).toFixed(1)
     } |`,
   );
 }

@@ -10,29 +10,11 @@
  */
 import { parseArgs } from "node:util";
 import { postForm } from "../tests/_sign.ts";
+import { freePort, waitFor } from "./_procs.ts";
 
 const args = parseArgs({ args: Deno.args, options: { mib: { type: "string", default: "100" } } });
 const size = Number(args.values.mib) << 20;
 const CLIENT = { accessKey: "bench", secretKey: "bench-secret" };
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function waitFor(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const up = await Deno.connect({ hostname: "127.0.0.1", port }).then((c) => {
-      c.close();
-      return true;
-    }, () => false);
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 const memory = async (pid: number, field: string) =>
   Number(

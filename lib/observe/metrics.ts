@@ -1,8 +1,7 @@
 /**
- * Prometheus metrics for the proxy, built on prom-client with a private
- * {@linkcode Registry} per {@linkcode Metrics} instance: the global default
- * registry is never touched, so tests and several servers in one process do
- * not clash.
+ * Prometheus metrics for the proxy, held per {@linkcode Metrics} instance (no
+ * global registry, so tests and several servers in one process do not clash)
+ * and rendered by ./exposition.ts.
  *
  * Every metric name starts with `osp_`. Label values must have bounded
  * cardinality, which is the caller's duty:
@@ -18,14 +17,13 @@
  * @module
  */
 import {
-  AggregatorRegistry,
   Counter,
+  EXPOSITION_CONTENT_TYPE,
+  type FamilySnapshot,
   Gauge,
   Histogram,
-  type MetricObjectWithValues,
-  type MetricValue,
-  Registry,
-} from "prom-client";
+  renderFamilies,
+} from "./exposition.ts";
 
 /** The prefix of every metric name, applied once here. */
 export const METRIC_PREFIX = "osp_";
@@ -114,8 +112,8 @@ export interface MetricsOptions {
   isolate?: number;
 }
 
-/** One registry's metrics as `registry.getMetricsAsJSON()` returns them (structured-cloneable). */
-export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
+/** One instance's metrics as plain data (structured-cloneable), from {@linkcode Metrics.snapshot}. */
+export type MetricsSnapshot = FamilySnapshot[];
 
 /**
  * Merges the snapshots of several isolates' registries into one text
@@ -124,7 +122,12 @@ export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
  * `osp_build_info`) are taken once, by their `aggregator` (`max`, `first`).
  */
 export function renderAggregated(snapshots: MetricsSnapshot[]): Promise<string> {
-  return AggregatorRegistry.aggregate(snapshots).metrics();
+  return Promise.resolve(renderFamilies(snapshots));
+}
+
+/** The full name of an osp metric. */
+function name(s: string): string {
+  return METRIC_PREFIX + s;
 }
 
 /** A non-negative finite number, else 0: metrics must never throw on the request path. */
@@ -137,146 +140,107 @@ function amount(n: number | undefined): number {
  * and never throws on bad numbers (negative, NaN or infinite values count as 0).
  */
 export class Metrics {
-  /** The private registry holding this instance's metrics. */
-  readonly registry: Registry;
   /** Content type of {@linkcode Metrics.render}'s output. */
-  readonly contentType: string;
+  readonly contentType: string = EXPOSITION_CONTENT_TYPE;
 
   #active = 0;
-  readonly #requests: Counter<"operation" | "bucket" | "status">;
-  readonly #errors: Counter<"operation" | "bucket" | "code">;
-  readonly #transfer: Counter<"direction" | "bucket">;
-  readonly #presignedHits: Counter<"bucket">;
-  readonly #presignedRejected: Counter<"bucket">;
-  readonly #anonymous: Counter<"operation" | "bucket" | "status">;
-  readonly #signatures: Counter<"version">;
-  readonly #requestDuration: Histogram<"operation" | "bucket">;
-  readonly #upstreamDuration: Histogram<"operation" | "bucket">;
-  readonly #responseSize: Histogram<"operation" | "bucket">;
-  readonly #cache: Counter<"cache" | "result">;
-  readonly #callbackDuration: Histogram<"callback">;
-  readonly #isolateRequests: { inc(): void };
+  readonly #requests = new Counter({
+    name: name("requests_total"),
+    help: "Requests handled, by S3 operation, bucket and HTTP status.",
+    labelNames: ["operation", "bucket", "status"],
+  });
+  readonly #errors = new Counter({
+    name: name("request_errors_total"),
+    help: "Error responses, by S3 operation, bucket and S3 error code.",
+    labelNames: ["operation", "bucket", "code"],
+  });
+  readonly #transfer = new Counter({
+    name: name("transfer_bytes_total"),
+    help: "Body bytes received from clients (rx) and sent to clients (tx).",
+    labelNames: ["direction", "bucket"],
+  });
+  readonly #presignedHits = new Counter({
+    name: name("presigned_url_hits_total"),
+    help: "Requests accepted through a presigned URL.",
+    labelNames: ["bucket"],
+  });
+  readonly #presignedRejected = new Counter({
+    name: name("presigned_url_rejected_total"),
+    help: "Presigned-URL requests refused (bad signature, expired, denied).",
+    labelNames: ["bucket"],
+  });
+  readonly #anonymous = new Counter({
+    name: name("anonymous_requests_total"),
+    help: "Requests without credentials, to buckets that allow their operation anonymously.",
+    labelNames: ["operation", "bucket", "status"],
+  });
+  readonly #signatures = new Counter({
+    name: name("signature_requests_total"),
+    help: "Authenticated requests, by the AWS signature version the client signed with (2 or 4).",
+    labelNames: ["version"],
+  });
+  readonly #activeGauge = new Gauge({
+    name: name("active_requests"),
+    help: "Requests in progress.",
+    collect: () => this.#active,
+  });
+  // Process-wide: every isolate reads the same RSS, so isolates are not summed.
+  readonly #memory = new Gauge({
+    name: name("memory_bytes"),
+    help: "Resident set size of the process, in bytes.",
+    aggregator: "max",
+    collect: () => Deno.memoryUsage().rss,
+  });
+  readonly #buildInfo = new Gauge({
+    name: name("build_info"),
+    help: "Always 1; labels name the proxy and Deno versions.",
+    labelNames: ["version", "deno"],
+    aggregator: "first",
+  });
+  readonly #requestDuration = new Histogram({
+    name: name("request_duration_seconds"),
+    help: "Time from receiving a request to the end of its response body.",
+    labelNames: ["operation", "bucket"],
+    buckets: REQUEST_SECONDS,
+  });
+  readonly #upstreamDuration = new Histogram({
+    name: name("upstream_duration_seconds"),
+    help: "Time from sending a backend request to its response headers.",
+    labelNames: ["operation", "bucket"],
+    buckets: SHORT_SECONDS,
+  });
+  readonly #responseSize = new Histogram({
+    name: name("response_size_bytes"),
+    help: "Response body bytes sent to clients.",
+    labelNames: ["operation", "bucket"],
+    buckets: SIZE_BYTES,
+  });
+  readonly #cache = new Counter({
+    name: name("auth_cache_hits_total"),
+    help: "Authentication cache lookups, by cache and result (hit or miss).",
+    labelNames: ["cache", "result"],
+  });
+  readonly #callbackDuration = new Histogram({
+    name: name("callback_duration_seconds"),
+    help: "Time spent in configured callbacks (validator, fetchers, IAM).",
+    labelNames: ["callback"],
+    buckets: SHORT_SECONDS,
+  });
+  readonly #isolateRequests = new Counter({
+    name: name("isolate_requests_total"),
+    help: "Requests handled, by isolate (0 = the main one; 1… = workers with threads > 1).",
+    labelNames: ["isolate"],
+  });
+  readonly #isolate: readonly string[];
 
-  /** Creates the metrics in a fresh private registry. */
+  /** Creates the metrics, all of them this instance's own. */
   constructor(options: MetricsOptions) {
-    const registry = new Registry();
-    this.registry = registry;
-    this.contentType = registry.contentType;
-    const registers = [registry];
-    const name = (s: string) => METRIC_PREFIX + s;
-
-    this.#requests = new Counter({
-      name: name("requests_total"),
-      help: "Requests handled, by S3 operation, bucket and HTTP status.",
-      labelNames: ["operation", "bucket", "status"],
-      registers,
-    });
-    this.#errors = new Counter({
-      name: name("request_errors_total"),
-      help: "Error responses, by S3 operation, bucket and S3 error code.",
-      labelNames: ["operation", "bucket", "code"],
-      registers,
-    });
-    this.#transfer = new Counter({
-      name: name("transfer_bytes_total"),
-      help: "Body bytes received from clients (rx) and sent to clients (tx).",
-      labelNames: ["direction", "bucket"],
-      registers,
-    });
-    this.#presignedHits = new Counter({
-      name: name("presigned_url_hits_total"),
-      help: "Requests accepted through a presigned URL.",
-      labelNames: ["bucket"],
-      registers,
-    });
-    this.#presignedRejected = new Counter({
-      name: name("presigned_url_rejected_total"),
-      help: "Presigned-URL requests refused (bad signature, expired, denied).",
-      labelNames: ["bucket"],
-      registers,
-    });
-    this.#anonymous = new Counter({
-      name: name("anonymous_requests_total"),
-      help: "Requests without credentials, to buckets that allow their operation anonymously.",
-      labelNames: ["operation", "bucket", "status"],
-      registers,
-    });
-    this.#signatures = new Counter({
-      name: name("signature_requests_total"),
-      help: "Authenticated requests, by the AWS signature version the client signed with (2 or 4).",
-      labelNames: ["version"],
-      registers,
-    });
-    const active = () => this.#active;
-    new Gauge({
-      name: name("active_requests"),
-      help: "Requests in progress.",
-      registers,
-      collect() {
-        this.set(active());
-      },
-    });
-    // Process-wide: every isolate reads the same RSS, so isolates are not summed.
-    new Gauge({
-      name: name("memory_bytes"),
-      help: "Resident set size of the process, in bytes.",
-      registers,
-      aggregator: "max",
-      collect() {
-        this.set(Deno.memoryUsage().rss);
-      },
-    });
-    new Gauge({
-      name: name("build_info"),
-      help: "Always 1; labels name the proxy and Deno versions.",
-      labelNames: ["version", "deno"],
-      registers,
-      aggregator: "first",
-    }).set({ version: options.version, deno: Deno.version.deno }, 1);
-    this.#requestDuration = new Histogram({
-      name: name("request_duration_seconds"),
-      help: "Time from receiving a request to the end of its response body.",
-      labelNames: ["operation", "bucket"],
-      buckets: REQUEST_SECONDS,
-      registers,
-    });
-    this.#upstreamDuration = new Histogram({
-      name: name("upstream_duration_seconds"),
-      help: "Time from sending a backend request to its response headers.",
-      labelNames: ["operation", "bucket"],
-      buckets: SHORT_SECONDS,
-      registers,
-    });
-    this.#responseSize = new Histogram({
-      name: name("response_size_bytes"),
-      help: "Response body bytes sent to clients.",
-      labelNames: ["operation", "bucket"],
-      buckets: SIZE_BYTES,
-      registers,
-    });
-    this.#cache = new Counter({
-      name: name("auth_cache_hits_total"),
-      help: "Authentication cache lookups, by cache and result (hit or miss).",
-      labelNames: ["cache", "result"],
-      registers,
-    });
+    this.#buildInfo.set([options.version, Deno.version.deno], 1);
     for (const cache of CACHES) {
-      this.#cache.inc({ cache, result: "hit" }, 0);
-      this.#cache.inc({ cache, result: "miss" }, 0);
+      this.#cache.inc([cache, "hit"], 0);
+      this.#cache.inc([cache, "miss"], 0);
     }
-    this.#callbackDuration = new Histogram({
-      name: name("callback_duration_seconds"),
-      help: "Time spent in configured callbacks (validator, fetchers, IAM).",
-      labelNames: ["callback"],
-      buckets: SHORT_SECONDS,
-      registers,
-    });
-    this.#isolateRequests = new Counter({
-      name: name("isolate_requests_total"),
-      help: "Requests handled, by isolate (0 = the main one; 1… = workers with threads > 1).",
-      labelNames: ["isolate"],
-      registers,
-    }).labels({ isolate: String(options.isolate ?? 0) });
+    this.#isolate = [String(options.isolate ?? 0)];
   }
 
   /** Requests in progress now, as `osp_active_requests` will show it. */
@@ -297,20 +261,21 @@ export class Metrics {
   requestFinished(r: RequestRecord): void {
     if (this.#active > 0) this.#active--;
     const { operation, bucket } = r;
-    const labels = { operation, bucket };
-    this.#requests.inc({ operation, bucket, status: String(r.status) });
-    this.#isolateRequests.inc();
+    const labels = [operation, bucket];
+    const status = String(r.status);
+    this.#requests.inc([operation, bucket, status]);
+    this.#isolateRequests.inc(this.#isolate);
     if (r.code !== undefined || r.status >= 400) {
-      this.#errors.inc({ operation, bucket, code: r.code || NO_CODE });
+      this.#errors.inc([operation, bucket, r.code || NO_CODE]);
     }
     const bytesIn = amount(r.bytesIn);
     const bytesOut = amount(r.bytesOut);
-    this.#transfer.inc({ direction: "rx", bucket }, bytesIn);
-    this.#transfer.inc({ direction: "tx", bucket }, bytesOut);
-    if (r.presigned === "hit") this.#presignedHits.inc({ bucket });
-    else if (r.presigned === "rejected") this.#presignedRejected.inc({ bucket });
-    if (r.anonymous) this.#anonymous.inc({ operation, bucket, status: String(r.status) });
-    if (r.sigVersion !== undefined) this.#signatures.inc({ version: r.sigVersion });
+    this.#transfer.inc(["rx", bucket], bytesIn);
+    this.#transfer.inc(["tx", bucket], bytesOut);
+    if (r.presigned === "hit") this.#presignedHits.inc([bucket]);
+    else if (r.presigned === "rejected") this.#presignedRejected.inc([bucket]);
+    if (r.anonymous) this.#anonymous.inc([operation, bucket, status]);
+    if (r.sigVersion !== undefined) this.#signatures.inc([r.sigVersion]);
     this.#requestDuration.observe(labels, amount(r.durationMs) / 1000);
     if (r.upstreamMs !== undefined) {
       this.#upstreamDuration.observe(labels, amount(r.upstreamMs) / 1000);
@@ -320,12 +285,12 @@ export class Metrics {
 
   /** Counts one lookup in an authentication cache. */
   cacheLookup(cache: CacheName, result: "hit" | "miss"): void {
-    this.#cache.inc({ cache, result });
+    this.#cache.inc([cache, result]);
   }
 
   /** Records the duration, in ms, of one call to a configured callback. */
   callbackTimed(callback: CallbackName, ms: number): void {
-    this.#callbackDuration.observe({ callback }, amount(ms) / 1000);
+    this.#callbackDuration.observe([callback], amount(ms) / 1000);
   }
 
   /**
@@ -343,12 +308,34 @@ export class Metrics {
 
   /** Renders every metric in the Prometheus text exposition format (see {@linkcode contentType}). */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return renderAggregated([this.#families()]);
   }
 
   /** Every metric as plain data, for the main isolate to merge (see {@linkcode renderAggregated}). */
   snapshot(): Promise<MetricsSnapshot> {
-    return this.registry.getMetricsAsJSON();
+    return Promise.resolve(this.#families());
+  }
+
+  /** Every family as plain data, in the order they render. */
+  #families(): MetricsSnapshot {
+    return [
+      this.#requests,
+      this.#errors,
+      this.#transfer,
+      this.#presignedHits,
+      this.#presignedRejected,
+      this.#anonymous,
+      this.#signatures,
+      this.#activeGauge,
+      this.#memory,
+      this.#buildInfo,
+      this.#requestDuration,
+      this.#upstreamDuration,
+      this.#responseSize,
+      this.#cache,
+      this.#callbackDuration,
+      this.#isolateRequests,
+    ].map((family) => family.snapshot());
   }
 }
 

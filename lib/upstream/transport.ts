@@ -15,9 +15,7 @@
  *
  * @module
  */
-import http from "node:http";
-import https from "node:https";
-import { Readable } from "node:stream";
+import type http from "node:http";
 import { S3Error } from "../request/errors.ts";
 import { HOP_BY_HOP, type UpstreamRequest } from "./upstream_request.ts";
 import { type Deadline, DeadlineQueue } from "../serve/deadlines.ts";
@@ -64,6 +62,30 @@ export const STREAMED_UPLOAD_MIN = 1024 * 1024;
 export const NATIVE_DOWNLOAD_MIN = 8 * 1024 * 1024;
 
 type Route = "fetch" | "own" | "pooled" | "node";
+
+/** The node: modules of the `node` route. */
+interface NodeHttp {
+  http: typeof import("node:http");
+  https: typeof import("node:https");
+  Readable: typeof import("node:stream").Readable;
+}
+
+let nodeHttp: Promise<NodeHttp> | undefined;
+
+/**
+ * node:http, node:https and node:stream, loaded with the first request that
+ * takes the `node` route (an https backend with `verify: false`): imported
+ * with osp, they cost every process about 1 MiB of RSS (docs/performance.md, "Idle
+ * memory").
+ */
+function loadNodeHttp(): Promise<NodeHttp> {
+  return nodeHttp ??= Promise.all([
+    import("node:http"),
+    import("node:https"),
+    import("node:stream"),
+  ])
+    .then(([http, https, stream]) => ({ http, https, Readable: stream.Readable }));
+}
 
 /** SendOptions plus the progress hooks of osp's own client. */
 type RouteOptions = SendOptions & {
@@ -395,7 +417,7 @@ export class Transport {
     return response;
   }
 
-  #agent(origin: string, options: SendOptions): http.Agent {
+  #agent(origin: string, options: SendOptions & { node: NodeHttp }): http.Agent {
     // Uploads osp transforms may be cut off mid-body when a check fails; Deno's
     // node:http then returns the broken socket to a keep-alive pool and leaks a
     // listener each time. They get connections of their own.
@@ -403,6 +425,7 @@ export class Transport {
     const id = `${origin}|${options.verify}|${keepAlive}`;
     let agent = this.#agents.get(id);
     if (agent === undefined) {
+      const { http, https } = options.node;
       agent = origin.startsWith("https:")
         ? new https.Agent({ keepAlive, rejectUnauthorized: options.verify })
         : new http.Agent({ keepAlive });
@@ -411,7 +434,9 @@ export class Transport {
     return agent;
   }
 
-  #sendNode(request: UpstreamRequest, options: RouteOptions): Promise<Response> {
+  async #sendNode(request: UpstreamRequest, options: RouteOptions): Promise<Response> {
+    const node = await loadNodeHttp();
+    const { http, https, Readable } = node;
     const url = new URL(request.origin);
     const headers: Record<string, string> = {};
     for (const [name, value] of request.headerList) headers[name] = value;
@@ -428,7 +453,7 @@ export class Transport {
         method: request.method,
         path: request.pathAndQuery,
         headers,
-        agent: this.#agent(request.origin, options),
+        agent: this.#agent(request.origin, { ...options, node }),
         signal: options.signal,
         // SNI takes a name, never an IP address.
         ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),

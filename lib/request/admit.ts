@@ -12,6 +12,7 @@ import { isUnknown, requiredApprovals, type S3Operation } from "../s3ops/operati
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { presignedExpiresAt } from "../sigv4/parse_authorization.ts";
 import { setsObjectTags } from "../s3ops/tagging.ts";
+import { setsAcl } from "../s3ops/acl_headers.ts";
 import type { PostUpload } from "../s3ops/post_object.ts";
 import { type Pipeline, question, type RequestState } from "./context.ts";
 import { S3Error } from "./errors.ts";
@@ -71,7 +72,8 @@ async function requireValidatorYes(
   }
   // Usually one operation; more where a backend may run a more powerful one or tags are set.
   const setsTags = setsObjectTags(routed.verified);
-  for (const operation of requiredApprovals(routed.operation, { setsTags })) {
+  const acl = setsAcl(routed.verified);
+  for (const operation of requiredApprovals(routed.operation, { setsTags, setsAcl: acl })) {
     const ask = question(pipeline, routed.verified, {
       fields: { operation, bucket: routed.clientBucket, key: routed.key },
       sourceIp: state.sourceIp,

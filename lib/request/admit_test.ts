@@ -150,6 +150,55 @@ Deno.test("admit: an upload that sets tags (x-amz-tagging) also needs PutObjectT
   }
 });
 
+Deno.test("admit: an upload or CreateBucket that sets an ACL also needs PutObjectAcl / PutBucketAcl", async () => {
+  const acl = (name: string) => ({
+    headers: { [name]: name === "x-amz-acl" ? "public-read" : "uri=x" },
+  });
+  const presigned = new Request(
+    presignUrl("PUT", `${BASE}/data/k?x-amz-acl=public-read`, {
+      ...CLIENT,
+      time: NOW,
+      expires: 600,
+    }),
+    { method: "PUT" },
+  );
+  const cases: [string, Request, string[]][] = [
+    ["PUT x-amz-acl", signed("PUT", "/data/k", acl("x-amz-acl")), ["PutObject", "PutObjectAcl"]],
+    [
+      "PUT x-amz-grant-read",
+      signed("PUT", "/data/k", acl("x-amz-grant-read")),
+      ["PutObject", "PutObjectAcl"],
+    ],
+    ["presigned PUT", presigned, ["PutObject", "PutObjectAcl"]],
+    [
+      "CreateMultipartUpload",
+      signed("POST", "/data/k?uploads", acl("x-amz-grant-full-control")),
+      ["CreateMultipartUpload", "PutObjectAcl"],
+    ],
+    [
+      "CopyObject",
+      signed("PUT", "/data/k", {
+        headers: { "x-amz-acl": "private", "x-amz-copy-source": "/data/src" },
+      }),
+      ["CopyObject", "PutObjectAcl"],
+    ],
+    ["CreateBucket", signed("PUT", "/data", acl("x-amz-acl")), ["CreateBucket", "PutBucketAcl"]],
+    ["PutObjectAcl itself", signed("PUT", "/data/k?acl", acl("x-amz-acl")), ["PutObjectAcl"]],
+    ["PUT without an ACL", signed("PUT", "/data/k"), ["PutObject"]],
+  ];
+  for (const [name, request, operations] of cases) {
+    const asked: string[] = [];
+    const validator = (_t: string | null, _b: string, r: ValidatorRequest) => {
+      asked.push(r.operation);
+      return r.operation !== operations[1];
+    };
+    const outcome = await admitted(request.clone(), { validator }).then(() => "admitted", (e) => e);
+    assert.deepEqual(asked, operations, name);
+    if (operations.length === 2) assert.ok(rejectsWith("AccessDenied")(outcome), name);
+    else assert.equal(outcome, "admitted", name);
+  }
+});
+
 Deno.test("admit: SigV2 presigned URLs count against the use cap, keyed on their signature", async () => {
   const { pipeline } = testPipeline({ config: { maxPresignUrlUsageAttempts: 2 } });
   const url = presignedV2("GET", "/data/k").url;

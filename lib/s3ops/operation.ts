@@ -174,8 +174,8 @@ const ALSO_AUTHORIZED_AS: Partial<Record<S3Operation, S3Operation>> = {
   SelectObjectContent: "GetObject",
 };
 
-/** The uploads that can set the new object's tags (`x-amz-tagging`). */
-const TAGGING_UPLOADS: ReadonlySet<S3Operation> = new Set([
+/** The uploads that can set the new object's tags (`x-amz-tagging`) and ACL (`x-amz-acl`, grants). */
+const OBJECT_UPLOADS: ReadonlySet<S3Operation> = new Set([
   "PutObject",
   "CopyObject",
   "CreateMultipartUpload",
@@ -185,13 +185,16 @@ const TAGGING_UPLOADS: ReadonlySet<S3Operation> = new Set([
 export interface RequiredApprovalsOptions {
   /** The request sets the object's tags (`x-amz-tagging`, or a form's `tagging` field). */
   setsTags?: boolean;
+  /** The request sets an ACL (`x-amz-acl`, `x-amz-grant-*`, or a form's `acl` field). */
+  setsAcl?: boolean;
 }
 
 /**
  * Every operation the validator must allow for `operation` to be forwarded:
  * the operation itself, the one a backend may run instead, and
- * `PutObjectTagging` for an upload that sets the object's tags (AWS requires
- * `s3:PutObjectTagging` for it too).
+ * `PutObjectTagging` for an upload that sets the object's tags, and
+ * `PutObjectAcl` (`PutBucketAcl` for CreateBucket) for one that sets its ACL
+ * (AWS requires `s3:PutObjectTagging` and `s3:PutObjectAcl` for them too).
  *
  * @example
  * ```ts
@@ -200,6 +203,7 @@ export interface RequiredApprovalsOptions {
  * assert.deepEqual(requiredApprovals("GetObject"), ["GetObject"]);
  * assert.deepEqual(requiredApprovals("DeleteBucketEncryption"), ["DeleteBucketEncryption", "DeleteBucket"]);
  * assert.deepEqual(requiredApprovals("PutObject", { setsTags: true }), ["PutObject", "PutObjectTagging"]);
+ * assert.deepEqual(requiredApprovals("CreateBucket", { setsAcl: true }), ["CreateBucket", "PutBucketAcl"]);
  * ```
  */
 export function requiredApprovals(
@@ -209,7 +213,9 @@ export function requiredApprovals(
   const approvals: S3Operation[] = [operation];
   const also = ALSO_AUTHORIZED_AS[operation];
   if (also !== undefined) approvals.push(also);
-  if (options.setsTags && TAGGING_UPLOADS.has(operation)) approvals.push("PutObjectTagging");
+  if (options.setsTags && OBJECT_UPLOADS.has(operation)) approvals.push("PutObjectTagging");
+  if (options.setsAcl && OBJECT_UPLOADS.has(operation)) approvals.push("PutObjectAcl");
+  if (options.setsAcl && operation === "CreateBucket") approvals.push("PutBucketAcl");
   return approvals;
 }
 

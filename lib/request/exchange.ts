@@ -9,7 +9,7 @@
 import { idleTimedStream, type IdleWatch } from "../body/idle_watch.ts";
 import { countingStream, UNKNOWN_BUCKET } from "../observe/metrics.ts";
 import { UNKNOWN } from "../s3ops/operation.ts";
-import { bufferedBodyLength } from "../upstream/http1.ts";
+import { bufferedBodyLength, releaseBodyChunks } from "../upstream/http1.ts";
 import { STREAMED_UPLOAD_MIN } from "../upstream/transport.ts";
 import type { Pipeline, RequestState } from "./context.ts";
 import { errorResponse, type S3Error, toS3Error } from "./errors.ts";
@@ -226,7 +226,12 @@ function deliver(
     );
   }
   if (conn.completed !== undefined && sized) {
-    whenDelivered(Number(declared));
+    const bytes = Number(declared);
+    // Read by Deno.serve alone: once it is sent whole, its chunks are done with.
+    conn.completed.then(() => {
+      releaseBodyChunks(response);
+      finish(bytes);
+    }, () => finish(0));
     return response;
   }
   return new Response(response.body.pipeThrough(countingStream(finish)), init);

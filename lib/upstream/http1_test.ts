@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { BodySourceError, Http1Pool, sendHttp1 } from "./http1.ts";
+import {
+  BodySourceError,
+  Http1Pool,
+  RELEASE_TRACK_MAX,
+  releaseBodyChunks,
+  sendHttp1,
+} from "./http1.ts";
 import { caSignedCert } from "../../tests/_tls.ts";
 
 const enc = new TextEncoder();
@@ -193,6 +199,48 @@ Deno.test("http1: a large streamed response arrives intact", async () => {
     const got = new Uint8Array(await res.arrayBuffer());
     assert.equal(got.length, big.length);
     assert.equal(sha(got), sha(big));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: releaseBodyChunks detaches the chunks a read body handed out, up to RELEASE_TRACK_MAX", async () => {
+  const big = random(RELEASE_TRACK_MAX + 512 * 1024 + 3);
+  const server = rawServer(() => {
+    const head = enc.encode(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`);
+    const out = new Uint8Array(head.length + big.length);
+    out.set(head);
+    out.set(big, head.length);
+    return out;
+  });
+  try {
+    for (const pool of [undefined, new Http1Pool()]) {
+      const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null, pool });
+      const chunks: Uint8Array[] = [];
+      const hash = createHash("sha256");
+      for await (const chunk of res.body!) {
+        hash.update(chunk);
+        chunks.push(chunk);
+      }
+      assert.equal(hash.digest("hex"), sha(big));
+      releaseBodyChunks(res);
+      releaseBodyChunks(res); // a second call is a no-op
+      let released = 0;
+      let kept = 0;
+      for (const chunk of chunks) {
+        if (chunk.byteLength === 0) released++;
+        else kept += chunk.byteLength;
+      }
+      assert.ok(released > 0, "the tracked chunks are detached");
+      // Past the cap, chunks are left to the GC, untouched.
+      assert.ok(kept >= big.length - RELEASE_TRACK_MAX, `kept ${kept}`);
+      assert.ok(kept < big.length);
+      pool?.close();
+    }
+    // Any other Response: nothing happens.
+    const other = new Response(new Uint8Array(10));
+    releaseBodyChunks(other);
+    assert.equal((await other.arrayBuffer()).byteLength, 10);
   } finally {
     await server.close();
   }

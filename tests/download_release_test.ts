@@ -3,6 +3,7 @@
 // exact, with answers overlapping on pooled backend connections.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import type { ProxyConfig } from "../mod.ts";
 import { localProxy } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 
@@ -18,13 +19,13 @@ function random(n: number): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-Deno.test("downloads: streamed bodies arrive exact when their chunks are released after delivery", async () => {
+async function roundTrips(config: Partial<ProxyConfig>) {
   const objects = SIZES.map(random);
   const backend = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
     const i = Number(new URL(req.url).pathname.split("-").at(-1));
     return new Response(objects[i], { headers: { "content-type": "application/octet-stream" } });
   });
-  const proxy = localProxy(backend.addr.port, { key: KEY });
+  const proxy = localProxy(backend.addr.port, { key: KEY, config });
   const get = async (i: number) => {
     const url = `http://127.0.0.1:${proxy.http!.port}/b/obj-${i}`;
     const res = await fetch(url, { headers: signHeaders("GET", url, KEY) });
@@ -41,4 +42,12 @@ Deno.test("downloads: streamed bodies arrive exact when their chunks are release
     await proxy.shutdown();
     await backend.shutdown();
   }
+}
+
+Deno.test("downloads: streamed bodies arrive exact when their chunks are released after delivery", async () => {
+  await roundTrips({});
+});
+
+Deno.test("downloads: the same through the download idle watch (downloadIdleTimeoutMs)", async () => {
+  await roundTrips({ downloadIdleTimeoutMs: 5_000 });
 });

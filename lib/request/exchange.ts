@@ -210,6 +210,8 @@ function deliver(
   };
   if (options.downloadIdle !== undefined && (!sized || Number(declared) >= STREAMED_UPLOAD_MIN)) {
     const idleMs = pipeline.config.downloadIdleTimeoutMs;
+    // The watch passes the chunks on as they are, to Deno.serve alone.
+    conn.completed?.then(() => releaseBodyChunks(response), () => {});
     return new Response(
       response.body.pipeThrough(idleTimedStream(options.downloadIdle, {
         idleError: () => new Error(`no byte moved for ${idleMs} ms`),

@@ -231,8 +231,8 @@ function deliver(
     const bytes = Number(declared);
     // Read by Deno.serve alone: once it is sent whole, its chunks are done with.
     conn.completed.then(() => {
-      releaseBodyChunks(response);
       finish(bytes);
+      releaseBodyChunks(response);
     }, () => finish(0));
     return response;
   }

@@ -675,7 +675,12 @@ export function releaseBodyChunks(response: Response): void {
   handedChunks.delete(response);
   for (const chunk of chunks) {
     const buffer = chunk.buffer;
-    if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
+    if (!(buffer instanceof ArrayBuffer) || buffer.detached) continue;
+    try {
+      buffer.transfer(0);
+    } catch {
+      // Not detachable: left to the GC, as before.
+    }
   }
   chunks.length = 0;
 }

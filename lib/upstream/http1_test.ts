@@ -122,6 +122,15 @@ function random(n: number): Uint8Array {
   return out;
 }
 
+/** A 200 answer with `body` and its Content-Length. */
+function okAnswer(body: Uint8Array): Uint8Array {
+  const head = enc.encode(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 Deno.test("http1: sends an explicit Content-Length and the exact bytes; reads a Content-Length response", async () => {
@@ -187,13 +196,7 @@ Deno.test("http1: chunked and EOF-delimited response bodies; 100 Continue skippe
 
 Deno.test("http1: a large streamed response arrives intact", async () => {
   const big = random(3 * 1024 * 1024 + 17);
-  const server = rawServer(() => {
-    const head = enc.encode(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`);
-    const out = new Uint8Array(head.length + big.length);
-    out.set(head);
-    out.set(big, head.length);
-    return out;
-  });
+  const server = rawServer(() => okAnswer(big));
   try {
     const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null });
     const got = new Uint8Array(await res.arrayBuffer());
@@ -206,13 +209,7 @@ Deno.test("http1: a large streamed response arrives intact", async () => {
 
 Deno.test("http1: releaseBodyChunks detaches the chunks a read body handed out, up to RELEASE_TRACK_MAX", async () => {
   const big = random(RELEASE_TRACK_MAX + 512 * 1024 + 3);
-  const server = rawServer(() => {
-    const head = enc.encode(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`);
-    const out = new Uint8Array(head.length + big.length);
-    out.set(head);
-    out.set(big, head.length);
-    return out;
-  });
+  const server = rawServer(() => okAnswer(big));
   try {
     for (const pool of [undefined, new Http1Pool()]) {
       const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null, pool });

@@ -636,23 +636,26 @@ async function readLine(socket: Socket): Promise<string> {
 }
 
 /**
- * The chunks of a streamed response body kept for {@linkcode releaseBodyChunks}:
- * up to this many bytes per body (the rest is left to the GC, so a large
- * body never stays in memory for its length).
+ * The chunks of a streamed response body remembered for
+ * {@linkcode releaseBodyChunks}: up to this many bytes per body (past that a
+ * body's chunks are left to the GC, as all were before).
  */
 export const RELEASE_TRACK_MAX = 2 * 1024 * 1024;
 
 /** Body chunks handed out, per streamed Response (see releaseBodyChunks). */
-const handedChunks = new WeakMap<Response, Uint8Array[]>();
+const handedChunks = new WeakMap<Response, WeakRef<Uint8Array>[]>();
 
-/** Remembers up to RELEASE_TRACK_MAX bytes of the chunks a body stream hands out. */
+/**
+ * Remembers up to RELEASE_TRACK_MAX bytes of the chunks a body stream hands
+ * out, weakly: a chunk the GC would have freed anyway is never kept alive.
+ */
 class HandedChunks {
-  readonly chunks: Uint8Array[] = [];
+  readonly chunks: WeakRef<Uint8Array>[] = [];
   #bytes = 0;
   add(chunk: Uint8Array): void {
     if (this.#bytes + chunk.byteLength > RELEASE_TRACK_MAX) return;
     this.#bytes += chunk.byteLength;
-    this.chunks.push(chunk);
+    this.chunks.push(new WeakRef(chunk));
   }
 }
 
@@ -673,8 +676,8 @@ export function releaseBodyChunks(response: Response): void {
   const chunks = handedChunks.get(response);
   if (chunks === undefined) return;
   handedChunks.delete(response);
-  for (const chunk of chunks) {
-    const buffer = chunk.buffer;
+  for (const ref of chunks) {
+    const buffer = ref.deref()?.buffer;
     if (!(buffer instanceof ArrayBuffer) || buffer.detached) continue;
     try {
       buffer.transfer(0);

@@ -9,7 +9,7 @@
 import { idleTimedStream, type IdleWatch } from "../body/idle_watch.ts";
 import { countingStream, UNKNOWN_BUCKET } from "../observe/metrics.ts";
 import { UNKNOWN } from "../s3ops/operation.ts";
-import { bufferedBodyLength } from "../upstream/http1.ts";
+import { bufferedBodyLength, releaseBodyChunks } from "../upstream/http1.ts";
 import { STREAMED_UPLOAD_MIN } from "../upstream/transport.ts";
 import type { Pipeline, RequestState } from "./context.ts";
 import { errorResponse, type S3Error, toS3Error } from "./errors.ts";
@@ -210,6 +210,8 @@ function deliver(
   };
   if (options.downloadIdle !== undefined && (!sized || Number(declared) >= STREAMED_UPLOAD_MIN)) {
     const idleMs = pipeline.config.downloadIdleTimeoutMs;
+    // The watch passes the chunks on as they are, to Deno.serve alone.
+    conn.completed?.then(() => releaseBodyChunks(response), () => {});
     return new Response(
       response.body.pipeThrough(idleTimedStream(options.downloadIdle, {
         idleError: () => new Error(`no byte moved for ${idleMs} ms`),
@@ -226,7 +228,12 @@ function deliver(
     );
   }
   if (conn.completed !== undefined && sized) {
-    whenDelivered(Number(declared));
+    const bytes = Number(declared);
+    // Read by Deno.serve alone: once it is sent whole, its chunks are done with.
+    conn.completed.then(() => {
+      finish(bytes);
+      releaseBodyChunks(response);
+    }, () => finish(0));
     return response;
   }
   return new Response(response.body.pipeThrough(countingStream(finish)), init);

@@ -635,12 +635,66 @@ async function readLine(socket: Socket): Promise<string> {
   }
 }
 
+/**
+ * The chunks of a streamed response body remembered for
+ * {@linkcode releaseBodyChunks}: up to this many bytes per body (past that a
+ * body's chunks are left to the GC, as all were before).
+ */
+export const RELEASE_TRACK_MAX = 2 * 1024 * 1024;
+
+/** Body chunks handed out, per streamed Response (see releaseBodyChunks). */
+const handedChunks = new WeakMap<Response, WeakRef<Uint8Array>[]>();
+
+/**
+ * Remembers up to RELEASE_TRACK_MAX bytes of the chunks a body stream hands
+ * out, weakly: a chunk the GC would have freed anyway is never kept alive.
+ */
+class HandedChunks {
+  readonly chunks: WeakRef<Uint8Array>[] = [];
+  #bytes = 0;
+  add(chunk: Uint8Array): void {
+    if (this.#bytes + chunk.byteLength > RELEASE_TRACK_MAX) return;
+    this.#bytes += chunk.byteLength;
+    this.chunks.push(new WeakRef(chunk));
+  }
+}
+
+/**
+ * Frees at once the memory of the body chunks a streamed response of this
+ * client handed out, instead of at V8's next GC: every chunk is a fresh
+ * ArrayBuffer, counted as external memory, and a megabyte per answer makes
+ * V8 run a full GC every 64 MB (docs/performance.md, "After the second CPU
+ * pass"). Each chunk's ArrayBuffer is detached; memory Deno still holds
+ * (bytes not yet written) stays alive until Deno drops it.
+ *
+ * Only for a response whose body was read by nobody but Deno.serve, once
+ * Deno.serve has sent it whole (`completed` resolved): a chunk detached
+ * earlier, or one another reader keeps, would read as empty. A no-op for
+ * other responses, and for a second call.
+ */
+export function releaseBodyChunks(response: Response): void {
+  const chunks = handedChunks.get(response);
+  if (chunks === undefined) return;
+  handedChunks.delete(response);
+  for (const ref of chunks) {
+    const buffer = ref.deref()?.buffer;
+    if (!(buffer instanceof ArrayBuffer) || buffer.detached) continue;
+    try {
+      buffer.transfer(0);
+    } catch {
+      // Not detachable: left to the GC, as before.
+    }
+  }
+  chunks.length = 0;
+}
+
 /** Response body bytes: `length` of them, or chunked, or up to EOF (length -1). */
 function bodyStream(
   socket: Socket,
   framing: { chunked: boolean; length: number },
-  finished: () => void,
+  options: { finished: () => void; handed: HandedChunks },
 ): ReadableStream<Uint8Array> {
+  const { finished, handed } = options;
   let remaining = framing.length; // bytes left: whole body, or current chunk when chunked
   let chunkState: "size" | "data" | "crlf" = "size";
   let done = false;
@@ -688,6 +742,7 @@ function bodyStream(
             got += n;
           }
           remaining -= got;
+          handed.add(chunk);
           controller.enqueue(chunk);
           return;
         }
@@ -703,6 +758,7 @@ function bodyStream(
         const bytes = socket.take(want);
         if (remaining > 0) remaining -= bytes.length;
         if (framing.chunked && remaining === 0) chunkState = "crlf";
+        handed.add(bytes);
         controller.enqueue(bytes);
       } catch (err) {
         socket.close();
@@ -1060,10 +1116,35 @@ async function sendPooled(
         body = cutShort(socket.take(framing.length), cut);
       }
     } else {
-      body = bodyStream(socket, framing, finished);
+      return streamedAnswer(response, {
+        socket,
+        framing,
+        finished,
+        dropHeaders: options.dropHeaders,
+      });
     }
     return answerOf(response, body, options);
   }
+}
+
+/** The Response of a head and its body streamed from the socket (see releaseBodyChunks). */
+function streamedAnswer(
+  head: ResponseHead,
+  options: {
+    socket: Socket;
+    framing: { chunked: boolean; length: number };
+    finished: () => void;
+    dropHeaders?: ReadonlySet<string>;
+  },
+): Response {
+  const handed = new HandedChunks();
+  const body = bodyStream(options.socket, options.framing, {
+    finished: options.finished,
+    handed,
+  });
+  const answer = answerOf(head, body, options);
+  handedChunks.set(answer, handed.chunks);
+  return answer;
 }
 
 /** The Response of a head and its body, without the headers `options.dropHeaders` names. */
@@ -1190,11 +1271,16 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
     socket.close();
     throw new NoResponseError(err);
   }
-  const body = framing === null || (!framing.chunked && framing.length === 0)
-    ? null
-    : bodyStream(socket, framing, () => socket.close());
-  // With nothing to read the exchange is over: a request body still
-  // streaming (an early answer) is cancelled by the failing write.
-  if (body === null) socket.close();
-  return answerOf(response, body, options);
+  if (framing === null || (!framing.chunked && framing.length === 0)) {
+    // With nothing to read the exchange is over: a request body still
+    // streaming (an early answer) is cancelled by the failing write.
+    socket.close();
+    return answerOf(response, null, options);
+  }
+  return streamedAnswer(response, {
+    socket,
+    framing,
+    finished: () => socket.close(),
+    dropHeaders: options.dropHeaders,
+  });
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { BodySourceError, Http1Pool, sendHttp1 } from "./http1.ts";
+import {
+  BodySourceError,
+  Http1Pool,
+  RELEASE_TRACK_MAX,
+  releaseBodyChunks,
+  sendHttp1,
+} from "./http1.ts";
 import { caSignedCert } from "../../tests/_tls.ts";
 
 const enc = new TextEncoder();
@@ -116,6 +122,15 @@ function random(n: number): Uint8Array {
   return out;
 }
 
+/** A 200 answer with `body` and its Content-Length. */
+function okAnswer(body: Uint8Array): Uint8Array {
+  const head = enc.encode(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 Deno.test("http1: sends an explicit Content-Length and the exact bytes; reads a Content-Length response", async () => {
@@ -181,18 +196,48 @@ Deno.test("http1: chunked and EOF-delimited response bodies; 100 Continue skippe
 
 Deno.test("http1: a large streamed response arrives intact", async () => {
   const big = random(3 * 1024 * 1024 + 17);
-  const server = rawServer(() => {
-    const head = enc.encode(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`);
-    const out = new Uint8Array(head.length + big.length);
-    out.set(head);
-    out.set(big, head.length);
-    return out;
-  });
+  const server = rawServer(() => okAnswer(big));
   try {
     const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null });
     const got = new Uint8Array(await res.arrayBuffer());
     assert.equal(got.length, big.length);
     assert.equal(sha(got), sha(big));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: releaseBodyChunks detaches the chunks a read body handed out, up to RELEASE_TRACK_MAX", async () => {
+  const big = random(RELEASE_TRACK_MAX + 512 * 1024 + 3);
+  const server = rawServer(() => okAnswer(big));
+  try {
+    for (const pool of [undefined, new Http1Pool()]) {
+      const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null, pool });
+      const chunks: Uint8Array[] = [];
+      const hash = createHash("sha256");
+      for await (const chunk of res.body!) {
+        hash.update(chunk);
+        chunks.push(chunk);
+      }
+      assert.equal(hash.digest("hex"), sha(big));
+      releaseBodyChunks(res);
+      releaseBodyChunks(res); // a second call is a no-op
+      let released = 0;
+      let kept = 0;
+      for (const chunk of chunks) {
+        if (chunk.byteLength === 0) released++;
+        else kept += chunk.byteLength;
+      }
+      assert.ok(released > 0, "the tracked chunks are detached");
+      // Past the cap, chunks are left to the GC, untouched.
+      assert.ok(kept >= big.length - RELEASE_TRACK_MAX, `kept ${kept}`);
+      assert.ok(kept < big.length);
+      pool?.close();
+    }
+    // Any other Response: nothing happens.
+    const other = new Response(new Uint8Array(10));
+    releaseBodyChunks(other);
+    assert.equal((await other.arrayBuffer()).byteLength, 10);
   } finally {
     await server.close();
   }

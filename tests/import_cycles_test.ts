@@ -3,24 +3,14 @@
 // walk over the project's own files finds any cycle and names it. Type-only
 // imports count too: a cycle of types still ties two modules together.
 import assert from "node:assert/strict";
-
-interface InfoModule {
-  specifier: string;
-  dependencies?: { code?: { specifier?: string }; type?: { specifier?: string } }[];
-}
+import { denoInfo } from "./_deno_info.ts";
 
 const root = new URL("../", import.meta.url).href;
 
 async function graph(entries: string[]): Promise<Map<string, string[]>> {
   const edges = new Map<string, string[]>();
   for (const entry of entries) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", new URL(entry, root).pathname],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] };
+    const info = await denoInfo(entry);
     for (const m of info.modules) {
       if (!m.specifier.startsWith(root) || m.specifier.includes("/node_modules/")) continue;
       const deps = (m.dependencies ?? []).flatMap((d) => [d.code?.specifier, d.type?.specifier])

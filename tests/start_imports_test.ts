@@ -4,32 +4,11 @@
 // costs every process resident memory (docs/performance.md, "Idle memory"),
 // so the list is closed: a new one needs a measurement and an entry here.
 import assert from "node:assert/strict";
-
-interface InfoDependency {
-  specifier: string;
-  code?: { specifier?: string };
-  isDynamic?: boolean;
-}
-
-interface InfoModule {
-  specifier: string;
-  dependencies?: InfoDependency[];
-}
-
-const root = new URL("../", import.meta.url);
+import { denoInfo } from "./_deno_info.ts";
 
 /** The node: and npm: modules main.ts reaches through static imports. */
 async function loadedAtStart(entry: string): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", new URL(entry, root).pathname],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    roots: string[];
-    modules: InfoModule[];
-  };
+  const info = await denoInfo(entry);
   const modules = new Map(info.modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>();
   const external = new Set<string>();

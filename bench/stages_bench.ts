@@ -16,20 +16,8 @@ import { freshState, signed, targetOf, testPipeline } from "../lib/request/_test
 
 const OBJECT = new Uint8Array(1024);
 const { pipeline } = testPipeline({
-  config: {
-    validator: () => true,
-    cosMap: {
-      data: {
-        host: "backend.test",
-        port: 9000,
-        tls: false,
-        addressingStyle: "path",
-        accessKey: "backend-ak",
-        secretKey: "backend-secret",
-        ttl: 300,
-      },
-    },
-  },
+  config: { validator: () => true },
+  bucket: { ttl: 300 },
   backend: () => new Response(OBJECT, { headers: { "content-length": "1024", etag: '"e"' } }),
 });
 const handler = createHandler(pipeline);

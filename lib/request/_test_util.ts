@@ -7,7 +7,7 @@
  * @module
  */
 import { MemoryUseCounter } from "../access/use_counter.ts";
-import { type ProxyConfig, resolveConfig } from "../config/config.ts";
+import { type BucketConfig, type ProxyConfig, resolveConfig } from "../config/config.ts";
 import { createLogger } from "../observe/log.ts";
 import { Transport } from "../upstream/transport.ts";
 import { presignV2Url, signHeaders, signV2Headers } from "../../tests/_sign.ts";
@@ -38,9 +38,13 @@ export interface BackendSeen {
 /** Answers backend requests in tests. */
 export type Backend = (seen: BackendSeen) => Response | Promise<Response>;
 
-/** A pipeline with a `data` bucket (path style, alias `be-data`) and the requests its backend saw. */
+/**
+ * A pipeline with a `data` bucket (path style, alias `be-data`, `ttl: 0`;
+ * `bucket` changes its fields) and the requests its backend saw.
+ */
 export function testPipeline(
-  options: { config?: Partial<ProxyConfig>; backend?: Backend } = {},
+  options: { config?: Partial<ProxyConfig>; bucket?: Partial<BucketConfig>; backend?: Backend } =
+    {},
 ): { pipeline: Pipeline; seen: BackendSeen[] } {
   const seen: BackendSeen[] = [];
   const backend = options.backend ?? (() => new Response("backend body", { status: 200 }));
@@ -70,6 +74,7 @@ export function testPipeline(
         accessKey: "backend-ak",
         secretKey: "backend-secret",
         ttl: 0,
+        ...options.bucket,
       },
     },
     ...options.config,

@@ -29,22 +29,8 @@ addEventListener("unload", () => backend.shutdown());
 
 function handlerFor(config: Partial<ProxyConfig> = {}, bucket: Partial<BucketConfig> = {}) {
   const { pipeline } = testPipeline({
-    config: {
-      cosMap: {
-        data: {
-          host: "127.0.0.1",
-          port: backend.addr.port,
-          tls: false,
-          addressingStyle: "path",
-          backendBucket: "be-data",
-          accessKey: "backend-ak",
-          secretKey: "backend-secret",
-          ttl: 0,
-          ...bucket,
-        },
-      },
-      ...config,
-    },
+    config,
+    bucket: { host: "127.0.0.1", port: backend.addr.port, ...bucket },
   });
   const handler = createHandler(pipeline);
   const conn = { remoteIp: "10.0.0.1", completed: Promise.resolve() };

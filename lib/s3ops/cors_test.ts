@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { BucketConfig, ProxyConfig } from "../config/config.ts";
 import { createHandler } from "../request/handler.ts";
 import { type Backend, signed, testPipeline } from "../request/_test_util.ts";
 import { matchRule, parseCorsXml } from "./cors.ts";
@@ -12,9 +13,13 @@ const RULES = [{
   maxAgeSeconds: 600,
 }];
 
-function proxy(options: { config?: object; backend?: Backend } = {}) {
+function proxy(
+  options: { config?: Partial<ProxyConfig>; bucket?: Partial<BucketConfig>; backend?: Backend } =
+    {},
+) {
   const { pipeline, seen } = testPipeline({
     config: { cors: RULES, ...options.config },
+    bucket: options.bucket,
     backend: options.backend,
   });
   const handler = createHandler(pipeline);
@@ -88,7 +93,7 @@ Deno.test("cors: a preflight no rule allows, or for an unknown bucket, is 403 CO
 
 Deno.test("cors: answers to requests with an Origin carry the rule's headers, errors too; the backend's are dropped", async () => {
   const { handle } = proxy({
-    config: { validator: (_t: string, _b: string, r: { key?: string }) => r.key !== "secret" },
+    config: { validator: (_t, _b, r) => r.key !== "secret" },
     backend: () =>
       new Response("hello", {
         headers: { etag: '"e"', "access-control-allow-origin": "*", "access-control-max-age": "9" },
@@ -125,20 +130,7 @@ Deno.test('cors: "backend" rules are read from the bucket, cached, and dropped a
   let rules =
     `<CORSConfiguration><CORSRule><AllowedOrigin>${APP}</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`;
   const { handle, seen } = proxy({
-    config: {
-      cosMap: {
-        data: {
-          host: "backend.test",
-          port: 9000,
-          tls: false,
-          addressingStyle: "path",
-          accessKey: "backend-ak",
-          secretKey: "backend-secret",
-          ttl: 300,
-          cors: "backend",
-        },
-      },
-    },
+    bucket: { ttl: 300, cors: "backend" },
     backend: (s) => {
       if (s.url.endsWith("?cors=") && s.method === "GET") return new Response(rules);
       return new Response(null, { status: 200 });

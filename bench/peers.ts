@@ -277,6 +277,25 @@ async function waitHttp(url: string, exited: () => boolean, what: string, ms = 6
   throw new Error(`${what} not ready after ${ms} ms (${url})`);
 }
 
+/** Starts `command` (stdout dropped, stderr shown) and waits until `readyUrl` answers 200. */
+async function spawnReady(
+  command: string,
+  args: string[],
+  options: { cwd?: string; readyUrl: string; what: string },
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  await waitHttp(options.readyUrl, () => exited, options.what);
+  return child;
+}
+
 async function stopChild(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM") {
   try {
     child.kill(signal);
@@ -385,18 +404,10 @@ async function startGateway(
       `render-nginx-s3-gateway.sh ${id} failed: ${new TextDecoder().decode(render.stderr)}`,
     );
   }
-  const child = new Deno.Command("bash", {
-    args: [
-      "-c",
-      `source "${d}/env.sh" && exec nginx -p "${d}" -c "${d}/nginx.conf" -e "${d}/logs/error.log" -g "daemon off;"`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  let exited = false;
-  child.status.then(() => exited = true);
-  await waitHttp(`http://127.0.0.1:${port}/health`, () => exited, `nginx (${id})`);
+  const child = await spawnReady("bash", [
+    "-c",
+    `source "${d}/env.sh" && exec nginx -p "${d}" -c "${d}/nginx.conf" -e "${d}/logs/error.log" -g "daemon off;"`,
+  ], { readyUrl: `http://127.0.0.1:${port}/health`, what: `nginx (${id})` });
   const master = child.pid;
   // Its processes do not change while it runs (no reload): looked up once.
   const children = childrenOf(master);
@@ -468,16 +479,11 @@ export default {
     ...flags,
   ];
   // `exec`, so that the child's pid is osp's; stdout (the access log) into a file.
-  const child = new Deno.Command("sh", {
-    args: ["-c", `exec "$0" "$@" > "${accessLog}"`, Deno.execPath(), ...denoArgs],
-    cwd: root,
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  let exited = false;
-  child.status.then(() => exited = true);
-  await waitHttp(`http://127.0.0.1:${metricsPort}/readyz`, () => exited, id);
+  const child = await spawnReady(
+    "sh",
+    ["-c", `exec "$0" "$@" > "${accessLog}"`, Deno.execPath(), ...denoArgs],
+    { cwd: root, readyUrl: `http://127.0.0.1:${metricsPort}/readyz`, what: id },
+  );
   const pid = child.pid;
   return {
     id,

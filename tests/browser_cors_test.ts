@@ -18,29 +18,13 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
+import { launchChromium, requireChromium, skipWithoutChromium } from "./_chromium.ts";
 import { OpsLog, type OpsLogEntry } from "./_ops_log.ts";
 import { CLIENT, RGW_TEST, rgwEnv, sha256, SKIP_RGW } from "./_rgw_env.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const inCi = Deno.env.get("CI") === "true";
-const chromiumInstalled = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-
 /** True when the browser test must be skipped (Chromium missing, not in CI). */
-const SKIP_BROWSER = !chromiumInstalled && !inCi;
-if (SKIP_BROWSER) {
-  console.log(
-    `%cSKIP: browser CORS test — ${CHROMIUM} is not installed ` +
-      "(apt-get install -y --no-install-recommends chromium). With CI=true this is a failure.",
-    "color: yellow; font-weight: bold",
-  );
-}
+const SKIP_BROWSER = skipWithoutChromium("browser CORS test");
 
 /** A server for one origin (http://127.0.0.1:<port>): a blank page, and the body to upload. */
 function pageServer(body: Uint8Array): Deno.HttpServer<Deno.NetAddr> & { origin: string } {
@@ -172,11 +156,7 @@ Deno.test(
     ignore: SKIP_RGW || SKIP_BROWSER,
   },
   async (t) => {
-    if (!chromiumInstalled) {
-      assert.fail(
-        `${CHROMIUM} is missing (CI=true): apt-get install -y --no-install-recommends chromium`,
-      );
-    }
+    requireChromium();
     const started = performance.now();
     const data = randomBytes(1 << 20);
     const digest = sha256(data);
@@ -212,11 +192,7 @@ Deno.test(
       });
     let browser: Browser | undefined;
     try {
-      browser = await puppeteer.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--no-sandbox"],
-      });
+      browser = await launchChromium();
       const page = await browser.newPage();
       const preflights = await watchPreflights(page);
       await page.goto(`${app.origin}/`);

@@ -12,29 +12,15 @@ import {
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
-import puppeteer, { type Browser } from "puppeteer-core";
+import type { Browser } from "puppeteer-core";
+import { launchChromium, requireChromium, skipWithoutChromium } from "./_chromium.ts";
 
 const DEMO = fileURLToPath(new URL("../demo/demo.ts", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
 const EXIT_TIMEOUT_MS = 10_000;
 
-const CHROMIUM = "/usr/bin/chromium";
-const chromiumInstalled = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 /** The page is driven in Chromium when it is installed; with CI=true its absence fails. */
-const SKIP_BROWSER = !chromiumInstalled && Deno.env.get("CI") !== "true";
-if (SKIP_BROWSER) {
-  console.log(
-    `%cSKIP: demo upload page in Chromium — ${CHROMIUM} is not installed ` +
-      "(apt-get install -y --no-install-recommends chromium). With CI=true this is a failure.",
-    "color: yellow; font-weight: bold",
-  );
-}
+const SKIP_BROWSER = skipWithoutChromium("demo upload page in Chromium");
 
 interface Key {
   accessKey: string;
@@ -248,20 +234,14 @@ Deno.test("demo: s3rver + osp, read-write and read-only keys, clean SIGTERM", as
         name: "in Chromium: pick a file, upload; the page shows the ETag and a working link",
         ignore: SKIP_BROWSER,
         fn: async () => {
-          if (!chromiumInstalled) {
-            assert.fail(`${CHROMIUM} is missing (CI=true): apt-get install chromium`);
-          }
+          requireChromium();
           // Over 64 KiB: osp streams the file to the backend instead of reading it whole.
           const picked = randomBytes(300_000);
           const path = `${dir}/from chromium.bin`;
           await Deno.writeFile(path, picked);
           let browser: Browser | undefined;
           try {
-            browser = await puppeteer.launch({
-              executablePath: CHROMIUM,
-              headless: true,
-              args: ["--no-sandbox"],
-            });
+            browser = await launchChromium();
             const page = await browser.newPage();
             await page.goto(ready.page);
             const input = await page.$("#file");

@@ -3,7 +3,10 @@
 // origin uploads with a presigned PUT (with a `Content-Type` header, so the
 // browser preflights first), reads the ETag from JS, reads the object back
 // with a presigned GET and hashes it in the page. A page from a third origin,
-// which no rule allows, gets "Failed to fetch" and writes nothing.
+// which no rule allows, gets "Failed to fetch" and writes nothing. The page
+// then uploads 20 MiB through a presigned POST form (FormData), reads it back
+// and hashes it, and downloads from a public bucket without any signature;
+// every object's bytes are checked on RGW too.
 //
 // Skipped visibly without /usr/bin/chromium (apt-get install -y
 // --no-install-recommends chromium); a failure with CI=true.
@@ -17,6 +20,7 @@ import {
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
+import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Browser, Page } from "puppeteer-core";
 import { launchChromium, requireChromium, skipWithoutChromium } from "./_chromium.ts";
@@ -141,6 +145,31 @@ function pageFetch(
   );
 }
 
+/** A form upload in the page: `copies` times /body.bin as the file of a presigned POST. */
+function pageFormPost(
+  page: Page,
+  post: { url: string; fields: Record<string, string> },
+  copies: number,
+): Promise<PageFetch> {
+  return page.evaluate(
+    async (post, copies): Promise<PageFetch> => {
+      try {
+        const piece = await (await fetch("/body.bin")).arrayBuffer();
+        const form = new FormData();
+        for (const [k, v] of Object.entries(post.fields)) form.append(k, v);
+        form.append("file", new Blob(Array(copies).fill(piece)), "big.bin");
+        const res = await fetch(post.url, { method: "POST", body: form });
+        return { status: res.status, etag: res.headers.get("ETag"), text: await res.text() };
+      } catch (err) {
+        const e = err as Error;
+        return { error: { name: e.name, message: e.message } };
+      }
+    },
+    post,
+    copies,
+  );
+}
+
 function randomBytes(size: number): Uint8Array {
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
@@ -163,10 +192,12 @@ Deno.test(
     const app = pageServer(data); // the origin the rule allows
     const stranger = pageServer(data); // an origin no rule allows
     const env = await rgwEnv("browser", {
+      // A public bucket too: unsigned GETs are re-signed with its identity.
+      bucket: { anonymous: ["GetObject"] },
       config: {
         cors: [{
           allowedOrigins: [app.origin],
-          allowedMethods: ["GET", "PUT"],
+          allowedMethods: ["GET", "PUT", "POST"],
           allowedHeaders: ["content-type"],
           maxAgeSeconds: 60,
         }],
@@ -289,6 +320,46 @@ Deno.test(
         assert.deepEqual(stored, data);
         const listed = await env.direct.send(new ListObjectsV2Command({ Bucket: backendBucket }));
         assert.deepEqual(listed.Contents?.map((o) => o.Key), ["from-browser.bin"]);
+      });
+
+      await t.step("a 20 MiB presigned POST form from the page, read back and hashed", async () => {
+        const copies = 20;
+        const big = new Uint8Array(copies * data.length);
+        for (let i = 0; i < copies; i++) big.set(data, i * data.length);
+        const post = await createPresignedPost(presigner, {
+          Bucket: bucket,
+          Key: "form/${filename}",
+          Conditions: [["starts-with", "$key", "form/"], ["content-length-range", 1, 32 << 20]],
+          Expires: 300,
+        });
+        const posted = await pageFormPost(page, post, copies);
+        assert.equal(posted.error, undefined);
+        assert.equal(posted.status, 204, posted.text);
+        const md5 = createHash("md5").update(big).digest("hex");
+        assert.equal(posted.etag, `"${md5}"`, "ETag readable from JS");
+        const url = await presign(new GetObjectCommand({ Bucket: bucket, Key: "form/big.bin" }));
+        const get = await pageFetch(page, url, { method: "GET" });
+        assert.equal(get.status, 200);
+        assert.equal(get.length, big.length);
+        assert.equal(get.sha256, sha256(big), "SHA-256 computed by crypto.subtle in the page");
+        const got = await env.direct.send(
+          new GetObjectCommand({ Bucket: backendBucket, Key: "form/big.bin" }),
+        );
+        assert.equal(sha256(await got.Body!.transformToByteArray()), sha256(big), "on RGW");
+      });
+
+      await t.step("a public bucket: the page downloads without any signature", async () => {
+        const url = `${env.endpoint}/${bucket}/from-browser.bin`;
+        const get = await pageFetch(page, url, { method: "GET" });
+        assert.equal(get.error, undefined);
+        assert.equal(get.status, 200, get.text);
+        assert.equal(get.sha256, digest);
+        // Only GetObject is public: an unsigned listing is refused, readable by the page.
+        const list = await pageFetch(page, `${env.endpoint}/${bucket}?list-type=2`, {
+          method: "GET",
+        });
+        assert.equal(list.status, 403);
+        assert.match(list.text ?? "", /<Code>AccessDenied<\/Code>/);
       });
     } finally {
       await browser?.close();

@@ -54,6 +54,28 @@ export interface Job {
   unsigned?: boolean;
 }
 
+/**
+ * A job for the no-op backend's `bench` bucket as the bench proxies serve it
+ * (bench/proxy_process.ts): 1 KiB GETs signed with the bench client's key,
+ * at `port`, with `fields` on top.
+ */
+export function benchJob(port: number, fields: Partial<Job> = {}): Job {
+  return {
+    cmd: "run",
+    method: "GET",
+    host: "127.0.0.1",
+    port,
+    path: "/bench/obj-1024",
+    size: 1024,
+    accessKey: "bench-client",
+    secretKey: "bench-client-secret",
+    concurrency: 16,
+    hashEvery: 0,
+    putPayload: "unsigned",
+    ...fields,
+  };
+}
+
 /** What a job measured. */
 export interface Result {
   requests: number;

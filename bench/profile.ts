@@ -7,11 +7,23 @@
 // Sampling slows the proxy; read the figures as shares, not as absolute cost.
 //
 //   deno run -A bench/profile.ts [--method GET|PUT] [--size 1024] [--concurrency 16]
-//     [--duration 5] [--top 40]
-import type { Job, Result } from "./load.ts";
+//     [--duration 5] [--top 40] [--heap]
+// `--heap` records V8's sampling heap profiler instead, keeping the samples
+// of objects a scavenge did not free (those a major GC collected, and those
+// still alive at the end): bytes per request by allocating function, that is
+// what each request promotes to the old generation, the cost behind the
+// scavenge pauses. Raw profile: bench/results/last.heapprofile.
+import { benchJob, type Result } from "./load.ts";
 import { spawnDeno } from "./_procs.ts";
 
-const opts = { method: "GET" as "GET" | "PUT", size: 1024, concurrency: 16, durationS: 5, top: 40 };
+const opts = {
+  method: "GET" as "GET" | "PUT",
+  size: 1024,
+  concurrency: 16,
+  durationS: 5,
+  top: 40,
+  heap: false,
+};
 for (let i = 0; i < Deno.args.length; i++) {
   const a = Deno.args[i];
   const v = () => Deno.args[++i];
@@ -20,6 +32,7 @@ for (let i = 0; i < Deno.args.length; i++) {
   else if (a === "--concurrency") opts.concurrency = Number(v());
   else if (a === "--duration") opts.durationS = Number(v());
   else if (a === "--top") opts.top = Number(v());
+  else if (a === "--heap") opts.heap = true;
   else throw new Error(`unknown flag ${a}`);
 }
 const here = (p: string) => new URL(p, import.meta.url).pathname;
@@ -40,20 +53,13 @@ const proxy = await spawnDeno([
 proxy.lines.drain();
 
 async function run(durationMs: number): Promise<Result> {
-  const job: Job = {
-    cmd: "run",
+  const job = benchJob(proxy.first.port as number, {
     method: opts.method,
-    host: "127.0.0.1",
-    port: proxy.first.port as number,
     path: `/bench/obj-${opts.size}`,
     size: opts.size,
-    accessKey: "bench-client",
-    secretKey: "bench-client-secret",
     concurrency: opts.concurrency,
     durationMs,
-    hashEvery: 0,
-    putPayload: "unsigned",
-  };
+  });
   await loadIn.write(enc.encode(JSON.stringify(job) + "\n"));
   return JSON.parse(await load.lines.next());
 }
@@ -76,6 +82,7 @@ const call = (method: string, params = {}): Promise<any> =>
     waiting.set(id, resolve);
     ws.send(JSON.stringify({ id, method, params }));
   });
+if (opts.heap) await heapProfile();
 await call("Profiler.enable");
 await call("Profiler.setSamplingInterval", { interval: 100 });
 await call("Profiler.start");
@@ -143,3 +150,58 @@ await loadIn.write(enc.encode(JSON.stringify({ cmd: "exit" }) + "\n"));
 proxy.child.kill("SIGTERM");
 backend.child.kill("SIGTERM");
 Deno.exit(0);
+
+/** The `--heap` report: bytes per request that outlived a scavenge, by allocating function. */
+async function heapProfile(): Promise<never> {
+  await call("HeapProfiler.enable");
+  await call("HeapProfiler.collectGarbage");
+  await call("HeapProfiler.startSampling", {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: false,
+  });
+  const result = await run(opts.durationS * 1000);
+  const { profile } = await call("HeapProfiler.stopSampling");
+  ws.close();
+  Deno.mkdirSync(here("./results"), { recursive: true });
+  Deno.writeTextFileSync(here("./results/last.heapprofile"), JSON.stringify(profile));
+  interface HeapNode {
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    selfSize: number;
+    children: HeapNode[];
+  }
+  const self = new Map<string, number>();
+  const stacks = new Map<string, number>();
+  let total = 0;
+  const walk = (n: HeapNode, path: string[]) => {
+    const f = n.callFrame;
+    const file = f.url.replace(/^.*\/(lib|bench)\//, "$1/").replace(/^file:\/\/.*\//, "");
+    const name = `${f.functionName || "(anonymous)"} ${file}${f.url ? `:${f.lineNumber + 1}` : ""}`;
+    const here = [...path, name];
+    if (n.selfSize > 0) {
+      total += n.selfSize;
+      self.set(name, (self.get(name) ?? 0) + n.selfSize);
+      const stack = here.slice(-4).join(" < ");
+      stacks.set(stack, (stacks.get(stack) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, here);
+  };
+  walk(profile.head, []);
+  const perRequest = (bytes: number) => (bytes / result.requests).toFixed(1).padStart(8);
+  const top = (m: Map<string, number>) =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, opts.top)
+      .map(([k, bytes]) => `${perRequest(bytes)}  ${k}`).join("\n");
+  console.log(
+    `${opts.method} ${opts.size} B, c=${opts.concurrency}: ${result.requests} requests, ${
+      (result.requests / result.seconds).toFixed(0)
+    } req/s under the profiler; ${
+      perRequest(total).trim()
+    } bytes per request outlived a scavenge\n`,
+  );
+  console.log(`## bytes per request by allocating function\n${top(self)}\n`);
+  console.log(`## bytes per request by stack (innermost last 4 frames)\n${top(stacks)}`);
+  await loadIn.write(enc.encode(JSON.stringify({ cmd: "exit" }) + "\n"));
+  proxy.child.kill("SIGTERM");
+  backend.child.kill("SIGTERM");
+  Deno.exit(0);
+}

@@ -18,7 +18,7 @@
 // CPU is split into user and system (kernel) time; system time is mostly
 // the loopback socket work, which every variant does.
 // A relay is started with `--relay <variant> <backend-port>` (this file).
-import type { Job, Result } from "./load.ts";
+import { benchJob, type Result } from "./load.ts";
 import { type Proc, spawnDeno } from "./_procs.ts";
 import { Transport } from "../lib/upstream/transport.ts";
 import type { UpstreamRequest } from "../lib/upstream/resign.ts";
@@ -211,21 +211,13 @@ if (Deno.args[0] === "--relay") {
   const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
   const loadIn = load.child.stdin.getWriter();
   const run = async (port: number, durationMs: number): Promise<Result> => {
-    const job: Job = {
-      cmd: "run",
+    // (The relays pass the no-op backend's ETag through.)
+    const job = benchJob(port, {
       method: opts.method,
-      host: "127.0.0.1",
-      port,
-      path: "/bench/obj-1024",
-      size: 1024,
-      accessKey: "bench-client",
-      secretKey: "bench-client-secret",
       concurrency: opts.concurrency,
       durationMs,
       hashEvery: 10,
-      putPayload: "unsigned",
-      // The relays pass the no-op backend's ETag through.
-    };
+    });
     await loadIn.write(enc.encode(JSON.stringify(job) + "\n"));
     return JSON.parse(await load.lines.next());
   };

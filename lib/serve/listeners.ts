@@ -7,7 +7,7 @@
  * @module
  */
 import type { ResolvedConfig } from "../config/config.ts";
-import { createHandler } from "../request/handler.ts";
+import { type ConnInfo, createHandler } from "../request/handler.ts";
 import { errorResponse, S3Error } from "../request/errors.ts";
 import { requestId } from "../request/request_id.ts";
 import { createLogger, type Logger } from "../observe/log.ts";
@@ -15,6 +15,7 @@ import { Transport } from "../upstream/transport.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { UseCounter } from "../access/use_counter.ts";
 import { DeadlineQueue } from "./deadlines.ts";
+import { InFlight } from "./inflight.ts";
 
 /** How long a request waits for its answer before osp watches for its client leaving. */
 const WATCH_CLIENT_AFTER_MS = 50;
@@ -65,6 +66,36 @@ export function reusePortAvailable(): boolean {
   return typeof (Deno as { listenDatagram?: unknown }).listenDatagram === "function";
 }
 
+/**
+ * The {@linkcode ConnInfo} of a request Deno.serve received; the client's
+ * address is asked of Deno only when read (the validator, the log line).
+ *
+ * A class, not an object literal with a getter: each evaluation of such a
+ * literal gets a hidden class of its own (its accessor holds a new closure),
+ * made in V8's old generation, and that keeps the getter's closure, so the
+ * whole request, alive through every young-generation GC until the next full
+ * one. That promoted about 3 KB per request and made each scavenge take
+ * milliseconds (docs/performance.md, "Promoted per request").
+ */
+export class ServedConn implements ConnInfo {
+  readonly signal: AbortSignal;
+  readonly completed: Promise<void>;
+  #info: Deno.ServeHandlerInfo<Deno.NetAddr>;
+  #remoteIp: string | undefined;
+
+  /** The facts of the request `info` describes; `signal` aborts its work. */
+  constructor(info: Deno.ServeHandlerInfo<Deno.NetAddr>, signal: AbortSignal) {
+    this.#info = info;
+    this.signal = signal;
+    this.completed = info.completed;
+  }
+
+  /** The client's IP address. */
+  get remoteIp(): string {
+    return this.#remoteIp ??= this.#info.remoteAddr.hostname;
+  }
+}
+
 /** Starts the listeners `resolved` asks for; throws when one cannot bind (none is left open). */
 export function startListeners(resolved: ResolvedConfig, options: ListenersOptions): Listeners {
   const { logger, useCounter, metrics } = options;
@@ -87,7 +118,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   // Requests in flight: their aborts cancel upstream work (client gone, or the
   // shutdown grace period over).
-  const inflight = new Set<AbortController>();
+  const inflight = new InFlight();
   const watchQueue = new DeadlineQueue(WATCH_CLIENT_AFTER_MS);
   const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
     const max = current.maxConcurrentRequests;
@@ -103,11 +134,11 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
     // `completed` rejects when the client leaves before the response is
     // delivered: that cancels the upstream request too.
     const abort = new AbortController();
-    inflight.add(abort);
+    const slot = inflight.add(abort);
     const gone = () => abort.abort(new Error("the client went away"));
-    info.completed.then(() => inflight.delete(abort), () => {
+    info.completed.then(() => inflight.delete(slot, abort), () => {
       gone();
-      inflight.delete(abort);
+      inflight.delete(slot, abort);
     });
     // `completed` stays pending while the handler still awaits a backend;
     // req.signal aborts when the client leaves, even one that left before it
@@ -122,15 +153,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
         if (!answered) gone();
       }, { once: true });
     });
-    let remoteIp: string | undefined;
-    return handler(req, {
-      // Asked of Deno only when needed (the validator, the log line).
-      get remoteIp() {
-        return remoteIp ??= info.remoteAddr.hostname;
-      },
-      signal: abort.signal,
-      completed: info.completed,
-    }).then((response) => {
+    return handler(req, new ServedConn(info, abort.signal)).then((response) => {
       answered = true;
       watchQueue.settle(watch);
       return response;
@@ -194,7 +217,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
               isolate: options.isolate,
             });
           }
-          for (const a of inflight) a.abort(new Error("shutdown grace period over"));
+          inflight.abortAll(new Error("shutdown grace period over"));
           resolve();
         }, current.shutdownGraceMs);
       });

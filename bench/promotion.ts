@@ -1,0 +1,132 @@
+// What each small request leaves for V8's young-generation GC: osp
+// (bench/proxy_process.ts, info-level access log) in front of the no-op
+// backend, 1 KiB GETs from bench/load.ts, the proxy run with
+// --v8-flags=--trace-gc-nvp. Per run: req/s, p99, the scavenges (count, total
+// and median pause) and the bytes they promoted to the old generation per
+// request. Bytes that outlive a scavenge are copied again by the next and
+// then promoted, and only a full GC frees them: each scavenge takes longer,
+// and every request in flight waits for it (docs/performance.md, "Promoted
+// per request"). `--base DIR` runs a second checkout's proxy too,
+// interleaved round by round.
+//
+//   deno run -A bench/promotion.ts [--base DIR] [--rounds 3] [--duration 5]
+//     [--concurrency 16]
+import { type Proc, spawnDeno } from "./_procs.ts";
+import { benchJob, type Result } from "./load.ts";
+
+const opts = { base: undefined as string | undefined, rounds: 3, durationS: 5, concurrency: 16 };
+for (let i = 0; i < Deno.args.length; i++) {
+  const a = Deno.args[i];
+  const v = () => Deno.args[++i];
+  if (a === "--base") opts.base = v();
+  else if (a === "--rounds") opts.rounds = Number(v());
+  else if (a === "--duration") opts.durationS = Number(v());
+  else if (a === "--concurrency") opts.concurrency = Number(v());
+  else throw new Error(`unknown flag ${a}`);
+}
+const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const roots = [...(opts.base === undefined ? [] : [["base", opts.base]]), ["this", here]];
+const enc = new TextEncoder();
+
+const backend = await spawnDeno(["run", "--allow-net", `${here}/bench/noop_backend.ts`]);
+backend.lines.drain();
+const load = await spawnDeno(["run", "--allow-net", `${here}/bench/load.ts`], { stdin: true });
+const loadIn = load.child.stdin.getWriter();
+
+async function drive(port: number, durationMs: number): Promise<Result> {
+  const job = benchJob(port, { concurrency: opts.concurrency, durationMs });
+  await loadIn.write(enc.encode(JSON.stringify(job) + "\n"));
+  return JSON.parse(await load.lines.next());
+}
+
+interface Run {
+  rps: number;
+  p99: number;
+  scavenges: number;
+  scavengeMs: number;
+  medianPauseMs: number;
+  promotedPerRequest: number;
+}
+
+async function measure(root: string): Promise<Run> {
+  const proxy: Proc = await spawnDeno([
+    "run",
+    "-A",
+    "--v8-flags=--trace-gc-nvp",
+    `${root}/bench/proxy_process.ts`,
+    String(backend.first.port),
+    "--log-level",
+    "info",
+  ]);
+  // The first line may be a log line: the port comes in the one that has it.
+  let port = proxy.first.port as number | undefined;
+  while (port === undefined) {
+    try {
+      port = JSON.parse(await proxy.lines.next()).port;
+    } catch { /* a GC or log line */ }
+  }
+  let lines: string[] = [];
+  (async () => {
+    for (;;) {
+      try {
+        lines.push(await proxy.lines.next());
+      } catch {
+        return;
+      }
+    }
+  })();
+  await drive(port, 2000); // warm-up
+  lines = [];
+  const result = await drive(port, opts.durationS * 1000);
+  proxy.child.kill("SIGTERM");
+  await proxy.child.status;
+  const pauses: number[] = [];
+  let promoted = 0;
+  for (const line of lines) {
+    const at = line.indexOf("GC: {");
+    if (at < 0) continue;
+    let gc;
+    try {
+      gc = JSON.parse(line.slice(at + 4));
+    } catch {
+      continue; // interleaved with a log line
+    }
+    if (gc.gc !== "s") continue;
+    pauses.push(gc.pause);
+    promoted += gc.promoted;
+  }
+  pauses.sort((a, b) => a - b);
+  return {
+    rps: result.requests / result.seconds,
+    p99: result.p99,
+    scavenges: pauses.length,
+    scavengeMs: pauses.reduce((a, b) => a + b, 0),
+    medianPauseMs: pauses[pauses.length >> 1] ?? 0,
+    promotedPerRequest: promoted / Math.max(1, result.requests),
+  };
+}
+
+const runs = new Map<string, Run[]>(roots.map(([name]) => [name, []]));
+for (let round = 0; round < opts.rounds; round++) {
+  for (const [name, root] of round % 2 === 0 ? roots : [...roots].reverse()) {
+    const run = await measure(root);
+    runs.get(name)!.push(run);
+    console.error(`round ${round + 1} ${name}: ${JSON.stringify(run)}`);
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+console.log(
+  `| proxy | req/s | p99 ms | scavenges | scavenge ms | median pause ms | promoted B/request |`,
+);
+console.log(`| --- | --: | --: | --: | --: | --: | --: |`);
+for (const [name, list] of runs) {
+  const m = (f: (r: Run) => number, digits: number) => median(list.map(f)).toFixed(digits);
+  console.log(
+    `| ${name} | ${m((r) => r.rps, 0)} | ${m((r) => r.p99, 2)} | ${m((r) => r.scavenges, 0)} | ${
+      m((r) => r.scavengeMs, 0)
+    } | ${m((r) => r.medianPauseMs, 2)} | ${m((r) => r.promotedPerRequest, 0)} |`,
+  );
+}
+await loadIn.write(enc.encode(JSON.stringify({ cmd: "exit" }) + "\n"));
+backend.child.kill("SIGTERM");
+Deno.exit(0);

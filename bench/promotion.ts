@@ -5,8 +5,8 @@
 // and median pause) and the bytes they promoted to the old generation per
 // request. Bytes that outlive a scavenge are copied again by the next and
 // then promoted, and only a full GC frees them: each scavenge takes longer,
-// and every request in flight waits for it (docs/performance.md, "Promoted
-// per request"). `--base DIR` runs a second checkout's proxy too,
+// and every request in flight waits for it (docs/performance.md, "After the GC
+// pass"). `--base DIR` runs a second checkout's proxy too,
 // interleaved round by round.
 //
 //   deno run -A bench/promotion.ts [--base DIR] [--rounds 3] [--duration 5]

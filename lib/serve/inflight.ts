@@ -16,7 +16,7 @@
  * young-generation GC then copies until the next full GC. Measured with
  * osp in front of the no-op backend (1 KiB GETs, c=16, `--trace-gc-nvp`):
  * 1.3 KB promoted per request with a `Set`, 0.2 KB with these slots
- * (docs/performance.md, "Promoted per request").
+ * (docs/performance.md, "After the GC pass").
  *
  * @example
  * ```ts

@@ -75,7 +75,7 @@ export function reusePortAvailable(): boolean {
  * made in V8's old generation, and that keeps the getter's closure, so the
  * whole request, alive through every young-generation GC until the next full
  * one. That promoted about 3 KB per request and made each scavenge take
- * milliseconds (docs/performance.md, "Promoted per request").
+ * milliseconds (docs/performance.md, "After the GC pass").
  */
 export class ServedConn implements ConnInfo {
   readonly signal: AbortSignal;

@@ -1,6 +1,6 @@
 // What each small request leaves for V8's young-generation GC: osp
 // (bench/proxy_process.ts, info-level access log) in front of the no-op
-// backend, 1 KiB GETs from bench/load.ts, the proxy run with
+// backend, 1 KiB GETs (or PUTs) from bench/load.ts, the proxy run with
 // --v8-flags=--trace-gc-nvp. Per run: req/s, p99, the scavenges (count, total
 // and median pause) and the bytes they promoted to the old generation per
 // request. Bytes that outlive a scavenge are copied again by the next and
@@ -9,16 +9,23 @@
 // pass"). `--base DIR` runs a second checkout's proxy too,
 // interleaved round by round.
 //
-//   deno run -A bench/promotion.ts [--base DIR] [--rounds 3] [--duration 5]
-//     [--concurrency 16]
+//   deno run -A bench/promotion.ts [--base DIR] [--method GET|PUT] [--rounds 3]
+//     [--duration 5] [--concurrency 16]
 import { type Proc, spawnDeno } from "./_procs.ts";
 import { benchJob, type Result } from "./load.ts";
 
-const opts = { base: undefined as string | undefined, rounds: 3, durationS: 5, concurrency: 16 };
+const opts = {
+  base: undefined as string | undefined,
+  method: "GET" as "GET" | "PUT",
+  rounds: 3,
+  durationS: 5,
+  concurrency: 16,
+};
 for (let i = 0; i < Deno.args.length; i++) {
   const a = Deno.args[i];
   const v = () => Deno.args[++i];
   if (a === "--base") opts.base = v();
+  else if (a === "--method") opts.method = v() as "GET" | "PUT";
   else if (a === "--rounds") opts.rounds = Number(v());
   else if (a === "--duration") opts.durationS = Number(v());
   else if (a === "--concurrency") opts.concurrency = Number(v());
@@ -34,7 +41,7 @@ const load = await spawnDeno(["run", "--allow-net", `${here}/bench/load.ts`], { 
 const loadIn = load.child.stdin.getWriter();
 
 async function drive(port: number, durationMs: number): Promise<Result> {
-  const job = benchJob(port, { concurrency: opts.concurrency, durationMs });
+  const job = benchJob(port, { method: opts.method, concurrency: opts.concurrency, durationMs });
   await loadIn.write(enc.encode(JSON.stringify(job) + "\n"));
   return JSON.parse(await load.lines.next());
 }

@@ -15,7 +15,7 @@ import { Transport } from "../upstream/transport.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { UseCounter } from "../access/use_counter.ts";
 import { DeadlineQueue } from "./deadlines.ts";
-import { InFlight } from "./inflight.ts";
+import { Slots } from "../_slots.ts";
 
 /** How long a request waits for its answer before osp watches for its client leaving. */
 const WATCH_CLIENT_AFTER_MS = 50;
@@ -118,7 +118,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   // Requests in flight: their aborts cancel upstream work (client gone, or the
   // shutdown grace period over).
-  const inflight = new InFlight();
+  const inflight = new Slots<AbortController>();
   const watchQueue = new DeadlineQueue(WATCH_CLIENT_AFTER_MS);
   const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
     const max = current.maxConcurrentRequests;
@@ -217,7 +217,8 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
               isolate: options.isolate,
             });
           }
-          inflight.abortAll(new Error("shutdown grace period over"));
+          const over = new Error("shutdown grace period over");
+          for (const a of inflight) a.abort(over);
           resolve();
         }, current.shutdownGraceMs);
       });

@@ -88,9 +88,7 @@ await call("Profiler.setSamplingInterval", { interval: 100 });
 await call("Profiler.start");
 const result = await run(opts.durationS * 1000);
 const { profile } = await call("Profiler.stop");
-ws.close();
-Deno.mkdirSync(here("./results"), { recursive: true });
-Deno.writeTextFileSync(here("./results/last.cpuprofile"), JSON.stringify(profile));
+save("last.cpuprofile", profile);
 
 interface Node {
   id: number;
@@ -151,6 +149,13 @@ proxy.child.kill("SIGTERM");
 backend.child.kill("SIGTERM");
 Deno.exit(0);
 
+/** Closes the inspector session and writes a profile to bench/results/. */
+function save(name: string, profile: unknown): void {
+  ws.close();
+  Deno.mkdirSync(here("./results"), { recursive: true });
+  Deno.writeTextFileSync(here(`./results/${name}`), JSON.stringify(profile));
+}
+
 /** The `--heap` report: bytes per request that outlived a scavenge, by allocating function. */
 async function heapProfile(): Promise<never> {
   await call("HeapProfiler.enable");
@@ -162,9 +167,7 @@ async function heapProfile(): Promise<never> {
   });
   const result = await run(opts.durationS * 1000);
   const { profile } = await call("HeapProfiler.stopSampling");
-  ws.close();
-  Deno.mkdirSync(here("./results"), { recursive: true });
-  Deno.writeTextFileSync(here("./results/last.heapprofile"), JSON.stringify(profile));
+  save("last.heapprofile", profile);
   interface HeapNode {
     callFrame: { functionName: string; url: string; lineNumber: number };
     selfSize: number;

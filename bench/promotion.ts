@@ -11,26 +11,27 @@
 //
 //   deno run -A bench/promotion.ts [--base DIR] [--method GET|PUT] [--rounds 3]
 //     [--duration 5] [--concurrency 16]
+import { parseArgs } from "node:util";
 import { type Proc, spawnDeno } from "./_procs.ts";
 import { benchJob, type Result } from "./load.ts";
 
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    base: { type: "string" },
+    method: { type: "string", default: "GET" },
+    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "5" },
+    concurrency: { type: "string", default: "16" },
+  },
+});
 const opts = {
-  base: undefined as string | undefined,
-  method: "GET" as "GET" | "PUT",
-  rounds: 3,
-  durationS: 5,
-  concurrency: 16,
+  base: flags.base,
+  method: flags.method as "GET" | "PUT",
+  rounds: Number(flags.rounds),
+  durationS: Number(flags.duration),
+  concurrency: Number(flags.concurrency),
 };
-for (let i = 0; i < Deno.args.length; i++) {
-  const a = Deno.args[i];
-  const v = () => Deno.args[++i];
-  if (a === "--base") opts.base = v();
-  else if (a === "--method") opts.method = v() as "GET" | "PUT";
-  else if (a === "--rounds") opts.rounds = Number(v());
-  else if (a === "--duration") opts.durationS = Number(v());
-  else if (a === "--concurrency") opts.concurrency = Number(v());
-  else throw new Error(`unknown flag ${a}`);
-}
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const roots = [...(opts.base === undefined ? [] : [["base", opts.base]]), ["this", here]];
 const enc = new TextEncoder();

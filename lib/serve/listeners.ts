@@ -71,11 +71,12 @@ export function reusePortAvailable(): boolean {
  * address is asked of Deno only when read (the validator, the log line).
  *
  * A class, not an object literal with a getter: each evaluation of such a
- * literal gets a hidden class of its own (its accessor holds a new closure),
- * made in V8's old generation, and that keeps the getter's closure, so the
- * whole request, alive through every young-generation GC until the next full
- * one. That promoted about 3 KB per request and made each scavenge take
- * milliseconds (docs/performance.md, "After the GC pass").
+ * literal makes an accessor pair (holding that evaluation's getter closure)
+ * in V8's old generation, which keeps the closure, so the whole request,
+ * alive through every young-generation GC until the next full one. That
+ * promoted about 3 KB per request and made each scavenge take milliseconds
+ * (docs/performance.md, "After the GC pass"); a class's getter is one
+ * function on its prototype.
  */
 export class ServedConn implements ConnInfo {
   readonly signal: AbortSignal;

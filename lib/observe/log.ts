@@ -37,9 +37,53 @@ let buffered: string[] | undefined;
 let bufferedBytes = 0;
 let windowTimer: ReturnType<typeof setTimeout> | undefined;
 
+/** Log lines dropped because their output could not be written, not yet reported. */
+let lostLines = 0;
+let lostReportedAt = -Infinity;
+/** Dropped lines are reported on stderr at most this often. */
+const LOST_REPORT_MS = 60_000;
+
+/**
+ * Writes `text` (whole lines) to `fd`. An output that fails (a closed pipe,
+ * a full disk) loses those lines, never the request that logged them nor the
+ * process: the loss is reported on stderr, at most once a minute.
+ */
 function writeAll(fd: typeof Deno.stdout, text: string): void {
   const bytes = ENCODER.encode(text);
-  for (let off = 0; off < bytes.length;) off += fd.writeSync(bytes.subarray(off));
+  try {
+    for (let off = 0; off < bytes.length;) off += fd.writeSync(bytes.subarray(off));
+  } catch (err) {
+    lost(text.split("\n").length - 1, err);
+  }
+}
+
+/** Writes one line through `console`, which may fail like any output. */
+function consoleWrite(line: string, level: LogLevel): void {
+  try {
+    (ORDER[level] >= ORDER.warn ? console.error : console.log)(line);
+  } catch (err) {
+    lost(1, err);
+  }
+}
+
+function lost(lines: number, err: unknown): void {
+  lostLines += lines;
+  const now = Date.now();
+  if (now - lostReportedAt < LOST_REPORT_MS) return;
+  lostReportedAt = now;
+  const report = {
+    time: isoTime(now),
+    level: "error",
+    msg: "log output failed: lines dropped",
+    lines: lostLines,
+    error: describe(err),
+  };
+  lostLines = 0;
+  try {
+    console.error(JSON.stringify(report));
+  } catch {
+    // stderr is gone too: nothing left to tell.
+  }
 }
 
 /** Writes the buffered lines, in writes of whole lines of at most 4 KiB each. */
@@ -82,7 +126,7 @@ function closeWindow(): void {
 function bufferedWrite(line: string, level: LogLevel): void {
   if (ORDER[level] >= ORDER.warn) {
     flushLogs();
-    console.error(line);
+    consoleWrite(line, level);
     return;
   }
   if (windowTimer === undefined) {
@@ -124,9 +168,7 @@ export function createLogger(
   const min = ORDER[options.level];
   const write = options.write ??
     ((line: string, level: LogLevel) =>
-      buffered !== undefined
-        ? bufferedWrite(line, level)
-        : (ORDER[level] >= ORDER.warn ? console.error : console.log)(line));
+      buffered !== undefined ? bufferedWrite(line, level) : consoleWrite(line, level));
   return {
     enabled: (level) => ORDER[level] >= min,
     log(level, message, fields = {}) {

@@ -1,0 +1,80 @@
+// The access log's output can fail under a running proxy: a log collector
+// that exits closes the pipe osp writes to. Lines are then dropped and the
+// loss reported on stderr; the proxy keeps serving (before, the first
+// buffered flush into the closed pipe threw in a timer and ended it).
+import assert from "node:assert/strict";
+import { countingBackend } from "./_backend.ts";
+import { signHeaders } from "./_sign.ts";
+
+const KEY = { accessKey: "lo-ak", secretKey: "lo-secret" };
+
+Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once that lines were dropped", async () => {
+  const backend = countingBackend();
+  const dir = await Deno.makeTempDir({ prefix: "osp-log-output-" });
+  const path = `${dir}/osp.config.ts`;
+  await Deno.writeTextFile(
+    path,
+    `export default { hmacKeystore: [{ accessKey: "${KEY.accessKey}", secretKey: "${KEY.secretKey}" }],
+      hostname: "127.0.0.1", logLevel: "info",
+      cosMap: { b: { host: "127.0.0.1", port: ${backend.port}, tls: false, addressingStyle: "path", accessKey: "x", secretKey: "y" } } };`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../main.ts", import.meta.url).pathname,
+      "--config",
+      path,
+      "--http-port",
+      "0",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  try {
+    // Read stdout up to the "listening" line, then close it: osp's next
+    // writes meet a closed pipe (EPIPE).
+    const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    let base: string | undefined;
+    while (base === undefined) {
+      const { value, done } = await out.read();
+      assert.ok(!done, `osp ended before listening:\n${seen}`);
+      seen += value;
+      base = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(seen)?.[1];
+    }
+    await out.cancel();
+    const get = async () => {
+      const u = `${base}/b/k`;
+      const r = await fetch(u, { headers: signHeaders("GET", u, KEY) });
+      await r.body?.cancel();
+      return r.status;
+    };
+    // Bursts, with pauses shorter and longer than the 100 ms log window: the
+    // first line after a pause is written at once, the rest when the window
+    // closes (a timer).
+    for (let round = 0; round < 8; round++) {
+      const statuses = await Promise.all(Array.from({ length: 25 }, get));
+      assert.deepEqual(new Set(statuses), new Set([200]));
+      await new Promise((r) => setTimeout(r, round % 2 === 0 ? 20 : 150));
+    }
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(await get(), 200, "still serving after the log windows closed");
+  } finally {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* ended */ }
+    const status = await child.status;
+    const errors = await stderr;
+    await backend.close();
+    await Deno.remove(dir, { recursive: true });
+    assert.equal(status.code, 0, errors);
+    const reports = errors.split("\n").filter((l) => l.includes("log output failed"));
+    assert.equal(reports.length, 1, errors);
+    const report = JSON.parse(reports[0]);
+    assert.equal(report.level, "error");
+    assert.ok(report.lines >= 1);
+    assert.equal(report.error.name, "BrokenPipe");
+  }
+});

@@ -20,7 +20,7 @@
 // transfer through /proc/<pid>/clear_refs, cross-checked by sampling VmRSS
 // every 100 ms. `--rgw` runs the same measurements against a throwaway Ceph
 // RGW (tests/_rgw.ts) instead of the no-op backend.
-import type { Job, Result } from "./load.ts";
+import { type Job, type Result, startLoadGenerator } from "./load.ts";
 import { cpuTicks, type Proc, resetPeakRss, rssSplit, spawnDeno, statusKb } from "./_procs.ts";
 
 // ---------------------------------------------------------------- options
@@ -205,8 +205,7 @@ let proxy = await startProxy();
 let proxyPid = proxy.first.pid as number;
 const freshIdleRssKb = statusKb(proxyPid, "VmRSS");
 const freshSplit = rssSplit(proxyPid);
-const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
-const loadIn = load.child.stdin.getWriter();
+const load = await startLoadGenerator();
 
 const direct: Target = { name: "direct", port: backendPort, ...backendCreds };
 let viaProxy: Target = { name: "proxy", port: proxy.first.port as number, ...CLIENT };
@@ -232,8 +231,7 @@ async function run(
   const oursBefore = ours();
   const tBefore = performance.now();
   const before = cpuTicks(proxyPid);
-  await loadIn.write(new TextEncoder().encode(JSON.stringify(full) + "\n"));
-  const answer = JSON.parse(await load.lines.next());
+  const result = await load.run(full);
   const after = cpuTicks(proxyPid);
   // Can dip below 0: our processes' stime includes softirq work /proc/stat books apart.
   const otherCores = Math.max(
@@ -241,8 +239,6 @@ async function run(
     (machineTicks().busy - machineBefore - (ours() - oursBefore)) / CLK_TCK /
       ((performance.now() - tBefore) / 1000),
   );
-  if (answer.fatal) throw new Error(`load generator: ${answer.fatal}`);
-  const result = answer as Result;
   // JSON turns NaN (no successful request) into null.
   for (const k of ["p50", "p99", "max"] as const) result[k] ??= NaN;
   if (result.errors > 0) {
@@ -439,8 +435,7 @@ const machine1 = machineTicks();
 const ours1 = ours();
 const loadavgAfter = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 
-await loadIn.write(new TextEncoder().encode(`{"cmd":"exit"}\n`));
-await load.child.status;
+await load.exit();
 await stop(proxy);
 if (backendProc) await stop(backendProc);
 await rgw?.stop();

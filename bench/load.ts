@@ -12,6 +12,7 @@
 // SHA-256 against the pattern's. PUT answers must be 200 with the ETag the
 // no-op backend derives from the byte count it received (`"<n>"`).
 import { Buffer } from "node:buffer";
+import { spawnDeno } from "./_procs.ts";
 import { createHash, type Hash } from "node:crypto";
 import {
   amzDate,
@@ -73,6 +74,39 @@ export function benchJob(port: number, fields: Partial<Job> = {}): Job {
     hashEvery: 0,
     putPayload: "unsigned",
     ...fields,
+  };
+}
+
+/** A load generator (this file) in a process of its own, taking one job at a time. */
+export interface LoadGenerator {
+  /** Its process id, for CPU accounting. */
+  readonly pid: number;
+  /** Runs `job`; rejects when the generator reports a fatal error. */
+  run(job: Job): Promise<Result>;
+  /** Asks the generator to exit and waits until it has. */
+  exit(): Promise<void>;
+}
+
+/** Starts this file as a load generator process (`deno run --allow-net`). */
+export async function startLoadGenerator(): Promise<LoadGenerator> {
+  const proc = await spawnDeno(["run", "--allow-net", new URL(import.meta.url).pathname], {
+    stdin: true,
+  });
+  const input = proc.child.stdin.getWriter();
+  const send = (message: object) =>
+    input.write(new TextEncoder().encode(JSON.stringify(message) + "\n"));
+  return {
+    pid: proc.pid,
+    async run(job) {
+      await send(job);
+      const answer = JSON.parse(await proc.lines.next());
+      if (answer.fatal) throw new Error(`load generator: ${answer.fatal}`);
+      return answer as Result;
+    },
+    async exit() {
+      await send({ cmd: "exit" }).catch(() => {});
+      await proc.child.status;
+    },
   };
 }
 

@@ -57,7 +57,7 @@
 // Nothing is installed here: without nginx (and its njs module, and envsubst)
 // the gateway columns are skipped with a message; without wrk, bench/load.ts
 // drives every row. Exits 1 when a response failed a check.
-import type { Job, Result } from "./load.ts";
+import { type Job, startLoadGenerator } from "./load.ts";
 import { cpuTicks, type Proc, resetPeakRss, spawnDeno, statFields, statusKb } from "./_procs.ts";
 import { signHeaders } from "../tests/_sign.ts";
 
@@ -550,8 +550,7 @@ async function startRgw(): Promise<Backend> {
 const useWrk = opts.generator === "wrk" ||
   (opts.generator === "auto" && await which("wrk"));
 if (opts.generator === "wrk" && !(await which("wrk"))) throw new Error("--generator wrk: no wrk");
-const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
-const loadIn = load.child.stdin.getWriter();
+const load = await startLoadGenerator();
 
 /** What one run measured, whichever generator ran it. */
 interface Gen {
@@ -569,10 +568,7 @@ interface Gen {
 
 async function loadJob(job: Job): Promise<Gen> {
   const before = ticksOf(load.pid);
-  await loadIn.write(new TextEncoder().encode(JSON.stringify(job) + "\n"));
-  const answer = JSON.parse(await load.lines.next());
-  if (answer.fatal) throw new Error(`load generator: ${answer.fatal}`);
-  const r = answer as Result;
+  const r = await load.run(job);
   return {
     requests: r.requests,
     errors: r.errors,
@@ -1019,8 +1015,7 @@ try {
   if (!opts.onlyRgw) sections.push(await section("noop", gwMissing));
   if (opts.rgw) sections.push(await section("rgw", gwMissing));
 } finally {
-  await loadIn.write(new TextEncoder().encode(`{"cmd":"exit"}\n`)).catch(() => {});
-  await load.child.status;
+  await load.exit();
 }
 const elapsedS = (performance.now() - t0) / 1000;
 const stealPct = (machineTicks().steal - steal0) / CLK_TCK / elapsedS /

@@ -13,7 +13,7 @@
 // still alive at the end): bytes per request by allocating function, that is
 // what each request promotes to the old generation, the cost behind the
 // scavenge pauses. Raw profile: bench/results/last.heapprofile.
-import { benchJob, type Result } from "./load.ts";
+import { benchJob, type Result, startLoadGenerator } from "./load.ts";
 import { spawnDeno } from "./_procs.ts";
 
 const opts = {
@@ -36,12 +36,10 @@ for (let i = 0; i < Deno.args.length; i++) {
   else throw new Error(`unknown flag ${a}`);
 }
 const here = (p: string) => new URL(p, import.meta.url).pathname;
-const enc = new TextEncoder();
 
 const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
 backend.lines.drain();
-const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
-const loadIn = load.child.stdin.getWriter();
+const load = await startLoadGenerator();
 const inspect = "127.0.0.1:9339";
 const proxy = await spawnDeno([
   "run",
@@ -60,8 +58,7 @@ async function run(durationMs: number): Promise<Result> {
     concurrency: opts.concurrency,
     durationMs,
   });
-  await loadIn.write(enc.encode(JSON.stringify(job) + "\n"));
-  return JSON.parse(await load.lines.next());
+  return await load.run(job);
 }
 
 await run(1000); // warm-up
@@ -144,10 +141,15 @@ console.log(
 console.log(`## µs per request by file (self)\n${top(byFile)}\n`);
 console.log(`## µs per request by function (self)\n${top(bySelf)}\n`);
 console.log(`## µs per request by function (inclusive)\n${top(inclusive)}`);
-await loadIn.write(enc.encode(JSON.stringify({ cmd: "exit" }) + "\n"));
-proxy.child.kill("SIGTERM");
-backend.child.kill("SIGTERM");
-Deno.exit(0);
+await stop();
+
+/** Ends the run: the load generator, the proxy and the backend. */
+async function stop(): Promise<never> {
+  await load.exit();
+  proxy.child.kill("SIGTERM");
+  backend.child.kill("SIGTERM");
+  Deno.exit(0);
+}
 
 /** Closes the inspector session and writes a profile to bench/results/. */
 function save(name: string, profile: unknown): void {
@@ -203,8 +205,5 @@ async function heapProfile(): Promise<never> {
   );
   console.log(`## bytes per request by allocating function\n${top(self)}\n`);
   console.log(`## bytes per request by stack (innermost last 4 frames)\n${top(stacks)}`);
-  await loadIn.write(enc.encode(JSON.stringify({ cmd: "exit" }) + "\n"));
-  proxy.child.kill("SIGTERM");
-  backend.child.kill("SIGTERM");
-  Deno.exit(0);
+  return await stop();
 }

@@ -13,7 +13,7 @@
 //     [--duration 5] [--concurrency 16]
 import { parseArgs } from "node:util";
 import { type Proc, spawnDeno } from "./_procs.ts";
-import { benchJob, type Result } from "./load.ts";
+import { benchJob, type Result, startLoadGenerator } from "./load.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -34,17 +34,15 @@ const opts = {
 };
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const roots = [...(opts.base === undefined ? [] : [["base", opts.base]]), ["this", here]];
-const enc = new TextEncoder();
 
 const backend = await spawnDeno(["run", "--allow-net", `${here}/bench/noop_backend.ts`]);
 backend.lines.drain();
-const load = await spawnDeno(["run", "--allow-net", `${here}/bench/load.ts`], { stdin: true });
-const loadIn = load.child.stdin.getWriter();
+const load = await startLoadGenerator();
 
-async function drive(port: number, durationMs: number): Promise<Result> {
-  const job = benchJob(port, { method: opts.method, concurrency: opts.concurrency, durationMs });
-  await loadIn.write(enc.encode(JSON.stringify(job) + "\n"));
-  return JSON.parse(await load.lines.next());
+function drive(port: number, durationMs: number): Promise<Result> {
+  return load.run(
+    benchJob(port, { method: opts.method, concurrency: opts.concurrency, durationMs }),
+  );
 }
 
 interface Run {
@@ -135,6 +133,6 @@ for (const [name, list] of runs) {
     } | ${m((r) => r.medianPauseMs, 2)} | ${m((r) => r.promotedPerRequest, 0)} |`,
   );
 }
-await loadIn.write(enc.encode(JSON.stringify({ cmd: "exit" }) + "\n"));
+await load.exit();
 backend.child.kill("SIGTERM");
 Deno.exit(0);

@@ -18,7 +18,7 @@
 // CPU is split into user and system (kernel) time; system time is mostly
 // the loopback socket work, which every variant does.
 // A relay is started with `--relay <variant> <backend-port>` (this file).
-import { benchJob, type Result } from "./load.ts";
+import { benchJob, type Result, startLoadGenerator } from "./load.ts";
 import { type Proc, spawnDeno } from "./_procs.ts";
 import { Transport } from "../lib/upstream/transport.ts";
 import { upstreamRequest } from "../lib/upstream/upstream_request.ts";
@@ -205,8 +205,7 @@ if (Deno.args[0] === "--relay") {
   };
   const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
   backend.lines.drain();
-  const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
-  const loadIn = load.child.stdin.getWriter();
+  const load = await startLoadGenerator();
   const run = async (port: number, durationMs: number): Promise<Result> => {
     // (The relays pass the no-op backend's ETag through.)
     const job = benchJob(port, {
@@ -215,8 +214,7 @@ if (Deno.args[0] === "--relay") {
       durationMs,
       hashEvery: 10,
     });
-    await loadIn.write(enc.encode(JSON.stringify(job) + "\n"));
-    return JSON.parse(await load.lines.next());
+    return await load.run(job);
   };
   const rows = new Map<
     string,
@@ -254,7 +252,7 @@ if (Deno.args[0] === "--relay") {
       rows.set(variant, row);
     }
   }
-  await loadIn.write(enc.encode(JSON.stringify({ cmd: "exit" }) + "\n"));
+  await load.exit();
   backend.child.kill("SIGTERM");
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
   console.log(

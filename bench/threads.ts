@@ -8,7 +8,7 @@
 //
 //   deno run -A bench/threads.ts [--threads 1,2] [--concurrency 16,64] [--rounds 3]
 //     [--duration S] [--size BYTES]
-import type { Job, Result } from "./load.ts";
+import { type Job, type Result, startLoadGenerator } from "./load.ts";
 import { type Proc, spawnDeno } from "./_procs.ts";
 
 const opts = { threads: [1, 2], concurrency: [16, 64], rounds: 3, durationS: 5, size: 1024 };
@@ -52,8 +52,7 @@ const CLIENT = { accessKey: "bench-client", secretKey: "bench-client-secret" };
 const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
 backend.lines.drain();
 const backendPort = backend.first.port as number;
-const load = await spawnDeno(["run", "--allow-net", here("./load.ts")], { stdin: true });
-const loadIn = load.child.stdin.getWriter();
+const load = await startLoadGenerator();
 
 async function run(port: number, concurrency: number, durationMs: number): Promise<Result> {
   const job: Job = {
@@ -68,9 +67,7 @@ async function run(port: number, concurrency: number, durationMs: number): Promi
     durationMs,
     hashEvery: 10,
   };
-  await loadIn.write(new TextEncoder().encode(JSON.stringify(job) + "\n"));
-  const answer = JSON.parse(await load.lines.next());
-  if (answer.fatal) throw new Error(`load generator: ${answer.fatal}`);
+  const answer = await load.run(job);
   if (answer.errors > 0) throw new Error(`${answer.errors} failed: ${answer.firstError}`);
   return answer;
 }
@@ -111,10 +108,9 @@ for (let r = 0; r < opts.rounds; r++) {
     await run(port, 16, 1000);
     for (const c of opts.concurrency) {
       console.error(`::: round ${r + 1}/${opts.rounds}, threads ${threads}, c=${c}`);
-      const ours = () =>
-        [pid, load.child.pid, backend.child.pid].reduce((n, p) => n + cpuTicks(p), 0);
+      const ours = () => [pid, load.pid, backend.child.pid].reduce((n, p) => n + cpuTicks(p), 0);
       const before = cpuTicks(pid);
-      const rest = () => cpuTicks(load.child.pid) + cpuTicks(backend.child.pid);
+      const rest = () => cpuTicks(load.pid) + cpuTicks(backend.child.pid);
       const [machine0, ours0, rest0] = [machineBusy(), ours(), rest()];
       const res = await run(port, c, opts.durationS * 1000);
       const cpu = (cpuTicks(pid) - before) / CLK_TCK / res.seconds * 100;
@@ -136,8 +132,7 @@ for (let r = 0; r < opts.rounds; r++) {
     await stop(proxy);
   }
 }
-await loadIn.write(new TextEncoder().encode(`{"cmd":"exit"}\n`));
-await load.child.status;
+await load.exit();
 await stop(backend);
 
 const f0 = (x: number) => x.toFixed(0);

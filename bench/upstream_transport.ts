@@ -4,6 +4,7 @@
 // client is curl (own process); RSS is the proxy's (this process).
 //   deno run -A bench/upstream_transport.ts
 import { serve } from "../mod.ts";
+import { localBucket } from "../tests/_backend.ts";
 import { signHeaders } from "../tests/_sign.ts";
 
 const SIZE = 256 * 1024 * 1024;
@@ -20,16 +21,7 @@ const proxy = serve({
   hostname: "127.0.0.1",
   logLevel: "warn",
   hmacKeystore: [key],
-  cosMap: {
-    b: {
-      host: "127.0.0.1",
-      port,
-      tls: false,
-      addressingStyle: "path",
-      accessKey: "x",
-      secretKey: "y",
-    },
-  },
+  cosMap: { b: localBucket(port) },
 });
 
 async function curl(url: string, headers: Record<string, string>): Promise<number> {

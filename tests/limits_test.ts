@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import type { ProxyConfig } from "../mod.ts";
-import { localProxy } from "./_backend.ts";
+import { localBucket, localProxy } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 import { startMain } from "./_main.ts";
 
@@ -140,8 +140,7 @@ Deno.test("limits: main.ts exits 0 after shutdownGraceMs, cutting the transfer a
     path,
     `export default { hmacKeystore: [{ accessKey: "${KEY.accessKey}", secretKey: "${KEY.secretKey}" }],
        hostname: "127.0.0.1", shutdownGraceMs: 300,
-       cosMap: { b: { host: "127.0.0.1", port: ${backend.port}, tls: false, addressingStyle: "path",
-         accessKey: "x", secretKey: "y" } } };`,
+       cosMap: { b: ${JSON.stringify(localBucket(backend.port))} } };`,
   );
   const main = await startMain(["--config", path, "--http-port", "0"]);
   try {

@@ -3,7 +3,7 @@
 // loss reported on stderr; the proxy keeps serving (before, the first
 // buffered flush into the closed pipe threw in a timer and ended it).
 import assert from "node:assert/strict";
-import { countingBackend } from "./_backend.ts";
+import { countingBackend, localBucket } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
 
 const KEY = { accessKey: "lo-ak", secretKey: "lo-secret" };
@@ -16,7 +16,7 @@ Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once t
     path,
     `export default { hmacKeystore: [{ accessKey: "${KEY.accessKey}", secretKey: "${KEY.secretKey}" }],
       hostname: "127.0.0.1", logLevel: "info",
-      cosMap: { b: { host: "127.0.0.1", port: ${backend.port}, tls: false, addressingStyle: "path", accessKey: "x", secretKey: "y" } } };`,
+      cosMap: { b: ${JSON.stringify(localBucket(backend.port))} } };`,
   );
   const child = new Deno.Command(Deno.execPath(), {
     args: [

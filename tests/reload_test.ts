@@ -100,9 +100,7 @@ Deno.test("reload: SIGHUP makes main.ts re-import its config module", async () =
       path,
       `export default { hmacKeystore: [{ accessKey: "${KEY.accessKey}", secretKey: "${KEY.secretKey}" }],
         hostname: "127.0.0.1", cosMap: {${
-        buckets.map((b) =>
-          `"${b}": { host: "127.0.0.1", port: ${backend.port}, tls: false, addressingStyle: "path", accessKey: "x", secretKey: "y" }`
-        ).join(",")
+        buckets.map((b) => `"${b}": ${JSON.stringify(localBucket(backend.port))}`).join(",")
       }} };`,
     );
   await write(["one"]);

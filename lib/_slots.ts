@@ -33,8 +33,8 @@
  * ```
  */
 export class Slots<T extends object> implements Iterable<T> {
-  #slots: (T | undefined)[] = [];
-  #free: number[] = [];
+  readonly #slots: (T | undefined)[] = [];
+  readonly #free: number[] = [];
   #size = 0;
 
   /** How many values are held. */
@@ -56,13 +56,6 @@ export class Slots<T extends object> implements Iterable<T> {
     this.#slots[slot] = undefined;
     this.#free.push(slot);
     this.#size--;
-  }
-
-  /** Removes every value. */
-  clear(): void {
-    this.#slots = [];
-    this.#free = [];
-    this.#size = 0;
   }
 
   /** The values held, in slot order (a value deleted meanwhile is skipped). */

@@ -32,7 +32,7 @@ Deno.test("Slots: deleting twice, or after the slot was reused, removes nothing 
   assert.deepEqual([...slots], [b], "b is still held");
 });
 
-Deno.test("Slots: iteration skips what is deleted during it; clear empties", () => {
+Deno.test("Slots: iteration skips what is deleted during it", () => {
   const slots = new Slots<{ n: number }>();
   const values = [{ n: 0 }, { n: 1 }, { n: 2 }];
   const at = values.map((v) => slots.add(v));
@@ -42,7 +42,4 @@ Deno.test("Slots: iteration skips what is deleted during it; clear empties", () 
     if (v.n === 0) slots.delete(at[1], values[1]);
   }
   assert.deepEqual(seen, [0, 2]);
-  slots.clear();
-  assert.equal(slots.size, 0);
-  assert.deepEqual([...slots], []);
 });

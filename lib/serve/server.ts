@@ -17,7 +17,6 @@ import { reusePortAvailable, startListeners } from "./listeners.ts";
 import { callbackNames, configData } from "../config/config_module.ts";
 import { WorkerPool } from "./threads.ts";
 import { toFileUrl } from "./file_url.ts";
-import { primeMalloc } from "./_malloc.ts";
 
 /**
  * A running proxy.
@@ -148,7 +147,6 @@ export function startServer(
       : toFileUrl(options.configModule);
   }
   const logger = createLogger({ level: resolved.logLevel });
-  primeMalloc();
   if (resolved.skipSignatureValidation) {
     logger.log(
       "warn",

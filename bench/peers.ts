@@ -38,8 +38,9 @@
 // rows, 5 rounds for the large GET). Proxy CPU = utime + stime
 // (/proc/PID/stat fields 14 + 15) over the run: osp's process (all its
 // threads and isolates), nginx's worker processes; per request = that ÷
-// requests. RSS: /proc/PID/status VmRSS (nginx: master + workers) idle after
-// a short warm-up, and the peak (VmHWM, reset through clear_refs just before)
+// requests; page faults per request likewise (minor faults, field 10). RSS:
+// /proc/PID/status VmRSS (nginx: master + workers) idle after a short
+// warm-up, and the peak (VmHWM, reset through clear_refs just before)
 // during one 256 MiB GET. A run during which other processes used more than
 // `--noisy` cores is run again (up to `--retries` times; the quietest kept).
 //
@@ -164,6 +165,15 @@ const CLK_TCK = await (async () => {
 function ticksOf(pid: number): number {
   try {
     return cpuTicks(pid);
+  } catch {
+    return 0;
+  }
+}
+
+/** Minor page faults of a process (stat(5) field 10), 0 once it is gone. */
+function minorFaults(pid: number): number {
+  try {
+    return Number(statFields(pid)[7]);
   } catch {
     return 0;
   }
@@ -701,6 +711,8 @@ function ours(): number {
 
 interface Measured extends Gen {
   proxyTicks: number;
+  /** The proxy's minor page faults over the run (/proc/PID/stat field 10). */
+  proxyFaults: number;
   /** Cores other processes kept busy during the run. */
   other: number;
   /** Runs made (a noisy one is made again): the quietest is kept. */
@@ -721,6 +733,8 @@ async function measured(t: Target, what: string, go: () => Promise<Gen>): Promis
     }
     const pids = t.cpuPids();
     const sum = () => pids.reduce((s, p) => s + ticksOf(p), 0);
+    const faults = () => pids.reduce((s, p) => s + minorFaults(p), 0);
+    const faults0 = faults();
     const m0 = machineTicks().busy;
     const k0 = kernelThreadTicks();
     const o0 = ours();
@@ -728,11 +742,18 @@ async function measured(t: Target, what: string, go: () => Promise<Gen>): Promis
     const t0 = performance.now();
     const g = await go();
     const p1 = sum();
+    const faults1 = faults();
     const secs = (performance.now() - t0) / 1000;
     // Kernel threads count as ours: under load, loopback networking runs in ksoftirqd.
     const mine = ours() - o0 + kernelThreadTicks() - k0;
     const other = Math.max(0, (machineTicks().busy - m0 - mine) / CLK_TCK / secs);
-    const m: Measured = { ...g, proxyTicks: p1 - p0, other, attempts: 0 };
+    const m: Measured = {
+      ...g,
+      proxyTicks: p1 - p0,
+      proxyFaults: faults1 - faults0,
+      other,
+      attempts: 0,
+    };
     if (!best || m.other < best.other) best = m;
     if (g.errors > 0) break; // a failed check is reported, not retried away
     if (other <= opts.noisy) break;
@@ -753,6 +774,7 @@ async function measured(t: Target, what: string, go: () => Promise<Gen>): Promis
 interface SmallCell {
   rps: number[];
   cpuUs: number[];
+  faults: number[];
   p50: number[];
   p99: number[];
   genUs: number[];
@@ -907,6 +929,7 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
           const cell = cells.get(t.id) ?? {
             rps: [],
             cpuUs: [],
+            faults: [],
             p50: [],
             p99: [],
             genUs: [],
@@ -919,6 +942,7 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
           cell.cpuUs.push(
             t.id === "direct" ? NaN : m.proxyTicks / CLK_TCK * 1e6 / m.requests,
           );
+          cell.faults.push(t.id === "direct" ? NaN : m.proxyFaults / m.requests);
           cell.p50.push(m.p50);
           cell.p99.push(m.p99);
           cell.genUs.push(m.genTicks / CLK_TCK * 1e6 / m.requests);
@@ -1163,8 +1187,10 @@ for (const s of sections) {
   p();
   p(`### ${s.desc}`);
   p();
-  p(`| row | column | req/s | proxy CPU µs/req | p50 ms | p99 ms | gen µs/req | other | runs |`);
-  p(`|---|---|---:|---:|---:|---:|---:|---:|---:|`);
+  p(
+    `| row | column | req/s | proxy CPU µs/req | page faults/req | p50 ms | p99 ms | gen µs/req | other | runs |`,
+  );
+  p(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const row of s.small) {
     for (const id of columns) {
       const c = row.cells.get(id);
@@ -1174,9 +1200,9 @@ for (const s of sections) {
       p(
         `| ${sizeLabel(row.size)} c=${row.concurrency} | ${LABEL[id]} | ${list(c.rps, f0)} | ${
           list(c.cpuUs, f0)
-        } | ${f2(median(c.p50))} | ${list(c.p99, f2)} | ${f0(median(c.genUs))} | ${
-          f2(Math.max(...c.other))
-        } | ${c.attempts} |`,
+        } | ${f1(median(c.faults))} | ${f2(median(c.p50))} | ${list(c.p99, f2)} | ${
+          f0(median(c.genUs))
+        } | ${f2(Math.max(...c.other))} | ${c.attempts} |`,
       );
     }
   }

@@ -799,6 +799,8 @@ interface Section {
   big: Map<string, BigCell>;
   idleMb: Map<string, number>;
   startMb: Map<string, number>;
+  /** After the small and medium rows, before the large GET. */
+  afterRowsMb: Map<string, number>;
   logLines: Map<string, number>;
   gatewayNote?: string;
 }
@@ -873,6 +875,7 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
     big: new Map(),
     idleMb: new Map(),
     startMb: new Map(),
+    afterRowsMb: new Map(),
     logLines: new Map(),
     gatewayNote: gwMissing ?? undefined,
   };
@@ -952,6 +955,7 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
         }
       }
     }
+    for (const t of proxies) sec.afterRowsMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
 
     // The large GET: MB/s, CPU and peak RSS per GET; then one untimed GET with its SHA-256.
     for (let r = 0; r < (opts.big ? opts.bigRounds : 0); r++) {
@@ -1229,8 +1233,10 @@ for (const s of sections) {
   const lines = [...s.logLines].map(([id, n]) => `${LABEL[id as Target["id"]]} ${n}`);
   p();
   p(
-    `RSS at start (before any request), MB: ${
-      [...s.startMb].map(([id, mb]) => `${LABEL[id as Target["id"]]} ${f0(mb)}`).join(", ")
+    `RSS at start (before any request) → after the 1 KiB and 1 MiB rows, MB: ${
+      [...s.startMb].map(([id, mb]) =>
+        `${LABEL[id as Target["id"]]} ${f0(mb)} → ${f0(s.afterRowsMb.get(id) ?? NaN)}`
+      ).join(", ")
     }. Access-log lines written: ${lines.join(", ")}.`,
   );
 }

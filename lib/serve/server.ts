@@ -17,6 +17,7 @@ import { reusePortAvailable, startListeners } from "./listeners.ts";
 import { callbackNames, configData } from "../config/config_module.ts";
 import { WorkerPool } from "./threads.ts";
 import { toFileUrl } from "./file_url.ts";
+import { primeMalloc } from "./_malloc.ts";
 
 /**
  * A running proxy.
@@ -147,6 +148,7 @@ export function startServer(
       : toFileUrl(options.configModule);
   }
   const logger = createLogger({ level: resolved.logLevel });
+  primeMalloc();
   if (resolved.skipSignatureValidation) {
     logger.log(
       "warn",

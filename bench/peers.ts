@@ -54,6 +54,11 @@
 //            (e.g. `git worktree add /tmp/osp-base main`), interleaved with the others
 //          --columns id,id…: only these columns (gwka gw osp osp-warn osp-t2 osp-base
 //            osp-t2-base direct); --no-big: skip the large GET
+//          --perf DIR: after each 1 KiB and 1 MiB row, one more run per proxy under
+//            perf (call graphs, bench/_perf.ts; not in the medians, as perf adds CPU),
+//            kept in DIR; the report splits each cell's median CPU per request by its
+//            shares: sending, receiving, page faults, the rest of the kernel, user
+//            space by binary
 //
 // Nothing is installed here: without nginx (and its njs module, and envsubst)
 // the gateway columns are skipped with a message; without wrk, bench/load.ts
@@ -61,6 +66,7 @@
 import { type Job, startLoadGenerator } from "./load.ts";
 import { cpuTicks, type Proc, resetPeakRss, spawnDeno, statFields, statusKb } from "./_procs.ts";
 import { signHeaders } from "../tests/_sign.ts";
+import { perfAvailable, perfRecord, type PerfSplit, perfSplit } from "./_perf.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -81,6 +87,7 @@ function parseOptions(args: string[]) {
     base: undefined as string | undefined,
     columns: undefined as Set<string> | undefined,
     big: true,
+    perf: undefined as string | undefined,
   };
   const explicit = new Set<string>();
   for (let i = 0; i < args.length; i++) {
@@ -109,11 +116,12 @@ function parseOptions(args: string[]) {
     else if (a === "--base") o.base = value().replace(/\/+$/, "");
     else if (a === "--columns") o.columns = new Set(value().split(","));
     else if (a === "--no-big") o.big = false;
+    else if (a === "--perf") o.perf = value().replace(/\/+$/, "");
     else if (a === "--help" || a === "-h") {
       console.log(
         "deno run -A bench/peers.ts [--quick] [--rgw | --only-rgw] [--rounds N] [--big-rounds N]\n" +
           "  [--duration S] [--big-mib N] [--generator wrk|load] [--no-shipped] [--noisy CORES]\n" +
-          "  [--retries N] [--out FILE] [--base DIR] [--columns id,id…] [--no-big]",
+          "  [--retries N] [--out FILE] [--base DIR] [--columns id,id…] [--no-big] [--perf DIR]",
       );
       Deno.exit(0);
     } else throw new Error(`unknown flag ${a}`);
@@ -722,7 +730,12 @@ interface Measured extends Gen {
 const failures: string[] = [];
 
 /** Runs `go` with the proxy's CPU measured around it; again while the machine is noisy. */
-async function measured(t: Target, what: string, go: () => Promise<Gen>): Promise<Measured> {
+async function measured(
+  t: Target,
+  what: string,
+  go: () => Promise<Gen>,
+  options: { perfFile?: string } = {},
+): Promise<Measured> {
   let best: Measured | undefined;
   let made = 0;
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
@@ -735,12 +748,17 @@ async function measured(t: Target, what: string, go: () => Promise<Gen>): Promis
     const sum = () => pids.reduce((s, p) => s + ticksOf(p), 0);
     const faults = () => pids.reduce((s, p) => s + minorFaults(p), 0);
     const faults0 = faults();
+    // Sampled for most of the run (perf starts at once; the load a moment later).
+    const perf = options.perfFile === undefined || pids.length === 0
+      ? undefined
+      : perfRecord(pids, { seconds: Math.max(1, opts.durationS - 1), file: options.perfFile });
     const m0 = machineTicks().busy;
     const k0 = kernelThreadTicks();
     const o0 = ours();
     const p0 = sum();
     const t0 = performance.now();
     const g = await go();
+    await perf;
     const p1 = sum();
     const faults1 = faults();
     const secs = (performance.now() - t0) / 1000;
@@ -775,6 +793,8 @@ interface SmallCell {
   rps: number[];
   cpuUs: number[];
   faults: number[];
+  /** With `--perf`: the split of a run under perf, and the cell's median CPU per request. */
+  perf?: { split: PerfSplit; cpuUs: number };
   p50: number[];
   p99: number[];
   genUs: number[];
@@ -954,6 +974,17 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
           cell.attempts += m.attempts;
         }
       }
+      // With --perf: one more run per proxy, under perf, not in the medians.
+      for (const t of perfDir === undefined ? [] : proxies) {
+        const what = `${size === KiB ? "1 KiB" : "1 MiB"} GET c=${c}`;
+        log(`${name}: ${what}, ${t.id}, under perf`);
+        const file = `${perfDir}/${name}-${size}-c${c}-${t.id}.data`;
+        await measured(t, `${what} (perf)`, () => smallRun(t, size, c, opts.durationS), {
+          perfFile: file,
+        });
+        const cell = cells.get(t.id)!;
+        cell.perf = { split: await perfSplit(file), cpuUs: median(cell.cpuUs) };
+      }
     }
     for (const t of proxies) sec.afterRowsMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
 
@@ -1022,6 +1053,14 @@ const t0 = performance.now();
 const loadavgBefore = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 const steal0 = machineTicks().steal;
 const gwMissing = await gatewayMissing();
+let perfDir = opts.perf;
+if (perfDir !== undefined) {
+  if (await perfAvailable()) await Deno.mkdir(perfDir, { recursive: true });
+  else {
+    log("--perf skipped: perf is not installed (apt-get install -y linux-perf)");
+    perfDir = undefined;
+  }
+}
 if (gwMissing) {
   log(
     `nginx-s3-gateway skipped (${gwMissing}); to include it: apt-get install -y nginx ` +
@@ -1230,6 +1269,7 @@ for (const s of sections) {
       } | ${c.attempts} |`,
     );
   }
+  perfTable(s);
   const lines = [...s.logLines].map(([id, n]) => `${LABEL[id as Target["id"]]} ${n}`);
   p();
   p(
@@ -1240,6 +1280,37 @@ for (const s of sections) {
     }. Access-log lines written: ${lines.join(", ")}.`,
   );
 }
+
+/** With `--perf`: each cell's median CPU per request split by the shares of its run under perf. */
+function perfTable(s: Section): void {
+  const cells = s.small.flatMap((row) =>
+    columns.flatMap((id) => {
+      const perf = row.cells.get(id)?.perf;
+      return perf ? [{ row, id, perf }] : [];
+    })
+  );
+  if (cells.length === 0) return;
+  p();
+  p(
+    `Where the proxy's CPU goes (\`--perf\`: one more run per cell under perf with call graphs, not in the medians; the median CPU per request above split by that run's sample shares, µs; a send includes the loopback delivery the kernel makes on the sender's CPU; faults inside a receive count in both):`,
+  );
+  p();
+  p(`| row | column | CPU | send (of it, copying out) | receive | page faults | other kernel | user, by binary |`);
+  p(`|---|---|---:|---:|---:|---:|---:|---|`);
+  for (const { row, id, perf: { split, cpuUs } } of cells) {
+    const us = (share: number) => f0(share * cpuUs / 100);
+    const user = [...split.user].filter(([, share]) => share >= 1).sort((a, b) => b[1] - a[1])
+      .map(([dso, share]) => `${dso} ${us(share)}`).join(", ");
+    p(
+      `| ${sizeLabel(row.size)} c=${row.concurrency} | ${LABEL[id]} | ${f0(cpuUs)} | ${
+        us(split.send)
+      } (${us(split.sendCopy)}) | ${us(split.receive)} | ${us(split.pageFaults)} | ${
+        us(split.otherKernel)
+      } | ${user} |`,
+    );
+  }
+}
+
 if (failures.length) {
   p();
   p(`## Check failures`);

@@ -10,12 +10,12 @@
  * freeing a mapped chunk raises the mmap threshold to that chunk's size and
  * the trim threshold to twice it. Left alone they settle at about 256 and 512
  * KiB once the first chunk is freed, and sixteen 1 MiB GETs in flight then
- * grow and shrink the heap by megabytes: 30–180 page faults per GET from
+ * grow and shrink the heap by megabytes: 31–182 page faults per GET from
  * Ceph RGW. They rise further only when something happens to free a larger
  * mapped chunk (a large download through fetch, say), so the cost depended on
  * what an osp had served before. Allocating and freeing one
  * {@linkcode MALLOC_PRIME_BYTES} buffer sets them to 4 and 8 MiB from the
- * start: 3 faults per such GET, and about 14 % less CPU (docs/performance.md,
+ * start: 3–21 faults per such GET, and 11–14 % less CPU (docs/performance.md,
  * "Priming glibc's dynamic thresholds"), for up to 8 MiB of freed heap kept.
  *
  * Setting any `MALLOC_*_` threshold in the environment fixes glibc's

@@ -32,21 +32,6 @@ export interface PerfSplit {
   user: Map<string, number>;
 }
 
-/** Whether `perf` can be run here. */
-export async function perfAvailable(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("perf", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
 /** Samples `pids` (all their threads) with call graphs for `seconds` into `file`. */
 export async function perfRecord(
   pids: number[],

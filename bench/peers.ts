@@ -66,7 +66,7 @@
 import { type Job, startLoadGenerator } from "./load.ts";
 import { cpuTicks, type Proc, resetPeakRss, spawnDeno, statFields, statusKb } from "./_procs.ts";
 import { signHeaders } from "../tests/_sign.ts";
-import { perfAvailable, perfRecord, type PerfSplit, perfSplit } from "./_perf.ts";
+import { perfRecord, type PerfSplit, perfSplit } from "./_perf.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -169,23 +169,19 @@ const CLK_TCK = await (async () => {
   }
 })();
 
-/** {@linkcode cpuTicks}, 0 once the process is gone. */
-function ticksOf(pid: number): number {
+/** `read(pid)`, or 0 once the process is gone. */
+function orZero(read: (pid: number) => number, pid: number): number {
   try {
-    return cpuTicks(pid);
+    return read(pid);
   } catch {
     return 0;
   }
 }
 
+/** {@linkcode cpuTicks}, 0 once the process is gone. */
+const ticksOf = (pid: number) => orZero(cpuTicks, pid);
 /** Minor page faults of a process (stat(5) field 10), 0 once it is gone. */
-function minorFaults(pid: number): number {
-  try {
-    return Number(statFields(pid)[7]);
-  } catch {
-    return 0;
-  }
-}
+const minorFaults = (pid: number) => orZero((p) => Number(statFields(p)[7]), pid);
 
 /** This process's CPU plus that of its children already waited for (wrk runs). */
 function selfTicks(): { own: number; children: number } {
@@ -944,9 +940,9 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
       const key = `${size}|${c}`;
       const cells = new Map<string, SmallCell>();
       sec.small.push({ key, size, concurrency: c, cells });
+      const what = `${size === KiB ? "1 KiB" : "1 MiB"} GET c=${c}`;
       for (let r = 0; r < opts.rounds; r++) {
         for (const t of rotate(targets, r)) {
-          const what = `${size === KiB ? "1 KiB" : "1 MiB"} GET c=${c}`;
           log(`${name}: ${what}, ${t.id}, round ${r + 1}/${opts.rounds}`);
           const m = await measured(t, what, () => smallRun(t, size, c, opts.durationS));
           const cell = cells.get(t.id) ?? {
@@ -976,7 +972,6 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
       }
       // With --perf: one more run per proxy, under perf, not in the medians.
       for (const t of perfDir === undefined ? [] : proxies) {
-        const what = `${size === KiB ? "1 KiB" : "1 MiB"} GET c=${c}`;
         log(`${name}: ${what}, ${t.id}, under perf`);
         const file = `${perfDir}/${name}-${size}-c${c}-${t.id}.data`;
         await measured(t, `${what} (perf)`, () => smallRun(t, size, c, opts.durationS), {
@@ -1055,7 +1050,7 @@ const steal0 = machineTicks().steal;
 const gwMissing = await gatewayMissing();
 let perfDir = opts.perf;
 if (perfDir !== undefined) {
-  if (await perfAvailable()) await Deno.mkdir(perfDir, { recursive: true });
+  if (await which("perf")) await Deno.mkdir(perfDir, { recursive: true });
   else {
     log("--perf skipped: perf is not installed (apt-get install -y linux-perf)");
     perfDir = undefined;

@@ -8,7 +8,7 @@
 //
 //   deno run -A bench/threads.ts [--threads 1,2] [--concurrency 16,64] [--rounds 3]
 //     [--duration S] [--size BYTES]
-import { type Job, type Result, startLoadGenerator } from "./load.ts";
+import { benchJob, type Result, startLoadGenerator } from "./load.ts";
 import { type Proc, spawnDeno } from "./_procs.ts";
 
 const opts = { threads: [1, 2], concurrency: [16, 64], rounds: 3, durationS: 5, size: 1024 };
@@ -48,26 +48,19 @@ function machineBusy(): number {
 const loadavg = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 const loadBefore = loadavg();
 
-const CLIENT = { accessKey: "bench-client", secretKey: "bench-client-secret" };
 const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
 backend.lines.drain();
 const backendPort = backend.first.port as number;
 const load = await startLoadGenerator();
 
 async function run(port: number, concurrency: number, durationMs: number): Promise<Result> {
-  const job: Job = {
-    cmd: "run",
-    method: "GET",
-    host: "127.0.0.1",
-    port,
+  const answer = await load.run(benchJob(port, {
     path: `/bench/k-${opts.size}`,
     size: opts.size,
-    ...CLIENT,
     concurrency,
     durationMs,
     hashEvery: 10,
-  };
-  const answer = await load.run(job);
+  }));
   if (answer.errors > 0) throw new Error(`${answer.errors} failed: ${answer.firstError}`);
   return answer;
 }

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { serve } from "../mod.ts";
 import { presignUrl, signHeaders } from "./_sign.ts";
 import { type MainProcess, startMain } from "./_main.ts";
+import { denoEval } from "./_deno_eval.ts";
 
 const KEY = { accessKey: "thr-ak", secretKey: "thr-secret" };
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -392,13 +393,10 @@ Deno.test("threads: a worker whose module lacks the validator fails the server",
         console.log("rejected: " + err.message);
       }
     `;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--unstable-net", program],
+    const { stdout: text } = await denoEval(program, {
+      flags: ["--unstable-net"],
       cwd: new URL("..", import.meta.url).pathname,
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
+    });
     assert.match(text, /rejected: isolate 1 failed to start: .*lacks validator/);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
 import { isoTime } from "./log.ts";
+import { denoEval } from "../../tests/_deno_eval.ts";
 
 /** Runs `code` in a child Deno with this module imported as `log`; returns its stdout and stderr. */
 async function child(code: string): Promise<{ stdout: string; stderr: string }> {
   const module = new URL("./log.ts", import.meta.url).href;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", `import * as log from "${module}";\n${code}`],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  const { stdout, stderr } = await denoEval(`import * as log from "${module}";\n${code}`);
+  return { stdout, stderr };
 }
 
 Deno.test("log: buffered output writes every line whole, in order, and flushes at exit", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { denoEval } from "../../tests/_deno_eval.ts";
 
 // What a streamed answer does to the heap, in a fresh process: sixteen 256
 // KiB chunks allocated, written and freed, twenty times over; the page
@@ -17,13 +18,9 @@ async function churnFaults(setup: string): Promise<number> {
     console.log(faults() - before);
     Deno.exit(0);
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return Number(new TextDecoder().decode(out.stdout).trim());
+  const out = await denoEval(script, { flags: ["--ext=ts"] });
+  assert.equal(out.code, 0, out.stderr);
+  return Number(out.stdout.trim());
 }
 
 const here = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ServedConn } from "./listeners.ts";
+import { denoEval } from "../../tests/_deno_eval.ts";
 
 const info = (hostname: string): Deno.ServeHandlerInfo<Deno.NetAddr> => ({
   remoteAddr: { transport: "tcp", hostname, port: 40000 },
@@ -55,13 +56,9 @@ Deno.test("ServedConn: a request's state dies in a young-generation GC", async (
     };
     console.log(JSON.stringify({ literal: await survivors(literal), served: await survivors(served) }));
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=js", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const { literal, served } = JSON.parse(new TextDecoder().decode(out.stdout));
+  const out = await denoEval(script, { flags: ["--ext=js", "--v8-flags=--expose-gc"] });
+  assert.equal(out.code, 0, out.stderr);
+  const { literal, served } = JSON.parse(out.stdout);
   // The check itself works: every state a literal holds outlives the GCs.
   assert.equal(literal, 1000);
   assert.ok(served <= 10, `${served} of 1000 states outlived two young-generation GCs`);

@@ -13,6 +13,8 @@ export interface MainProcess {
   output(): string;
   /** Everything the process has printed on stderr so far. */
   errors(): string;
+  /** Stops reading stdout and closes the pipe: the process's next writes there fail (EPIPE). */
+  closeStdout(): Promise<void>;
   /** Releases the output stream (call after the process has ended). */
   release(): Promise<void>;
 }
@@ -85,6 +87,10 @@ export async function startMain(
     waitFor,
     output: () => seen,
     errors: () => errors,
+    async closeStdout() {
+      await reader.cancel().catch(() => {});
+      await pump;
+    },
     async release() {
       await reader.cancel().catch(() => {});
       await pump;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { countingBackend, localBucket } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
+import { startMain } from "./_main.ts";
 
 const KEY = { accessKey: "lo-ak", secretKey: "lo-secret" };
 
@@ -18,35 +19,13 @@ Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once t
       hostname: "127.0.0.1", logLevel: "info",
       cosMap: { b: ${JSON.stringify(localBucket(backend.port))} } };`,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../main.ts", import.meta.url).pathname,
-      "--config",
-      path,
-      "--http-port",
-      "0",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
+  const main = await startMain(["--config", path, "--http-port", "0"]);
   try {
-    // Read stdout up to the "listening" line, then close it: osp's next
-    // writes meet a closed pipe (EPIPE).
-    const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    let base: string | undefined;
-    while (base === undefined) {
-      const { value, done } = await out.read();
-      assert.ok(!done, `osp ended before listening:\n${seen}`);
-      seen += value;
-      base = /"msg":"listening","url":"(http:\/\/[^"]+)"/.exec(seen)?.[1];
-    }
-    await out.cancel();
+    // Past the "listening" line, close osp's stdout: its next writes meet a
+    // closed pipe (EPIPE).
+    await main.closeStdout();
     const get = async () => {
-      const u = `${base}/b/k`;
+      const u = `${main.base}/b/k`;
       const r = await fetch(u, { headers: signHeaders("GET", u, KEY) });
       await r.body?.cancel();
       return r.status;
@@ -63,10 +42,11 @@ Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once t
     assert.equal(await get(), 200, "still serving after the log windows closed");
   } finally {
     try {
-      child.kill("SIGTERM");
+      main.child.kill("SIGTERM");
     } catch { /* ended */ }
-    const status = await child.status;
-    const errors = await stderr;
+    const status = await main.child.status;
+    await main.release();
+    const errors = main.errors();
     await backend.close();
     await Deno.remove(dir, { recursive: true });
     assert.equal(status.code, 0, errors);

@@ -7,7 +7,7 @@
 /**
  * Values held in the slots of an array, free slots reused: a set for
  * entries added and removed per request in a collection that lives as long
- * as the server (the requests in flight, the transfers an idle watch times).
+ * as the server (the requests in flight).
  *
  * Not a `Set`: such a collection is moved to V8's old generation, and a
  * `Set` whose entries come and go keeps rebuilding its table; a table left

@@ -7,12 +7,16 @@
 // Sampling slows the proxy; read the figures as shares, not as absolute cost.
 //
 //   deno run -A bench/profile.ts [--method GET|PUT] [--size 1024] [--concurrency 16]
-//     [--duration 5] [--top 40] [--heap]
+//     [--duration 5] [--top 40] [--heap | --heap-all]
 // `--heap` records V8's sampling heap profiler instead, keeping the samples
 // of objects a scavenge did not free (those a major GC collected, and those
 // still alive at the end): bytes per request by allocating function, that is
 // what each request promotes to the old generation, the cost behind the
-// scavenge pauses. Raw profile: bench/results/last.heapprofile.
+// scavenge pauses. Raw profile: bench/results/last.heapprofile. `--heap-all`
+// keeps every sample instead: all the bytes each request allocates, what
+// fills the young generation (the profiler keeps V8 from folding
+// allocations, so read the figures as shares; bench/promotion.ts gives the
+// total without it).
 import { benchJob, type Result, startLoadGenerator } from "./load.ts";
 import { spawnDeno } from "./_procs.ts";
 
@@ -23,6 +27,7 @@ const opts = {
   durationS: 5,
   top: 40,
   heap: false,
+  heapAll: false,
 };
 for (let i = 0; i < Deno.args.length; i++) {
   const a = Deno.args[i];
@@ -33,6 +38,7 @@ for (let i = 0; i < Deno.args.length; i++) {
   else if (a === "--duration") opts.durationS = Number(v());
   else if (a === "--top") opts.top = Number(v());
   else if (a === "--heap") opts.heap = true;
+  else if (a === "--heap-all") opts.heap = opts.heapAll = true;
   else throw new Error(`unknown flag ${a}`);
 }
 const here = (p: string) => new URL(p, import.meta.url).pathname;
@@ -158,14 +164,14 @@ function save(name: string, profile: unknown): void {
   Deno.writeTextFileSync(here(`./results/${name}`), JSON.stringify(profile));
 }
 
-/** The `--heap` report: bytes per request that outlived a scavenge, by allocating function. */
+/** The `--heap` report: bytes per request that outlived a scavenge (or, `--heap-all`, all), by allocating function. */
 async function heapProfile(): Promise<never> {
   await call("HeapProfiler.enable");
   await call("HeapProfiler.collectGarbage");
   await call("HeapProfiler.startSampling", {
     samplingInterval: 256,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: false,
+    includeObjectsCollectedByMinorGC: opts.heapAll,
   });
   const result = await run(opts.durationS * 1000);
   const { profile } = await call("HeapProfiler.stopSampling");
@@ -199,9 +205,9 @@ async function heapProfile(): Promise<never> {
   console.log(
     `${opts.method} ${opts.size} B, c=${opts.concurrency}: ${result.requests} requests, ${
       (result.requests / result.seconds).toFixed(0)
-    } req/s under the profiler; ${
-      perRequest(total).trim()
-    } bytes per request outlived a scavenge\n`,
+    } req/s under the profiler; ${perRequest(total).trim()} bytes per request ${
+      opts.heapAll ? "allocated" : "outlived a scavenge"
+    }\n`,
   );
   console.log(`## bytes per request by allocating function\n${top(self)}\n`);
   console.log(`## bytes per request by stack (innermost last 4 frames)\n${top(stacks)}`);

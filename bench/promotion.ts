@@ -2,8 +2,10 @@
 // (bench/proxy_process.ts, info-level access log) in front of the no-op
 // backend, 1 KiB GETs (or PUTs) from bench/load.ts, the proxy run with
 // --v8-flags=--trace-gc-nvp. Per run: req/s, p99, the scavenges (count, total
-// and median pause) and the bytes they promoted to the old generation per
-// request. Bytes that outlive a scavenge are copied again by the next and
+// and median pause), the bytes they promoted to the old generation per
+// request, and the bytes each request allocated (V8's `allocated`, summed
+// over every GC of the run: what fills the young generation and so sets how
+// often it is scavenged). Bytes that outlive a scavenge are copied again by the next and
 // then promoted, and only a full GC frees them: each scavenge takes longer,
 // and every request in flight waits for it (docs/performance.md, "After the GC
 // pass"). `--base DIR` runs a second checkout's proxy too,
@@ -52,6 +54,7 @@ interface Run {
   scavengeMs: number;
   medianPauseMs: number;
   promotedPerRequest: number;
+  allocatedPerRequest: number;
 }
 
 async function measure(root: string): Promise<Run> {
@@ -88,6 +91,7 @@ async function measure(root: string): Promise<Run> {
   await proxy.child.status;
   const pauses: number[] = [];
   let promoted = 0;
+  let allocated = 0;
   for (const line of lines) {
     const at = line.indexOf("GC: {");
     if (at < 0) continue;
@@ -97,6 +101,7 @@ async function measure(root: string): Promise<Run> {
     } catch {
       continue; // interleaved with a log line
     }
+    allocated += gc.allocated ?? 0;
     if (gc.gc !== "s") continue;
     pauses.push(gc.pause);
     promoted += gc.promoted;
@@ -109,6 +114,7 @@ async function measure(root: string): Promise<Run> {
     scavengeMs: pauses.reduce((a, b) => a + b, 0),
     medianPauseMs: pauses[pauses.length >> 1] ?? 0,
     promotedPerRequest: promoted / Math.max(1, result.requests),
+    allocatedPerRequest: allocated / Math.max(1, result.requests),
   };
 }
 
@@ -122,15 +128,17 @@ for (let round = 0; round < opts.rounds; round++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 console.log(
-  `| proxy | req/s | p99 ms | scavenges | scavenge ms | median pause ms | promoted B/request |`,
+  `| proxy | req/s | p99 ms | scavenges | scavenge ms | median pause ms | promoted B/request | allocated B/request |`,
 );
-console.log(`| --- | --: | --: | --: | --: | --: | --: |`);
+console.log(`| --- | --: | --: | --: | --: | --: | --: | --: |`);
 for (const [name, list] of runs) {
   const m = (f: (r: Run) => number, digits: number) => median(list.map(f)).toFixed(digits);
   console.log(
     `| ${name} | ${m((r) => r.rps, 0)} | ${m((r) => r.p99, 2)} | ${m((r) => r.scavenges, 0)} | ${
       m((r) => r.scavengeMs, 0)
-    } | ${m((r) => r.medianPauseMs, 2)} | ${m((r) => r.promotedPerRequest, 0)} |`,
+    } | ${m((r) => r.medianPauseMs, 2)} | ${m((r) => r.promotedPerRequest, 0)} | ${
+      m((r) => r.allocatedPerRequest, 0)
+    } |`,
   );
 }
 await load.exit();

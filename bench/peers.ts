@@ -39,15 +39,18 @@
 // (/proc/PID/stat fields 14 + 15) over the run: osp's process (all its
 // threads and isolates), nginx's worker processes; per request = that ÷
 // requests; page faults per request likewise (minor faults, field 10). RSS:
-// /proc/PID/status VmRSS (nginx: master + workers) idle after a short
-// warm-up, and the peak (VmHWM, reset through clear_refs just before)
+// /proc/PID/status VmRSS (nginx: master + workers) idle after the 1 KiB
+// part of the warm-up (`--warm-up N`, 30000: per backend, each proxy first
+// serves N 1 KiB GETs and N/10 1 MiB GETs, untimed, so that osp's JIT has
+// compiled its request path), and the peak (VmHWM, reset through clear_refs just before)
 // during one 256 MiB GET. A run during which other processes used more than
 // `--noisy` cores is run again (up to `--retries` times; the quietest kept).
 //
 //   deno task bench:peers                  # no-op backend, ~7 minutes
 //   deno task bench:peers --rgw            # and a throwaway Ceph RGW
 //   deno task bench:peers --quick          # a smoke run of seconds
-//   flags: --rounds N (3) --big-rounds N (5) --duration S (5) --big-mib N (256)
+//   flags: --rounds N (3) --big-rounds N (5) --duration S (5) --warm-up N (30000)
+//          --big-mib N (256)
 //          --generator wrk|load --no-shipped --only-rgw --noisy CORES (0.3)
 //          --retries N (1) --out FILE (bench/results/peers.md)
 //          --base DIR: also run osp (and osp `--threads 2`) from another checkout
@@ -78,6 +81,7 @@ function parseOptions(args: string[]) {
     rounds: 3,
     bigRounds: 5,
     durationS: 5,
+    warmUp: 30_000,
     bigMib: 256,
     generator: "auto" as "auto" | "wrk" | "load",
     shipped: true,
@@ -104,6 +108,7 @@ function parseOptions(args: string[]) {
     else if (a === "--rounds") o.rounds = Number(value());
     else if (a === "--big-rounds") o.bigRounds = Number(value());
     else if (a === "--duration") o.durationS = Number(value());
+    else if (a === "--warm-up") o.warmUp = Number(value());
     else if (a === "--big-mib") o.bigMib = Number(value());
     else if (a === "--generator") {
       const g = value();
@@ -120,7 +125,7 @@ function parseOptions(args: string[]) {
     else if (a === "--help" || a === "-h") {
       console.log(
         "deno run -A bench/peers.ts [--quick] [--rgw | --only-rgw] [--rounds N] [--big-rounds N]\n" +
-          "  [--duration S] [--big-mib N] [--generator wrk|load] [--no-shipped] [--noisy CORES]\n" +
+          "  [--duration S] [--warm-up N] [--big-mib N] [--generator wrk|load] [--no-shipped] [--noisy CORES]\n" +
           "  [--retries N] [--out FILE] [--base DIR] [--columns id,id…] [--no-big] [--perf DIR]",
       );
       Deno.exit(0);
@@ -130,10 +135,13 @@ function parseOptions(args: string[]) {
     if (!explicit.has("--rounds")) o.rounds = 1;
     if (!explicit.has("--big-rounds")) o.bigRounds = 1;
     if (!explicit.has("--duration")) o.durationS = 1;
+    if (!explicit.has("--warm-up")) o.warmUp = 1000;
     if (!explicit.has("--big-mib")) o.bigMib = 64;
     if (!explicit.has("--retries")) o.retries = 0;
   }
-  for (const [k, v] of Object.entries({ rounds: o.rounds, bigRounds: o.bigRounds })) {
+  for (
+    const [k, v] of Object.entries({ rounds: o.rounds, bigRounds: o.bigRounds, warmUp: o.warmUp })
+  ) {
     if (!(Number.isInteger(v) && v > 0)) throw new Error(`${k} must be a whole number > 0`);
   }
   // wrk takes whole seconds.
@@ -692,6 +700,27 @@ async function wrkGet(t: Target, size: number, concurrency: number, seconds: num
   } satisfies Gen;
 }
 
+const WARM_UP_CAP_S = 90;
+
+/** The 1 MiB GETs of the warm-up: a tenth as many as the 1 KiB ones. */
+function warmUpMib(): number {
+  return Math.ceil(opts.warmUp / 10);
+}
+
+/**
+ * Runs of 2 s at c=16 until `requests` GETs of `size` bytes were served (or
+ * WARM_UP_CAP_S passed); the first failure, if any.
+ */
+async function warmUp(t: Target, size: number, requests: number): Promise<string | undefined> {
+  const until = Date.now() + WARM_UP_CAP_S * 1000;
+  for (let served = 0; served < requests && Date.now() < until;) {
+    const w = await smallRun(t, size, 16, 2);
+    if (w.errors) return w.firstError ?? `${w.errors} errors`;
+    served += w.requests;
+  }
+  return undefined;
+}
+
 /** A timed run of `concurrency` connections GETting one object for `seconds`. */
 function smallRun(t: Target, size: number, concurrency: number, seconds: number): Promise<Gen> {
   return useWrk
@@ -922,12 +951,20 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
     const proxies = targets.filter((t) => t.id !== "direct");
     for (const t of proxies) sec.startMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
 
-    log(`${name}: warm-up`);
+    // Until V8 has compiled osp's request path: a fresh osp spends far more
+    // CPU per request for its first tens of thousands of requests
+    // (docs/performance.md, "JIT warm-up").
     for (const t of targets) {
-      const w = await smallRun(t, KiB, 16, 1);
-      if (w.errors) failures.push(`${LABEL[t.id]}, warm-up 1 KiB: ${w.firstError}`);
+      log(`${name}: warm-up, ${t.id}, ${t.id === "direct" ? 1000 : opts.warmUp} 1 KiB GETs`);
+      const w = await warmUp(t, KiB, t.id === "direct" ? 1000 : opts.warmUp);
+      if (w) failures.push(`${LABEL[t.id]}, warm-up 1 KiB: ${w}`);
     }
     for (const t of proxies) sec.idleMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
+    for (const t of proxies) {
+      log(`${name}: warm-up, ${t.id}, ${warmUpMib()} 1 MiB GETs`);
+      const w = await warmUp(t, MiB, warmUpMib());
+      if (w) failures.push(`${LABEL[t.id]}, warm-up 1 MiB: ${w}`);
+    }
     for (const t of opts.big ? targets : []) {
       log(`${name}: warm-up, ${t.id}, ${opts.bigMib} MiB GET`);
       const w = await loadGet(t, BIG, { concurrency: 1, count: 1, hashEvery: 1 });
@@ -1134,14 +1171,15 @@ p(
   }, and bench/load.ts for the ${opts.bigMib} MiB GET (one at a time, body compared byte for byte; one more untimed GET per column and round with its SHA-256 checked)`,
 );
 p(
-  `- runs: ${opts.durationS} s each, ${opts.rounds} round(s) per row (${opts.bigRounds} for the ${opts.bigMib} MiB GET), columns interleaved (rotated each round), medians shown; ${
-    opts.retries
-      ? `a run during which other processes kept more than ${opts.noisy} cores busy was run again (at most ${opts.retries} more time(s), the quietest kept)`
-      : "no run repeated for noise"
-  }`,
+  `- warm-up: each proxy first serves ${opts.warmUp} 1 KiB GETs and ${warmUpMib()} 1 MiB GETs (c=16; in runs of 2 s, at most ${WARM_UP_CAP_S} s each) per backend, untimed\n` +
+    `- runs: ${opts.durationS} s each, ${opts.rounds} round(s) per row (${opts.bigRounds} for the ${opts.bigMib} MiB GET), columns interleaved (rotated each round), medians shown; ${
+      opts.retries
+        ? `a run during which other processes kept more than ${opts.noisy} cores busy was run again (at most ${opts.retries} more time(s), the quietest kept)`
+        : "no run repeated for noise"
+    }`,
 );
 p(
-  `- proxy CPU: utime + stime from /proc (osp: its process, every thread and isolate; nginx: its worker) over the run ÷ requests; RSS: VmRSS (nginx: master + worker) after a 1 s warm-up, and VmHWM (reset just before) during one ${opts.bigMib} MiB GET, median over the rounds`,
+  `- proxy CPU: utime + stime from /proc (osp: its process, every thread and isolate; nginx: its worker) over the run ÷ requests; RSS: VmRSS (nginx: master + worker) after the 1 KiB part of the warm-up, and VmHWM (reset just before) during one ${opts.bigMib} MiB GET, median over the rounds`,
 );
 p();
 

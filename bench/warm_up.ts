@@ -1,0 +1,116 @@
+// How a fresh osp warms up: bench/proxy_process.ts (info-level access log)
+// in front of the no-op backend, run with --v8-flags=--trace-opt, serves 1 KiB
+// GETs at c=16 from bench/load.ts in back-to-back rounds; per round, the
+// requests served so far, the proxy's CPU per request split by thread (the
+// isolate's own thread, "deno", and V8's background workers, where its
+// compiler and parallel GC run), and how many functions V8 had finished
+// optimizing by then. A benchmark that starts timing before the count stops
+// climbing measures the compiler, not the steady state (docs/performance.md,
+// "JIT warm-up"); bench/peers.ts warms each proxy up for that reason.
+//
+//   deno run -A bench/warm_up.ts [--rounds 10] [--duration 5] [--concurrency 16]
+//     [--size 1024]
+import { parseArgs } from "node:util";
+import { spawnDeno, statFields } from "./_procs.ts";
+import { benchJob, startLoadGenerator } from "./load.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "10" },
+    duration: { type: "string", default: "5" },
+    concurrency: { type: "string", default: "16" },
+    size: { type: "string", default: "1024" },
+  },
+});
+const opts = {
+  rounds: Number(flags.rounds),
+  durationMs: Number(flags.duration) * 1000,
+  concurrency: Number(flags.concurrency),
+  size: Number(flags.size),
+};
+const here = (p: string) => new URL(p, import.meta.url).pathname;
+const CLK_TCK = 100;
+
+const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
+backend.lines.drain();
+const load = await startLoadGenerator();
+const proxy = await spawnDeno([
+  "run",
+  "-A",
+  "--v8-flags=--trace-opt",
+  here("./proxy_process.ts"),
+  String(backend.first.port),
+]);
+let optimized = 0;
+(async () => {
+  for (;;) {
+    let line: string;
+    try {
+      line = await proxy.lines.next();
+    } catch {
+      return;
+    }
+    if (/^\[completed (optimizing|compiling)/.test(line)) optimized++;
+  }
+})();
+
+/** CPU ticks by thread name (digits at the end dropped: "V8 DefaultWorker"). */
+function threadTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/\d+$/, "");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks.set(name, (ticks.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
+  }
+  return ticks;
+}
+
+console.log(
+  `1 KiB GETs at c=${opts.concurrency}, rounds of ${opts.durationMs / 1000} s, a fresh proxy\n`,
+);
+console.log(
+  "| round | requests served by its end | req/s | proxy CPU µs/request | isolate thread | V8 workers | other threads | p99 ms | functions optimized by its end |",
+);
+console.log("| --: | --: | --: | --: | --: | --: | --: | --: | --: |");
+let served = 0;
+for (let round = 1; round <= opts.rounds; round++) {
+  const before = threadTicks(proxy.pid);
+  const total0 = Number(statFields(proxy.pid)[11]) + Number(statFields(proxy.pid)[12]);
+  const r = await load.run(benchJob(proxy.first.port as number, {
+    path: `/bench/obj-${opts.size}`,
+    size: opts.size,
+    concurrency: opts.concurrency,
+    durationMs: opts.durationMs,
+  }));
+  if (r.errors) throw new Error(`round ${round}: ${r.errors} errors, ${r.firstError}`);
+  const after = threadTicks(proxy.pid);
+  const total1 = Number(statFields(proxy.pid)[11]) + Number(statFields(proxy.pid)[12]);
+  served += r.requests;
+  const us = (ticks: number) => (ticks / CLK_TCK * 1e6 / r.requests).toFixed(0);
+  const of = (match: (name: string) => boolean) => {
+    let sum = 0;
+    for (const [name, t] of after) if (match(name)) sum += t - (before.get(name) ?? 0);
+    return sum;
+  };
+  const isolate = of((n) => n === "deno");
+  const workers = of((n) => n.startsWith("V8 "));
+  const all = total1 - total0;
+  console.log(
+    `| ${round} | ${served} | ${(r.requests / r.seconds).toFixed(0)} | ${us(all)} | ${
+      us(isolate)
+    } | ${us(workers)} | ${us(Math.max(0, all - isolate - workers))} | ${
+      r.p99.toFixed(2)
+    } | ${optimized} |`,
+  );
+}
+await load.exit();
+proxy.child.kill("SIGTERM");
+backend.child.kill("SIGTERM");
+Deno.exit(0);

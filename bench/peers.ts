@@ -39,10 +39,10 @@
 // (/proc/PID/stat fields 14 + 15) over the run: osp's process (all its
 // threads and isolates), nginx's worker processes; per request = that ÷
 // requests; page faults per request likewise (minor faults, field 10). RSS:
-// /proc/PID/status VmRSS (nginx: master + workers) idle after the 1 KiB
-// part of the warm-up (`--warm-up N`, 30000: per backend, each proxy first
-// serves N 1 KiB GETs and N/10 1 MiB GETs, untimed, so that osp's JIT has
-// compiled its request path), and the peak (VmHWM, reset through clear_refs just before)
+// /proc/PID/status VmRSS (nginx: master + workers) idle after the warm-up
+// (`--warm-up N`, 30000: per backend, each proxy first serves N/10 1 MiB
+// GETs and then N 1 KiB GETs, untimed, so that osp's JIT has compiled its
+// request path), and the peak (VmHWM, reset through clear_refs just before)
 // during one 256 MiB GET. A run during which other processes used more than
 // `--noisy` cores is run again (up to `--retries` times; the quietest kept).
 //
@@ -953,18 +953,19 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
 
     // Until V8 has compiled osp's request path: a fresh osp spends far more
     // CPU per request for its first tens of thousands of requests
-    // (docs/performance.md, "JIT warm-up").
+    // (docs/performance.md, "JIT warm-up"). 1 MiB GETs first, as the first
+    // ones re-optimize code the small ones share, then 1 KiB GETs.
+    for (const t of proxies) {
+      log(`${name}: warm-up, ${t.id}, ${warmUpMib()} 1 MiB GETs`);
+      const w = await warmUp(t, MiB, warmUpMib());
+      if (w) failures.push(`${LABEL[t.id]}, warm-up 1 MiB: ${w}`);
+    }
     for (const t of targets) {
       log(`${name}: warm-up, ${t.id}, ${t.id === "direct" ? 1000 : opts.warmUp} 1 KiB GETs`);
       const w = await warmUp(t, KiB, t.id === "direct" ? 1000 : opts.warmUp);
       if (w) failures.push(`${LABEL[t.id]}, warm-up 1 KiB: ${w}`);
     }
     for (const t of proxies) sec.idleMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));
-    for (const t of proxies) {
-      log(`${name}: warm-up, ${t.id}, ${warmUpMib()} 1 MiB GETs`);
-      const w = await warmUp(t, MiB, warmUpMib());
-      if (w) failures.push(`${LABEL[t.id]}, warm-up 1 MiB: ${w}`);
-    }
     for (const t of opts.big ? targets : []) {
       log(`${name}: warm-up, ${t.id}, ${opts.bigMib} MiB GET`);
       const w = await loadGet(t, BIG, { concurrency: 1, count: 1, hashEvery: 1 });
@@ -1171,7 +1172,7 @@ p(
   }, and bench/load.ts for the ${opts.bigMib} MiB GET (one at a time, body compared byte for byte; one more untimed GET per column and round with its SHA-256 checked)`,
 );
 p(
-  `- warm-up: each proxy first serves ${opts.warmUp} 1 KiB GETs and ${warmUpMib()} 1 MiB GETs (c=16; in runs of 2 s, at most ${WARM_UP_CAP_S} s each) per backend, untimed\n` +
+  `- warm-up: each proxy first serves ${warmUpMib()} 1 MiB GETs and then ${opts.warmUp} 1 KiB GETs (c=16; in runs of 2 s, at most ${WARM_UP_CAP_S} s each) per backend, untimed\n` +
     `- runs: ${opts.durationS} s each, ${opts.rounds} round(s) per row (${opts.bigRounds} for the ${opts.bigMib} MiB GET), columns interleaved (rotated each round), medians shown; ${
       opts.retries
         ? `a run during which other processes kept more than ${opts.noisy} cores busy was run again (at most ${opts.retries} more time(s), the quietest kept)`
@@ -1179,7 +1180,7 @@ p(
     }`,
 );
 p(
-  `- proxy CPU: utime + stime from /proc (osp: its process, every thread and isolate; nginx: its worker) over the run ÷ requests; RSS: VmRSS (nginx: master + worker) after the 1 KiB part of the warm-up, and VmHWM (reset just before) during one ${opts.bigMib} MiB GET, median over the rounds`,
+  `- proxy CPU: utime + stime from /proc (osp: its process, every thread and isolate; nginx: its worker) over the run ÷ requests; RSS: VmRSS (nginx: master + worker) after the warm-up, and VmHWM (reset just before) during one ${opts.bigMib} MiB GET, median over the rounds`,
 );
 p();
 
@@ -1236,7 +1237,7 @@ const rowsFor = (s: Section): Row[] => {
       small(m16, (c) => `${f0(median(c.rps))}; ${us(median(c.cpuUs))}`),
     ],
     [`${sizeLabel(BIG)} GET, ${bk}: MB/s (÷ direct); CPU per GET`, big],
-    [`RSS idle / peak during ${sizeLabel(BIG)} GET (${bk})`, rss],
+    [`RSS warmed up / peak during ${sizeLabel(BIG)} GET (${bk})`, rss],
   );
   return rows;
 };
@@ -1286,7 +1287,7 @@ for (const s of sections) {
   p(
     `| ${
       sizeLabel(BIG)
-    } GET | MB/s | proxy CPU ms | RSS idle → before GET → peak (VmHWM) MB | sampled max RSS MB | SHA-256 checked | other | runs |`,
+    } GET | MB/s | proxy CPU ms | RSS warmed up → before GET → peak (VmHWM) MB | sampled max RSS MB | SHA-256 checked | other | runs |`,
   );
   p(`|---|---:|---:|---:|---:|---:|---:|---:|`);
   for (const id of columns) {

@@ -953,7 +953,7 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
 
     // Until V8 has compiled osp's request path: a fresh osp spends far more
     // CPU per request for its first tens of thousands of requests
-    // (docs/performance.md, "JIT warm-up"). 1 MiB GETs first, as the first
+    // (docs/performance.md, "JIT warm-up and idle periods"). 1 MiB GETs first, as the first
     // ones re-optimize code the small ones share, then 1 KiB GETs.
     for (const t of proxies) {
       log(`${name}: warm-up, ${t.id}, ${warmUpMib()} 1 MiB GETs`);

@@ -6,10 +6,16 @@
 // compiler and parallel GC run), and how many functions V8 had finished
 // optimizing by then. A benchmark that starts timing before the count stops
 // climbing measures the compiler, not the steady state (docs/performance.md,
-// "JIT warm-up"); bench/peers.ts warms each proxy up for that reason.
+// "JIT warm-up and idle periods"); bench/peers.ts warms each proxy up for that reason.
+// `--idle-after N --idle S` leaves the proxy idle for S seconds after round N:
+// V8's memory reducer then runs full GCs that let go of the maps only
+// per-request objects had, and the code compiled against them is thrown away
+// ("embedded weak objects cleared", counted from --trace-deopt), so the next
+// requests warm up again. `--proxy-v8-flags=F` adds V8 flags to the
+// proxy's (e.g. `--proxy-v8-flags=--no-memory-reducer`).
 //
 //   deno run -A bench/warm_up.ts [--rounds 10] [--duration 5] [--concurrency 16]
-//     [--size 1024]
+//     [--size 1024] [--idle-after N --idle 30] [--proxy-v8-flags=F]
 import { parseArgs } from "node:util";
 import { spawnDeno, statFields } from "./_procs.ts";
 import { benchJob, startLoadGenerator } from "./load.ts";
@@ -21,6 +27,9 @@ const { values: flags } = parseArgs({
     duration: { type: "string", default: "5" },
     concurrency: { type: "string", default: "16" },
     size: { type: "string", default: "1024" },
+    "idle-after": { type: "string", default: "0" },
+    idle: { type: "string", default: "30" },
+    "proxy-v8-flags": { type: "string", default: "" },
   },
 });
 const opts = {
@@ -28,6 +37,9 @@ const opts = {
   durationMs: Number(flags.duration) * 1000,
   concurrency: Number(flags.concurrency),
   size: Number(flags.size),
+  idleAfter: Number(flags["idle-after"]),
+  idleS: Number(flags.idle),
+  v8Flags: flags["proxy-v8-flags"],
 };
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const CLK_TCK = 100;
@@ -38,11 +50,12 @@ const load = await startLoadGenerator();
 const proxy = await spawnDeno([
   "run",
   "-A",
-  "--v8-flags=--trace-opt",
+  `--v8-flags=--trace-opt,--trace-deopt${opts.v8Flags ? `,${opts.v8Flags}` : ""}`,
   here("./proxy_process.ts"),
   String(backend.first.port),
 ]);
 let optimized = 0;
+let weakDeopts = 0;
 (async () => {
   for (;;) {
     let line: string;
@@ -52,6 +65,7 @@ let optimized = 0;
       return;
     }
     if (/^\[completed (optimizing|compiling)/.test(line)) optimized++;
+    else if (line.includes("reason: embedded weak objects cleared")) weakDeopts++;
   }
 })();
 
@@ -73,14 +87,24 @@ function threadTicks(pid: number): Map<string, number> {
 }
 
 console.log(
-  `1 KiB GETs at c=${opts.concurrency}, rounds of ${opts.durationMs / 1000} s, a fresh proxy\n`,
+  `${opts.size} B GETs at c=${opts.concurrency}, rounds of ${
+    opts.durationMs / 1000
+  } s, a fresh proxy${opts.v8Flags ? ` with --v8-flags=${opts.v8Flags}` : ""}\n`,
 );
 console.log(
-  "| round | requests served by its end | req/s | proxy CPU µs/request | isolate thread | V8 workers | other threads | p99 ms | functions optimized by its end |",
+  "| round | requests served by its end | req/s | proxy CPU µs/request | isolate thread | V8 workers | other threads | p99 ms | functions optimized by its end | code thrown away (weak objects cleared) |",
 );
-console.log("| --: | --: | --: | --: | --: | --: | --: | --: | --: |");
+console.log("| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
 let served = 0;
+const rssMib = () =>
+  (Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${proxy.pid}/status`))?.[1]) / 1024)
+    .toFixed(0);
 for (let round = 1; round <= opts.rounds; round++) {
+  if (round === opts.idleAfter + 1 && opts.idleAfter > 0) {
+    const before = rssMib();
+    await new Promise((resolve) => setTimeout(resolve, opts.idleS * 1000));
+    console.log(`| idle ${opts.idleS} s: RSS ${before} → ${rssMib()} MiB |`);
+  }
   const before = threadTicks(proxy.pid);
   const total0 = Number(statFields(proxy.pid)[11]) + Number(statFields(proxy.pid)[12]);
   const r = await load.run(benchJob(proxy.first.port as number, {
@@ -107,7 +131,7 @@ for (let round = 1; round <= opts.rounds; round++) {
       us(isolate)
     } | ${us(workers)} | ${us(Math.max(0, all - isolate - workers))} | ${
       r.p99.toFixed(2)
-    } | ${optimized} |`,
+    } | ${optimized} | ${weakDeopts} |`,
   );
 }
 await load.exit();

@@ -490,6 +490,7 @@ export default {
     "--allow-read",
     "--allow-env",
     "--unstable-no-legacy-abort",
+    "--v8-flags=--no-memory-reducer",
     ...(flags[0] === "--threads" ? ["--unstable-net"] : []),
     `${root}/main.ts`,
     "--config",

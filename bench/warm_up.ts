@@ -1,23 +1,28 @@
 // How a fresh osp warms up: bench/proxy_process.ts (info-level access log)
-// in front of the no-op backend, run with --v8-flags=--trace-opt, serves 1 KiB
+// in front of the no-op backend, run with --v8-flags=--trace-opt,--trace-deopt,
+// serves 1 KiB
 // GETs at c=16 from bench/load.ts in back-to-back rounds; per round, the
 // requests served so far, the proxy's CPU per request split by thread (the
 // isolate's own thread, "deno", and V8's background workers, where its
-// compiler and parallel GC run), and how many functions V8 had finished
-// optimizing by then. A benchmark that starts timing before the count stops
+// compiler and parallel GC run), and how many optimizing compiles (Maglev
+// and TurboFan) V8 had finished by then. A benchmark that starts timing before the count stops
 // climbing measures the compiler, not the steady state (docs/performance.md,
 // "JIT warm-up and idle periods"); bench/peers.ts warms each proxy up for that reason.
 // `--idle-after N --idle S` leaves the proxy idle for S seconds after round N:
-// V8's memory reducer then runs full GCs that let go of the maps only
-// per-request objects had, and the code compiled against them is thrown away
-// ("embedded weak objects cleared", counted from --trace-deopt), so the next
-// requests warm up again. `--proxy-v8-flags=F` adds V8 flags to the
+// V8's memory reducer then runs full GCs in which objects that optimized code
+// holds weakly (the maps of per-request objects among them) die, and that
+// code is thrown away ("embedded weak objects cleared", counted from
+// --trace-deopt), so the next requests warm up again. `--mib-round N` makes
+// round N GET 1 MiB objects instead. `--gap S` leaves it idle for S seconds
+// before every round after the first (bench/peers.ts's interleaving does
+// that to each column). `--proxy-v8-flags=F` adds V8 flags to the
 // proxy's (e.g. `--proxy-v8-flags=--no-memory-reducer`).
 //
 //   deno run -A bench/warm_up.ts [--rounds 10] [--duration 5] [--concurrency 16]
-//     [--size 1024] [--idle-after N --idle 30] [--proxy-v8-flags=F]
+//     [--size 1024] [--idle-after N --idle 30] [--mib-round N] [--gap S]
+//     [--proxy-v8-flags=F]
 import { parseArgs } from "node:util";
-import { spawnDeno, statFields } from "./_procs.ts";
+import { cpuTicks, spawnDeno } from "./_procs.ts";
 import { benchJob, startLoadGenerator } from "./load.ts";
 
 const { values: flags } = parseArgs({
@@ -29,6 +34,8 @@ const { values: flags } = parseArgs({
     size: { type: "string", default: "1024" },
     "idle-after": { type: "string", default: "0" },
     idle: { type: "string", default: "30" },
+    "mib-round": { type: "string", default: "0" },
+    gap: { type: "string", default: "0" },
     "proxy-v8-flags": { type: "string", default: "" },
   },
 });
@@ -39,6 +46,8 @@ const opts = {
   size: Number(flags.size),
   idleAfter: Number(flags["idle-after"]),
   idleS: Number(flags.idle),
+  mibRound: Number(flags["mib-round"]),
+  gapS: Number(flags.gap),
   v8Flags: flags["proxy-v8-flags"],
 };
 const here = (p: string) => new URL(p, import.meta.url).pathname;
@@ -64,7 +73,9 @@ let weakDeopts = 0;
     } catch {
       return;
     }
-    if (/^\[completed (optimizing|compiling)/.test(line)) optimized++;
+    // One line per optimizing compile (Maglev or TurboFan); TurboFan's also
+    // print "completed optimizing" as they are installed.
+    if (line.startsWith("[completed compiling ")) optimized++;
     else if (line.includes("reason: embedded weak objects cleared")) weakDeopts++;
   }
 })();
@@ -92,7 +103,7 @@ console.log(
   } s, a fresh proxy${opts.v8Flags ? ` with --v8-flags=${opts.v8Flags}` : ""}\n`,
 );
 console.log(
-  "| round | requests served by its end | req/s | proxy CPU µs/request | isolate thread | V8 workers | other threads | p99 ms | functions optimized by its end | code thrown away (weak objects cleared) |",
+  "| round | requests served by its end | req/s | proxy CPU µs/request | isolate thread | V8 workers | other threads | p99 ms | optimizing compiles (Maglev, TurboFan) by its end | optimized code thrown away (weak objects cleared) |",
 );
 console.log("| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
 let served = 0;
@@ -105,17 +116,21 @@ for (let round = 1; round <= opts.rounds; round++) {
     await new Promise((resolve) => setTimeout(resolve, opts.idleS * 1000));
     console.log(`| idle ${opts.idleS} s: RSS ${before} → ${rssMib()} MiB |`);
   }
+  if (round > 1 && opts.gapS > 0) {
+    await new Promise((resolve) => setTimeout(resolve, opts.gapS * 1000));
+  }
   const before = threadTicks(proxy.pid);
-  const total0 = Number(statFields(proxy.pid)[11]) + Number(statFields(proxy.pid)[12]);
+  const total0 = cpuTicks(proxy.pid);
+  const size = round === opts.mibRound ? 1 << 20 : opts.size;
   const r = await load.run(benchJob(proxy.first.port as number, {
-    path: `/bench/obj-${opts.size}`,
-    size: opts.size,
+    path: `/bench/obj-${size}`,
+    size,
     concurrency: opts.concurrency,
     durationMs: opts.durationMs,
   }));
   if (r.errors) throw new Error(`round ${round}: ${r.errors} errors, ${r.firstError}`);
   const after = threadTicks(proxy.pid);
-  const total1 = Number(statFields(proxy.pid)[11]) + Number(statFields(proxy.pid)[12]);
+  const total1 = cpuTicks(proxy.pid);
   served += r.requests;
   const us = (ticks: number) => (ticks / CLK_TCK * 1e6 / r.requests).toFixed(0);
   const of = (match: (name: string) => boolean) => {
@@ -127,11 +142,11 @@ for (let round = 1; round <= opts.rounds; round++) {
   const workers = of((n) => n.startsWith("V8 "));
   const all = total1 - total0;
   console.log(
-    `| ${round} | ${served} | ${(r.requests / r.seconds).toFixed(0)} | ${us(all)} | ${
-      us(isolate)
-    } | ${us(workers)} | ${us(Math.max(0, all - isolate - workers))} | ${
-      r.p99.toFixed(2)
-    } | ${optimized} | ${weakDeopts} |`,
+    `| ${round}${size === opts.size ? "" : ` (${size} B GETs)`} | ${served} | ${
+      (r.requests / r.seconds).toFixed(0)
+    } | ${us(all)} | ${us(isolate)} | ${us(workers)} | ${
+      us(Math.max(0, all - isolate - workers))
+    } | ${r.p99.toFixed(2)} | ${optimized} | ${weakDeopts} |`,
   );
 }
 await load.exit();

@@ -55,8 +55,9 @@
 //          --retries N (1) --out FILE (bench/results/peers.md)
 //          --base DIR: also run osp (and osp `--threads 2`) from another checkout
 //            (e.g. `git worktree add /tmp/osp-base main`), interleaved with the others
-//          --columns id,id…: only these columns (gwka gw osp osp-warn osp-t2 osp-base
-//            osp-t2-base direct); --no-big: skip the large GET
+//          --columns id,id…: only these columns (gwka gw osp osp-warn osp-reducer osp-t2 osp-base
+//            osp-t2-base direct; osp-reducer, osp without --no-memory-reducer, only when
+//            named); --no-big: skip the large GET
 //          --perf DIR: after each 1 KiB and 1 MiB row, one more run per proxy under
 //            perf (call graphs, bench/_perf.ts; not in the medians, as perf adds CPU),
 //            kept in DIR; the report splits each cell's median CPU per request by its
@@ -334,7 +335,7 @@ async function stopChild(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTER
 // ---------------------------------------------------------------- targets
 
 type Creds = { accessKey: string; secretKey: string };
-type OspId = "osp" | "osp-warn" | "osp-t2" | "osp-base" | "osp-t2-base";
+type OspId = "osp" | "osp-warn" | "osp-reducer" | "osp-t2" | "osp-base" | "osp-t2-base";
 
 interface Target {
   id: "gwka" | "gw" | OspId | "direct";
@@ -359,6 +360,7 @@ const LABEL: Record<Target["id"], string> = {
   gw: "nginx-s3-gateway (shipped)",
   osp: "osp",
   "osp-warn": "osp `--log-level warn`",
+  "osp-reducer": "osp with V8's memory reducer",
   "osp-t2": "osp `--threads 2`",
   "osp-base": "osp (base)",
   "osp-t2-base": "osp `--threads 2` (base)",
@@ -370,13 +372,17 @@ const ORDER: Target["id"][] = [
   "osp-base",
   "osp",
   "osp-warn",
+  "osp-reducer",
   "osp-t2-base",
   "osp-t2",
   "direct",
 ];
-/** Whether a column runs (`--columns`; the base columns only with `--base`). */
+/**
+ * Whether a column runs (`--columns`; osp-reducer only when named there, the
+ * base columns only with `--base`).
+ */
 const wanted = (id: Target["id"]) =>
-  (opts.columns === undefined || opts.columns.has(id)) &&
+  (opts.columns === undefined ? id !== "osp-reducer" : opts.columns.has(id)) &&
   (opts.base !== undefined || !id.endsWith("-base"));
 
 /** Why the gateway cannot run here, or null. */
@@ -490,7 +496,8 @@ export default {
     "--allow-read",
     "--allow-env",
     "--unstable-no-legacy-abort",
-    "--v8-flags=--no-memory-reducer",
+    // As docs/operating.md runs it; osp-reducer leaves V8's memory reducer on.
+    ...(id === "osp-reducer" ? [] : ["--v8-flags=--no-memory-reducer"]),
     ...(flags[0] === "--threads" ? ["--unstable-net"] : []),
     `${root}/main.ts`,
     "--config",
@@ -934,7 +941,9 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
         targets.push(await startGateway("gw", 0, b.port, b.creds, tmp));
       }
     }
-    for (const id of ["osp-base", "osp", "osp-warn", "osp-t2-base", "osp-t2"] as const) {
+    for (
+      const id of ["osp-base", "osp", "osp-warn", "osp-reducer", "osp-t2-base", "osp-t2"] as const
+    ) {
       if (wanted(id)) targets.push(await startOsp(id, b.port, b.creds, tmp));
     }
     if (wanted("direct")) {

@@ -62,6 +62,17 @@ export function statFields(pid: number | "self"): string[] {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
+/** The kernel's clock ticks per second (`getconf CLK_TCK`; 100 where that fails), the unit of /proc's CPU times. */
+export async function clockTicksPerSecond(): Promise<number> {
+  try {
+    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
+    const n = Number(new TextDecoder().decode(out.stdout).trim());
+    return n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+}
+
 /** utime + stime of a process (fields 14 and 15 of stat(5), all threads), in clock ticks. */
 export function cpuTicks(pid: number): number {
   const f = statFields(pid);

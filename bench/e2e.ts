@@ -21,7 +21,15 @@
 // every 100 ms. `--rgw` runs the same measurements against a throwaway Ceph
 // RGW (tests/_rgw.ts) instead of the no-op backend.
 import { type Job, type Result, startLoadGenerator } from "./load.ts";
-import { cpuTicks, type Proc, resetPeakRss, rssSplit, spawnDeno, statusKb } from "./_procs.ts";
+import {
+  clockTicksPerSecond,
+  cpuTicks,
+  type Proc,
+  resetPeakRss,
+  rssSplit,
+  spawnDeno,
+  statusKb,
+} from "./_procs.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -97,15 +105,7 @@ const here = (p: string) => new URL(p, import.meta.url).pathname;
 
 // ---------------------------------------------------------------- /proc
 
-const CLK_TCK = await (async () => {
-  try {
-    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
-    const n = Number(new TextDecoder().decode(out.stdout).trim());
-    return n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-})();
+const CLK_TCK = await clockTicksPerSecond();
 
 /** Machine-wide busy and steal ticks (/proc/stat). */
 function machineTicks(): { busy: number; steal: number } {

@@ -68,7 +68,15 @@
 // the gateway columns are skipped with a message; without wrk, bench/load.ts
 // drives every row. Exits 1 when a response failed a check.
 import { type Job, startLoadGenerator } from "./load.ts";
-import { cpuTicks, type Proc, resetPeakRss, spawnDeno, statFields, statusKb } from "./_procs.ts";
+import {
+  clockTicksPerSecond,
+  cpuTicks,
+  type Proc,
+  resetPeakRss,
+  spawnDeno,
+  statFields,
+  statusKb,
+} from "./_procs.ts";
 import { signHeaders } from "../tests/_sign.ts";
 import { perfRecord, type PerfSplit, perfSplit } from "./_perf.ts";
 
@@ -168,15 +176,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- /proc
 
-const CLK_TCK = await (async () => {
-  try {
-    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
-    const n = Number(new TextDecoder().decode(out.stdout).trim());
-    return n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-})();
+const CLK_TCK = await clockTicksPerSecond();
 
 /** `read(pid)`, or 0 once the process is gone. */
 function orZero(read: (pid: number) => number, pid: number): number {
@@ -971,8 +971,9 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
       if (w) failures.push(`${LABEL[t.id]}, warm-up 1 MiB: ${w}`);
     }
     for (const t of targets) {
-      log(`${name}: warm-up, ${t.id}, ${t.id === "direct" ? 1000 : opts.warmUp} 1 KiB GETs`);
-      const w = await warmUp(t, KiB, t.id === "direct" ? 1000 : opts.warmUp);
+      const requests = t.id === "direct" ? 1000 : opts.warmUp; // no JIT behind "direct"
+      log(`${name}: warm-up, ${t.id}, ${requests} 1 KiB GETs`);
+      const w = await warmUp(t, KiB, requests);
       if (w) failures.push(`${LABEL[t.id]}, warm-up 1 KiB: ${w}`);
     }
     for (const t of proxies) sec.idleMb.set(t.id, rssMb(t.rssPids(), "VmRSS"));

@@ -1,13 +1,13 @@
 // How a fresh osp warms up: bench/proxy_process.ts (info-level access log)
 // in front of the no-op backend, run with --v8-flags=--trace-opt,--trace-deopt,
-// serves 1 KiB
-// GETs at c=16 from bench/load.ts in back-to-back rounds; per round, the
-// requests served so far, the proxy's CPU per request split by thread (the
-// isolate's own thread, "deno", and V8's background workers, where its
-// compiler and parallel GC run), and how many optimizing compiles (Maglev
-// and TurboFan) V8 had finished by then. A benchmark that starts timing before the count stops
-// climbing measures the compiler, not the steady state (docs/performance.md,
-// "JIT warm-up and idle periods"); bench/peers.ts warms each proxy up for that reason.
+// serves 1 KiB GETs at c=16 from bench/load.ts in back-to-back rounds; per
+// round, the requests served so far, the proxy's CPU per request split by
+// thread (the isolate's own thread, "deno", and V8's background workers,
+// where its compiler and parallel GC run), and how many optimizing compiles
+// (Maglev and TurboFan) V8 had finished by then. A benchmark that starts
+// timing before the count stops climbing measures the compiler, not the
+// steady state (docs/performance.md, "JIT warm-up and idle periods");
+// bench/peers.ts warms each proxy up for that reason.
 // `--idle-after N --idle S` leaves the proxy idle for S seconds after round N:
 // V8's memory reducer then runs full GCs in which objects that optimized code
 // holds weakly (the maps of per-request objects among them) die, and that
@@ -22,7 +22,7 @@
 //     [--size 1024] [--idle-after N --idle 30] [--mib-round N] [--gap S]
 //     [--proxy-v8-flags=F]
 import { parseArgs } from "node:util";
-import { cpuTicks, spawnDeno } from "./_procs.ts";
+import { clockTicksPerSecond, cpuTicks, spawnDeno, statusKb } from "./_procs.ts";
 import { benchJob, startLoadGenerator } from "./load.ts";
 
 const { values: flags } = parseArgs({
@@ -51,7 +51,7 @@ const opts = {
   v8Flags: flags["proxy-v8-flags"],
 };
 const here = (p: string) => new URL(p, import.meta.url).pathname;
-const CLK_TCK = 100;
+const CLK_TCK = await clockTicksPerSecond();
 
 const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
 backend.lines.drain();
@@ -107,9 +107,7 @@ console.log(
 );
 console.log("| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
 let served = 0;
-const rssMib = () =>
-  (Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${proxy.pid}/status`))?.[1]) / 1024)
-    .toFixed(0);
+const rssMib = () => (statusKb(proxy.pid, "VmRSS") / 1024).toFixed(0);
 for (let round = 1; round <= opts.rounds; round++) {
   if (round === opts.idleAfter + 1 && opts.idleAfter > 0) {
     const before = rssMib();

@@ -1,8 +1,9 @@
 // osp runs with --v8-flags=--no-memory-reducer wherever this repository
 // says how to run it, because without it a pause in the traffic throws away
 // the code V8 compiled for osp's requests. What that costs is measured, not
-// tested (it takes V8's memory reducer seconds of quiet after minutes of
-// load): `deno run -A bench/warm_up.ts --gap 10` with and without
+// tested (V8's memory reducer waits for its own timers, which a test's
+// seconds of quiet do not reliably reach): `deno run -A bench/warm_up.ts
+// --rounds 8 --idle-after 4 --idle 30` with and without
 // `--proxy-v8-flags=--no-memory-reducer` (docs/performance.md, "JIT warm-up
 // and idle periods").
 import assert from "node:assert/strict";

@@ -5,21 +5,26 @@
 import assert from "node:assert/strict";
 import { countingBackend, localBucket } from "./_backend.ts";
 import { signHeaders } from "./_sign.ts";
-import { startMain } from "./_main.ts";
+import { type MainProcess, startMain } from "./_main.ts";
 
 const KEY = { accessKey: "lo-ak", secretKey: "lo-secret" };
 
-Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once that lines were dropped", async () => {
-  const backend = countingBackend();
+/** main.ts at info level, bucket `b` on the backend at `port`; `dir` holds its config. */
+async function startOsp(port: number): Promise<{ dir: string; main: MainProcess }> {
   const dir = await Deno.makeTempDir({ prefix: "osp-log-output-" });
   const path = `${dir}/osp.config.ts`;
   await Deno.writeTextFile(
     path,
     `export default { hmacKeystore: [{ accessKey: "${KEY.accessKey}", secretKey: "${KEY.secretKey}" }],
       hostname: "127.0.0.1", logLevel: "info",
-      cosMap: { b: ${JSON.stringify(localBucket(backend.port))} } };`,
+      cosMap: { b: ${JSON.stringify(localBucket(port))} } };`,
   );
-  const main = await startMain(["--config", path, "--http-port", "0"]);
+  return { dir, main: await startMain(["--config", path, "--http-port", "0"]) };
+}
+
+Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once that lines were dropped", async () => {
+  const backend = countingBackend();
+  const { dir, main } = await startOsp(backend.port);
   try {
     // Past the "listening" line, close osp's stdout: its next writes meet a
     // closed pipe (EPIPE).
@@ -57,4 +62,67 @@ Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once t
     assert.ok(report.lines >= 1);
     assert.equal(report.error.name, "BrokenPipe");
   }
+});
+
+// A response body that fails after its head went out reaches Deno.serve's
+// onError; Deno's default printed a bare stack on stderr. osp logs one JSON
+// line naming the request and the backend (lib/serve/listeners.ts).
+Deno.test("main.ts logs a backend that cuts a response body as one JSON warn line with the request id", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const origin = `http://127.0.0.1:${listener.addr.port}`;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(65536);
+        let head = "";
+        while (!head.includes("\r\n\r\n")) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          head += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        await conn.write(
+          new TextEncoder().encode(
+            "HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n" + "x".repeat(1000),
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 20));
+        conn.close();
+      })().catch(() => {});
+    }
+  })();
+  const { dir, main } = await startOsp(listener.addr.port);
+  let id: string | null = null;
+  try {
+    const u = `${main.base}/b/k`;
+    const r = await fetch(u, { headers: signHeaders("GET", u, KEY) });
+    assert.equal(r.status, 200);
+    id = r.headers.get("x-amz-request-id");
+    await assert.rejects(r.arrayBuffer());
+    for (let i = 0; i < 50 && !main.errors().includes("response body failed"); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    main.child.kill("SIGTERM");
+    await main.child.status;
+    await main.release();
+    listener.close();
+    await serving.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+  const lines = main.errors().split("\n").filter((l) => l !== "");
+  const parsed = lines.map((l) => {
+    try {
+      return JSON.parse(l);
+    } catch {
+      throw new Error(`a stderr line is not JSON: ${l}\n${main.errors()}`);
+    }
+  });
+  const failed = parsed.filter((l) => l.msg === "response body failed");
+  assert.equal(failed.length, 1, main.errors());
+  assert.equal(failed[0].level, "warn");
+  assert.ok(id !== null);
+  assert.equal(failed[0].requestId, id);
+  assert.equal(failed[0].backend, origin);
+  assert.equal(failed[0].aborted, false);
+  assert.match(failed[0].error.message, /closed the connection mid-body/);
 });

@@ -68,6 +68,7 @@ async function send(
     verify: config.verify,
     headerTimeoutMs: config.upstreamTimeoutMs,
     idleTimeoutMs: config.bodyIdleTimeoutMs,
+    requestId: options.state.id,
   });
   options.state.upstreamMs = performance.now() - sent;
   return response;

@@ -12,6 +12,7 @@ import { errorResponse, S3Error } from "../request/errors.ts";
 import { requestId } from "../request/request_id.ts";
 import { createLogger, type Logger } from "../observe/log.ts";
 import { Transport } from "../upstream/transport.ts";
+import { ResponseBodyError } from "../upstream/http1.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { UseCounter } from "../access/use_counter.ts";
 import { DeadlineQueue } from "./deadlines.ts";
@@ -19,6 +20,66 @@ import { Slots } from "../_slots.ts";
 
 /** How long a request waits for its answer before osp watches for its client leaving. */
 const WATCH_CLIENT_AFTER_MS = 50;
+
+/**
+ * Deno.serve's `onError`: it receives the error of a response body that
+ * failed while being sent, and of a handler that threw (osp's renders its
+ * own errors, so that is a bug). Either becomes one log line; Deno's default
+ * prints a bare stack on stderr, which breaks the JSON log.
+ *
+ * - A body osp cut itself because the exchange was aborted (the client went
+ *   away, or shutdown): debug, it is an effect.
+ * - A body the backend cut, reset or mis-framed: warn, with the request's
+ *   id and the backend.
+ * - Anything else: error.
+ *
+ * The answer is a 500 InternalError (for a thrown handler: a body that
+ * failed has its head sent already, and Deno drops the answer).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serveErrorReporter } from "./listeners.ts";
+ * import { ResponseBodyError } from "../upstream/http1.ts";
+ *
+ * const lines: string[] = [];
+ * const onError = serveErrorReporter({
+ *   enabled: () => true,
+ *   log: (level, msg, fields) => lines.push(`${level} ${msg} ${fields?.requestId}`),
+ * }, { serverName: "osp" });
+ * const cut = new ResponseBodyError(new Error("the backend closed the connection mid-body"), {
+ *   origin: "http://127.0.0.1:9000",
+ *   requestId: "r1",
+ *   aborted: false,
+ * });
+ * assert.equal(onError(cut).status, 500);
+ * assert.deepEqual(lines, ["warn response body failed r1"]);
+ * ```
+ */
+export function serveErrorReporter(
+  logger: Logger,
+  options: { serverName: string },
+): (error: unknown) => Response {
+  return (error) => {
+    if (error instanceof ResponseBodyError) {
+      logger.log(error.aborted ? "debug" : "warn", "response body failed", {
+        requestId: error.requestId,
+        backend: error.origin,
+        aborted: error.aborted,
+        error: error.cause,
+      });
+    } else logger.log("error", "unhandled error while serving", { error });
+    return errorResponse(
+      new S3Error("InternalError", "We encountered an internal error. Please try again."),
+      {
+        requestId: requestId(),
+        resource: "/",
+        method: "GET",
+        headers: { server: options.serverName },
+      },
+    );
+  };
+}
 
 /** What {@linkcode startListeners} runs on. */
 export interface ListenersOptions {
@@ -160,6 +221,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
       return response;
     });
   };
+  const onError = serveErrorReporter(logger, { serverName: resolved.serverName });
   const onListen = (scheme: string) => (addr: Deno.NetAddr) =>
     logger.log("info", "listening", {
       url: `${scheme}://${addr.hostname}:${addr.port}`,
@@ -169,7 +231,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
     options: Deno.ServeTcpOptions | (Deno.ServeTcpOptions & Deno.TlsCertifiedKeyPem),
   ) => {
     try {
-      const s = Deno.serve({ ...options, reusePort: shared }, serveHandler);
+      const s = Deno.serve({ ...options, reusePort: shared, onError }, serveHandler);
       servers.push(s);
       return s.addr;
     } catch (err) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ServedConn } from "./listeners.ts";
+import { ServedConn, serveErrorReporter } from "./listeners.ts";
+import { ResponseBodyError } from "../upstream/http1.ts";
 import { denoEval } from "../../tests/_deno_eval.ts";
 
 const info = (hostname: string): Deno.ServeHandlerInfo<Deno.NetAddr> => ({
@@ -62,4 +63,37 @@ Deno.test("ServedConn: a request's state dies in a young-generation GC", async (
   // The check itself works: every state a literal holds outlives the GCs.
   assert.equal(literal, 1000);
   assert.ok(served <= 10, `${served} of 1000 states outlived two young-generation GCs`);
+});
+
+Deno.test("serveErrorReporter: one log line per error, at the level its cause deserves", () => {
+  const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const onError = serveErrorReporter({
+    enabled: () => true,
+    log: (level, msg, fields) => lines.push({ level, msg, fields }),
+  }, { serverName: "osp-test" });
+  const cause = new Error("the backend closed the connection mid-body");
+  const origin = "http://127.0.0.1:9000";
+  const answers = [
+    onError(new ResponseBodyError(cause, { origin, requestId: "r1", aborted: false })),
+    onError(
+      new ResponseBodyError(new Error("Bad resource ID"), {
+        origin,
+        requestId: "r2",
+        aborted: true,
+      }),
+    ),
+    onError(new TypeError("a handler bug")),
+  ];
+  assert.deepEqual(lines.map((l) => [l.level, l.msg, l.fields?.requestId]), [
+    ["warn", "response body failed", "r1"],
+    ["debug", "response body failed", "r2"],
+    ["error", "unhandled error while serving", undefined],
+  ]);
+  assert.equal(lines[0].fields?.backend, origin);
+  assert.equal(lines[0].fields?.error, cause);
+  for (const answer of answers) {
+    assert.equal(answer.status, 500);
+    assert.equal(answer.headers.get("server"), "osp-test");
+    assert.match(answer.headers.get("x-amz-request-id") ?? "", /^[0-9A-F]{16}$/);
+  }
 });

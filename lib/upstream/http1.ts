@@ -81,6 +81,8 @@ export interface Http1Options {
   pool?: Http1Pool;
   /** Lower-case header names left out of the Response (hop-by-hop headers). */
   dropHeaders?: ReadonlySet<string>;
+  /** Names the request in a {@linkcode ResponseBodyError} its response body may fail with. */
+  requestId?: string;
 }
 
 /** A body reader: default, or BYOB into one reused buffer. */
@@ -141,6 +143,43 @@ export class NoResponseError extends Error {
     );
     this.name = "NoResponseError";
   }
+}
+
+/**
+ * A response body failed after its head was handed on: the backend cut it
+ * short, reset the connection or broke its framing; or, when `aborted`, osp
+ * closed the connection itself because the exchange was aborted (the client
+ * went away, or shutdown cut it), so the failure is an effect, not a fault.
+ * `cause` is the underlying error.
+ */
+export class ResponseBodyError extends Error {
+  /** The backend's origin. */
+  readonly origin: string;
+  /** The request the body answers, when the sender named it. */
+  readonly requestId: string | undefined;
+  /** osp closed the connection first (an aborted exchange). */
+  readonly aborted: boolean;
+
+  /** Wraps the error that ended the body. */
+  constructor(
+    cause: unknown,
+    options: { origin: string; requestId?: string; aborted: boolean },
+  ) {
+    super(
+      `the response body from ${options.origin} failed: ${(cause as Error)?.message ?? cause}`,
+      { cause },
+    );
+    this.name = "ResponseBodyError";
+    this.origin = options.origin;
+    this.requestId = options.requestId;
+    this.aborted = options.aborted;
+  }
+}
+
+/** What names a response body in its errors. */
+interface BodyLabel {
+  origin: string;
+  requestId?: string;
 }
 
 /** The backend closed the connection (EOF) before a response head. */
@@ -692,9 +731,9 @@ export function releaseBodyChunks(response: Response): void {
 function bodyStream(
   socket: Socket,
   framing: { chunked: boolean; length: number },
-  options: { finished: () => void; handed: HandedChunks },
+  options: { finished: () => void; handed: HandedChunks; label: BodyLabel },
 ): ReadableStream<Uint8Array> {
-  const { finished, handed } = options;
+  const { finished, handed, label } = options;
   let remaining = framing.length; // bytes left: whole body, or current chunk when chunked
   let chunkState: "size" | "data" | "crlf" = "size";
   let done = false;
@@ -761,8 +800,11 @@ function bodyStream(
         handed.add(bytes);
         controller.enqueue(bytes);
       } catch (err) {
+        // Closed already: by an abort while a read was pending (a cancel
+        // leaves the stream closed, and this error unseen).
+        const aborted = socket.closed;
         socket.close();
-        controller.error(err);
+        controller.error(new ResponseBodyError(err, { ...label, aborted }));
       }
     },
     cancel() {
@@ -1113,7 +1155,14 @@ async function sendPooled(
         if (signal?.aborted) throw cut;
         // The answer came, its body cut short: it goes out as far as it
         // came and then fails, as a streamed one would.
-        body = cutShort(socket.take(framing.length), cut);
+        body = cutShort(
+          socket.take(framing.length),
+          new ResponseBodyError(cut, {
+            origin: request.origin,
+            requestId: options.requestId,
+            aborted: false,
+          }),
+        );
       }
     } else {
       return streamedAnswer(response, {
@@ -1121,6 +1170,7 @@ async function sendPooled(
         framing,
         finished,
         dropHeaders: options.dropHeaders,
+        label: { origin: request.origin, requestId: options.requestId },
       });
     }
     return answerOf(response, body, options);
@@ -1135,12 +1185,14 @@ function streamedAnswer(
     framing: { chunked: boolean; length: number };
     finished: () => void;
     dropHeaders?: ReadonlySet<string>;
+    label: BodyLabel;
   },
 ): Response {
   const handed = new HandedChunks();
   const body = bodyStream(options.socket, options.framing, {
     finished: options.finished,
     handed,
+    label: options.label,
   });
   const answer = answerOf(head, body, options);
   handedChunks.set(answer, handed.chunks);
@@ -1282,5 +1334,6 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
     framing,
     finished: () => socket.close(),
     dropHeaders: options.dropHeaders,
+    label: { origin: request.origin, requestId: options.requestId },
   });
 }

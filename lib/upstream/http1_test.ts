@@ -5,8 +5,10 @@ import {
   Http1Pool,
   RELEASE_TRACK_MAX,
   releaseBodyChunks,
+  ResponseBodyError,
   sendHttp1,
 } from "./http1.ts";
+import { raceServer, type Step } from "./_test_util.ts";
 import { caSignedCert } from "../../tests/_tls.ts";
 
 const enc = new TextEncoder();
@@ -323,6 +325,68 @@ Deno.test("http1: abort before the answer rejects and closes the connection", as
     });
     setTimeout(() => abort.abort(new Error("client left")), 50);
     await assert.rejects(pending);
+  } finally {
+    await server.close();
+  }
+});
+
+// A body failure reaches Deno.serve's onError (lib/serve/listeners.ts) as a
+// ResponseBodyError: a backend that cut the body is a fault to report, an
+// abort (the client gone) closed the connection under a pending read and is
+// an effect. Before, the abort case surfaced as a bare BadResource.
+Deno.test("http1: a body the backend cuts fails with ResponseBodyError naming the backend and the request", async () => {
+  const server = raceServer((): Step[] => [
+    { write: "HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n" + "x".repeat(1000) },
+    { wait: 20 },
+    { close: true },
+  ]);
+  try {
+    for (const pool of [undefined, new Http1Pool()]) {
+      const res = await sendHttp1(request(server.origin, { method: "GET" }), {
+        body: null,
+        pool,
+        requestId: "req-1",
+      });
+      assert.equal(res.status, 200);
+      const err = await res.arrayBuffer().then(() => undefined, (e) => e);
+      assert.ok(err instanceof ResponseBodyError, String(err));
+      assert.equal(err.aborted, false);
+      assert.equal(err.origin, server.origin);
+      assert.equal(err.requestId, "req-1");
+      assert.match((err.cause as Error).message, /closed the connection mid-body/);
+      pool?.close();
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: an abort while a body read is pending fails the body with ResponseBodyError, aborted", async () => {
+  // 1000 bytes come with the head, then the backend holds: the next read waits.
+  const server = raceServer((): Step[] => [
+    { write: "HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n" + "x".repeat(1000) },
+    { wait: 400 },
+  ]);
+  try {
+    for (const pool of [undefined, new Http1Pool()]) {
+      const abort = new AbortController();
+      const res = await sendHttp1(request(server.origin, { method: "GET" }), {
+        body: null,
+        pool,
+        signal: abort.signal,
+        requestId: "req-2",
+      });
+      const reader = res.body!.getReader();
+      assert.equal((await reader.read()).value?.length, 1000);
+      const pending = reader.read();
+      await new Promise((r) => setTimeout(r, 20));
+      abort.abort(new Error("the client went away"));
+      const err = await pending.then(() => undefined, (e) => e);
+      assert.ok(err instanceof ResponseBodyError, String(err));
+      assert.equal(err.aborted, true);
+      assert.equal(err.requestId, "req-2");
+      pool?.close();
+    }
   } finally {
     await server.close();
   }

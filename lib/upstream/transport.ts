@@ -45,6 +45,11 @@ export interface SendOptions {
    * that fetch would replace with chunked encoding.
    */
   transformedBody?: boolean;
+  /**
+   * Names the request in the `ResponseBodyError` (./http1.ts) a response body
+   * streamed by osp's own client may fail with, after the head was returned.
+   */
+  requestId?: string;
 }
 
 /**
@@ -403,6 +408,7 @@ export class Transport {
         onProgress: options.onProgress,
         onBodySent: options.onBodySent,
         dropHeaders: HOP_BY_HOP,
+        requestId: options.requestId,
       });
     } catch (err) {
       if (err instanceof BodySourceError) {

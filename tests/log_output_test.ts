@@ -67,7 +67,7 @@ Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once t
 // A response body that fails after its head went out reaches Deno.serve's
 // onError; Deno's default printed a bare stack on stderr. osp logs one JSON
 // line naming the request and the backend (lib/serve/listeners.ts).
-Deno.test("main.ts logs a backend that cuts a response body as one JSON warn line with the request id", async () => {
+Deno.test("main.ts logs a backend that cuts a response body as one JSON warn line with the request id, and counts the bytes that went out", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const origin = `http://127.0.0.1:${listener.addr.port}`;
   const serving = (async () => {
@@ -125,4 +125,10 @@ Deno.test("main.ts logs a backend that cuts a response body as one JSON warn lin
   assert.equal(failed[0].backend, origin);
   assert.equal(failed[0].aborted, false);
   assert.match(failed[0].error.message, /closed the connection mid-body/);
+  // The request line counts the 1000 bytes that went out, not the 1 MiB
+  // declared (Deno's `completed` resolves although the body failed).
+  const request = main.output().split("\n").filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l)).find((l) => l.msg === "request" && l.requestId === id);
+  assert.equal(request?.status, 200, main.output());
+  assert.equal(request?.bytesOut, 1000);
 });

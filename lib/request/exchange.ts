@@ -9,7 +9,7 @@
 import { idleTimedStream, type IdleWatch } from "../body/idle_watch.ts";
 import { countingStream, UNKNOWN_BUCKET } from "../observe/metrics.ts";
 import { UNKNOWN } from "../s3ops/operation.ts";
-import { bufferedBodyLength, releaseBodyChunks } from "../upstream/http1.ts";
+import { bufferedBodyLength, failedBodyBytes, releaseBodyChunks } from "../upstream/http1.ts";
 import { STREAMED_UPLOAD_MIN } from "../upstream/transport.ts";
 import type { Pipeline, RequestState } from "./context.ts";
 import { errorResponse, type S3Error, toS3Error } from "./errors.ts";
@@ -229,9 +229,10 @@ function deliver(
   }
   if (conn.completed !== undefined && sized) {
     const bytes = Number(declared);
-    // Read by Deno.serve alone: once it is sent whole, its chunks are done with.
+    // Read by Deno.serve alone: once it is sent whole, its chunks are done
+    // with. (`completed` resolves also when the body failed on the way.)
     conn.completed.then(() => {
-      finish(bytes);
+      finish(failedBodyBytes(response) ?? bytes);
       releaseBodyChunks(response);
     }, () => finish(0));
     return response;

@@ -681,21 +681,40 @@ async function readLine(socket: Socket): Promise<string> {
  */
 export const RELEASE_TRACK_MAX = 2 * 1024 * 1024;
 
-/** Body chunks handed out, per streamed Response (see releaseBodyChunks). */
-const handedChunks = new WeakMap<Response, WeakRef<Uint8Array>[]>();
+/** What a streamed Response's body handed out (see releaseBodyChunks, failedBodyBytes). */
+const handedChunks = new WeakMap<Response, HandedChunks>();
 
 /**
- * Remembers up to RELEASE_TRACK_MAX bytes of the chunks a body stream hands
- * out, weakly: a chunk the GC would have freed anyway is never kept alive.
+ * Counts the bytes a body stream hands out, notes whether it failed, and
+ * remembers up to RELEASE_TRACK_MAX bytes of its chunks, weakly: a chunk the
+ * GC would have freed anyway is never kept alive.
  */
 class HandedChunks {
   readonly chunks: WeakRef<Uint8Array>[] = [];
-  #bytes = 0;
+  /** All bytes handed out. */
+  bytes = 0;
+  /** The body failed (a ResponseBodyError). */
+  failed = false;
+  #tracked = 0;
   add(chunk: Uint8Array): void {
-    if (this.#bytes + chunk.byteLength > RELEASE_TRACK_MAX) return;
-    this.#bytes += chunk.byteLength;
+    this.bytes += chunk.byteLength;
+    if (this.#tracked + chunk.byteLength > RELEASE_TRACK_MAX) return;
+    this.#tracked += chunk.byteLength;
     this.chunks.push(new WeakRef(chunk));
   }
+}
+
+/**
+ * The bytes a response body from this client had handed out when it failed
+ * (the backend cut it, reset or mis-framed it, or osp closed the connection
+ * on an abort); undefined when it has not failed, or the response is not a
+ * streamed one of this client. Deno.serve's `completed` resolves even when
+ * the body it was sending failed, so the declared length alone would count
+ * bytes that never went out.
+ */
+export function failedBodyBytes(response: Response): number | undefined {
+  const handed = handedChunks.get(response);
+  return handed?.failed ? handed.bytes : undefined;
 }
 
 /**
@@ -712,9 +731,8 @@ class HandedChunks {
  * other responses, and for a second call.
  */
 export function releaseBodyChunks(response: Response): void {
-  const chunks = handedChunks.get(response);
+  const chunks = handedChunks.get(response)?.chunks;
   if (chunks === undefined) return;
-  handedChunks.delete(response);
   for (const ref of chunks) {
     const buffer = ref.deref()?.buffer;
     if (!(buffer instanceof ArrayBuffer) || buffer.detached) continue;
@@ -773,11 +791,16 @@ function bodyStream(
         ) {
           // A large sized body: read straight into a big chunk of its own
           // (fewer, larger chunks for Deno.serve to write; no buffer copy).
-          const chunk = new Uint8Array(Math.min(remaining, LARGE_CHUNK));
+          let chunk = new Uint8Array(Math.min(remaining, LARGE_CHUNK));
           let got = 0;
           while (got < chunk.length) {
             const n = await socket.readInto(chunk.subarray(got));
-            if (n === null) throw new Error("the backend closed the connection mid-body");
+            if (n === null) {
+              if (got === 0) throw new Error("the backend closed the connection mid-body");
+              // What arrived goes out; the next pull meets the end and fails.
+              chunk = chunk.subarray(0, got);
+              break;
+            }
             got += n;
           }
           remaining -= got;
@@ -804,6 +827,7 @@ function bodyStream(
         // leaves the stream closed, and this error unseen).
         const aborted = socket.closed;
         socket.close();
+        handed.failed = true;
         controller.error(new ResponseBodyError(err, { ...label, aborted }));
       }
     },
@@ -1127,7 +1151,6 @@ async function sendPooled(
         pool.give(request.origin, socket, { idleLimitMs: keepAliveLimit(response) });
       } else socket.close();
     };
-    let body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null = null;
     if (framing === null || (!framing.chunked && framing.length === 0)) {
       finished();
     } else if (!framing.chunked && framing.length > 0 && framing.length <= SMALL_BODY_MAX) {
@@ -1155,14 +1178,24 @@ async function sendPooled(
         if (signal?.aborted) throw cut;
         // The answer came, its body cut short: it goes out as far as it
         // came and then fails, as a streamed one would.
-        body = cutShort(
-          socket.take(framing.length),
-          new ResponseBodyError(cut, {
-            origin: request.origin,
-            requestId: options.requestId,
-            aborted: false,
-          }),
+        const arrived = socket.take(framing.length);
+        const answer = answerOf(
+          response,
+          cutShort(
+            arrived,
+            new ResponseBodyError(cut, {
+              origin: request.origin,
+              requestId: options.requestId,
+              aborted: false,
+            }),
+          ),
+          options,
         );
+        const handed = new HandedChunks();
+        handed.bytes = arrived.length;
+        handed.failed = true;
+        handedChunks.set(answer, handed);
+        return answer;
       }
     } else {
       return streamedAnswer(response, {
@@ -1173,7 +1206,7 @@ async function sendPooled(
         label: { origin: request.origin, requestId: options.requestId },
       });
     }
-    return answerOf(response, body, options);
+    return answerOf(response, null, options);
   }
 }
 
@@ -1195,7 +1228,7 @@ function streamedAnswer(
     label: options.label,
   });
   const answer = answerOf(head, body, options);
-  handedChunks.set(answer, handed.chunks);
+  handedChunks.set(answer, handed);
   return answer;
 }
 

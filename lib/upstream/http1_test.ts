@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
   BodySourceError,
+  failedBodyBytes,
   Http1Pool,
   RELEASE_TRACK_MAX,
   releaseBodyChunks,
@@ -354,8 +355,52 @@ Deno.test("http1: a body the backend cuts fails with ResponseBodyError naming th
       assert.equal(err.origin, server.origin);
       assert.equal(err.requestId, "req-1");
       assert.match((err.cause as Error).message, /closed the connection mid-body/);
+      assert.equal(failedBodyBytes(res), 1000);
       pool?.close();
     }
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: a cut body hands out every byte that arrived before it fails; failedBodyBytes counts them", async () => {
+  // 300 001 bytes, then the end: more than the head's read and one large
+  // chunk's worth (the read-into-chunk path), ending inside a chunk.
+  const sent = random(300_001);
+  const server = raceServer((): Step[] => [
+    { write: "HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n" },
+    { wait: 20 },
+    { write: sent },
+    { wait: 20 },
+    { close: true },
+  ]);
+  try {
+    const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null });
+    const reader = res.body!.getReader();
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    const err = await (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return undefined;
+        parts.push(value as Uint8Array<ArrayBuffer>);
+      }
+    })().catch((e) => e);
+    assert.ok(err instanceof ResponseBodyError, String(err));
+    const got = new Uint8Array(await new Blob(parts).arrayBuffer());
+    assert.equal(got.length, sent.length);
+    assert.equal(sha(got), sha(sent));
+    assert.equal(failedBodyBytes(res), sent.length);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http1: failedBodyBytes is undefined for a body that arrived whole", async () => {
+  const server = rawServer(() => okAnswer(random(200_000)));
+  try {
+    const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null });
+    assert.equal((await res.arrayBuffer()).byteLength, 200_000);
+    assert.equal(failedBodyBytes(res), undefined);
   } finally {
     await server.close();
   }

@@ -105,6 +105,39 @@ Deno.test({ name: "rgw: aws-chunked uploads through osp (decode)", ...RGW_TEST }
     }
 
     await t.step(
+      "signed chunks under 8 KiB but the last → 400 InvalidChunkSizeError, as S3; the stored object stays; unsigned ones pass",
+      async () => {
+        const key = "min-chunk/object.bin";
+        const before = bytes(20_000, 61);
+        const put = (mode: ChunkedMode, data: Uint8Array, chunkSize: number) =>
+          send(env, key, {
+            key: CLIENT,
+            mode,
+            data,
+            chunkSize,
+            checksum: mode === "streaming-signed" ? undefined : "crc32",
+            stream: true,
+          });
+        const first = await put("streaming-signed", before, 8192);
+        assert.equal(first.status, 200, `${first.code} ${first.message}`);
+        for (const mode of ["streaming-signed", "streaming-signed-trailer"] as const) {
+          const r = await put(mode, bytes(30_000, 62), 4096);
+          assert.equal(r.status, 400, `${mode}: ${r.code} ${r.message}`);
+          assert.equal(r.code, "InvalidChunkSizeError");
+          assert.match(
+            r.message,
+            /^Only the last chunk is allowed to have a size less than 8192 bytes/,
+          );
+          assert.equal(sha256((await stored(env, key))!), sha256(before), `${mode}: unchanged`);
+        }
+        const small = bytes(30_000, 63);
+        const unsigned = await put("streaming-unsigned-trailer", small, 100);
+        assert.equal(unsigned.status, 200, `${unsigned.code} ${unsigned.message}`);
+        assert.equal(sha256((await stored(env, key))!), sha256(small));
+      },
+    );
+
+    await t.step(
       "nine uploads at once in every mode, one failing among them: each stores its own bytes",
       async () => {
         // Decoded bodies share one pool of reused blocks: a block handed out

@@ -57,6 +57,12 @@ export interface ChunkedDecoderOptions {
   expectedTrailers: readonly string[];
   /** Largest chunk size accepted (default 16 MiB); a bigger declared size is InvalidRequest. */
   maxChunkSize?: number;
+  /**
+   * Smallest size of a data chunk that is not the last one (default
+   * {@linkcode MIN_SIGNED_CHUNK_SIZE} in the signed modes, none with
+   * `streaming-unsigned-trailer`); a smaller one is 400 InvalidChunkSizeError.
+   */
+  minChunkSize?: number;
 }
 
 /** What a successfully decoded upload carried besides its bytes. */
@@ -74,6 +80,16 @@ export interface ChunkedDecoder {
   /** Resolves once the body is complete and every check passed; rejects on failure. */
   done: Promise<DecodedUpload>;
 }
+
+/**
+ * Default {@linkcode ChunkedDecoderOptions.minChunkSize} in the signed modes:
+ * S3 answers a signed chunk under 8 KiB that is not the last with 400
+ * InvalidChunkSizeError (and its SigV4 streaming page asks for at least 8
+ * KB). It also bounds osp's work per byte: every signed chunk costs an HMAC
+ * and a native SHA-256 object only a major GC frees (docs/performance.md,
+ * "Upload memory"). Unsigned chunks are not held to it, as RGW does not.
+ */
+export const MIN_SIGNED_CHUNK_SIZE = 8192;
 
 /** Default {@linkcode ChunkedDecoderOptions.maxChunkSize}: 16 MiB. */
 export const DEFAULT_MAX_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -138,6 +154,9 @@ class Decoder {
   readonly #signing: ChunkedSigning | undefined;
   readonly #decodedLength: number | undefined;
   readonly #maxChunkSize: number;
+  readonly #minChunkSize: number;
+  /** The size of the last data chunk read (0 before the first). */
+  #lastChunkSize = 0;
   readonly #expected: Set<string>;
   readonly #checksums: [name: string, alg: ChecksumAlgorithm, checksum: Checksum][] = [];
   readonly #checksumList: Checksum[] = [];
@@ -185,6 +204,8 @@ class Decoder {
     this.#trailerMode = options.mode !== "streaming-signed";
     this.#decodedLength = options.decodedLength;
     this.#maxChunkSize = options.maxChunkSize ?? DEFAULT_MAX_CHUNK_SIZE;
+    this.#minChunkSize = options.minChunkSize ??
+      (options.mode === "streaming-unsigned-trailer" ? 0 : MIN_SIGNED_CHUNK_SIZE);
     this.#resolve = resolve;
     this.#reject = reject;
     if (this.#signed) {
@@ -400,7 +421,17 @@ class Decoder {
         `The aws-chunked body has more data than the ${this.#decodedLength} bytes of x-amz-decoded-content-length`,
       );
     }
-    // More data follows, so the held chunk is not the last one: release it.
+    // More data follows, so the previous chunk is not the last one.
+    if (this.#lastChunkSize > 0 && this.#lastChunkSize < this.#minChunkSize) {
+      throw new S3Error(
+        "InvalidChunkSizeError",
+        `Only the last chunk is allowed to have a size less than ${this.#minChunkSize} bytes (chunk ${
+          no - 1
+        } has ${this.#lastChunkSize})`,
+      );
+    }
+    this.#lastChunkSize = size;
+    // The held chunk is not the last one either: release it.
     this.#release(controller);
     this.#total += size;
     this.#remaining = size;

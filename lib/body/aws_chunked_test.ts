@@ -9,6 +9,7 @@ import {
   type ChunkedSigning,
   createChunkedDecoder,
   type DecodedUpload,
+  MIN_SIGNED_CHUNK_SIZE,
   parseTrailerNames,
 } from "./aws_chunked.ts";
 import { chunkedEncodedLength, encodeChunked } from "./aws_chunked_encoder.ts";
@@ -144,7 +145,11 @@ interface Case {
   options: ChunkedDecoderOptions;
 }
 
-/** Encodes data in a mode, with a checksum trailer in the trailer modes. */
+/**
+ * Encodes data in a mode, with a checksum trailer in the trailer modes. The
+ * decoder accepts chunks of any size here, for chunks small enough to test
+ * the framing; the signed modes' 8 KiB minimum has tests of its own.
+ */
 function makeCase(
   data: Uint8Array,
   mode: ChunkedMode,
@@ -161,6 +166,7 @@ function makeCase(
       signing: mode === "streaming-unsigned-trailer" ? undefined : SIGNING,
       decodedLength: data.length,
       expectedTrailers: Object.keys(trailers),
+      minChunkSize: 1,
     },
   };
 }
@@ -366,8 +372,8 @@ Deno.test("aws-chunked: the trailer signature covers name:value\\n lines of seve
 });
 
 Deno.test("aws-chunked: each checksum algorithm, valid and wrong, in both trailer modes", async () => {
-  const data = randomBytes(5000, 9);
-  const wrongData = randomBytes(5000, 10);
+  const data = randomBytes(20_000, 9);
+  const wrongData = randomBytes(20_000, 10);
   for (const mode of ["streaming-unsigned-trailer", "streaming-signed-trailer"] as const) {
     for (const alg of CHECKSUM_ALGORITHMS) {
       const name = `x-amz-checksum-${alg}`;
@@ -378,7 +384,7 @@ Deno.test("aws-chunked: each checksum algorithm, valid and wrong, in both traile
         expectedTrailers: [name],
       };
       const good = encodeChunked(data, {
-        chunkSize: 1024,
+        chunkSize: 8192,
         mode,
         signing: SIGNING,
         trailers: { [name]: checksumBase64(alg, data) },
@@ -387,7 +393,7 @@ Deno.test("aws-chunked: each checksum algorithm, valid and wrong, in both traile
       assert.equal(upload.trailers.get(name), checksumBase64(alg, data));
 
       const wrong = encodeChunked(data, {
-        chunkSize: 1024,
+        chunkSize: 8192,
         mode,
         signing: SIGNING,
         trailers: { [name]: checksumBase64(alg, wrongData) },
@@ -704,4 +710,73 @@ Deno.test("aws-chunked: parseTrailerNames", () => {
     "x-amz-checksum-crc32",
     "x-amz-checksum-sha256",
   ]);
+});
+
+// S3 answers a signed chunk under 8 KiB that is not the last with 400
+// InvalidChunkSizeError; osp does too, which also bounds its work per byte
+// (an HMAC and a native SHA-256 object per signed chunk).
+Deno.test("aws-chunked: in the signed modes a chunk under 8 KiB that is not the last is InvalidChunkSizeError", async () => {
+  const minimum = MIN_SIGNED_CHUNK_SIZE;
+  assert.equal(minimum, 8192);
+  for (const mode of ["streaming-signed", "streaming-signed-trailer"] as const) {
+    const options = (data: Uint8Array, trailers: Record<string, string>) => ({
+      mode,
+      signing: SIGNING,
+      decodedLength: data.length,
+      expectedTrailers: Object.keys(trailers),
+    });
+    const trailersOf = (data: Uint8Array): Record<string, string> =>
+      mode === "streaming-signed" ? {} : { "x-amz-checksum-crc32": checksumBase64("crc32", data) };
+    // Chunks of 8191 bytes, then the rest: refused at the second chunk's
+    // header, before anything of the first went on.
+    const small = randomBytes(3 * (minimum - 1), 30);
+    const tooSmall = encodeChunked(small, {
+      chunkSize: minimum - 1,
+      mode,
+      signing: SIGNING,
+      trailers: trailersOf(small),
+    });
+    const refused = await decode(
+      randomSplit(tooSmall, 31, 3000),
+      options(small, trailersOf(small)),
+    );
+    assertS3(
+      refused,
+      "InvalidChunkSizeError",
+      /^Only the last chunk is allowed to have a size less than 8192 bytes \(chunk 1 has 8191\)$/,
+    );
+    assert.equal(refused.out.length, 0);
+    assert.equal((refused.error as S3Error).status, 400);
+    // 8 KiB chunks with a short last one, and one short chunk alone, pass.
+    for (
+      const [data, chunkSize] of [[randomBytes(2 * minimum + 5, 32), minimum], [
+        randomBytes(100, 33),
+        4096,
+      ]] as const
+    ) {
+      const body = encodeChunked(data, {
+        chunkSize,
+        mode,
+        signing: SIGNING,
+        trailers: trailersOf(data),
+      });
+      assertOk(await decode(randomSplit(body, 34, 3000), options(data, trailersOf(data))), data);
+    }
+  }
+  // Unsigned chunks are not held to it (RGW takes them).
+  const data = randomBytes(1000, 35);
+  const trailers = { "x-amz-checksum-crc32": checksumBase64("crc32", data) };
+  const body = encodeChunked(data, {
+    chunkSize: 100,
+    mode: "streaming-unsigned-trailer",
+    trailers,
+  });
+  assertOk(
+    await decode([body], {
+      mode: "streaming-unsigned-trailer",
+      decodedLength: data.length,
+      expectedTrailers: Object.keys(trailers),
+    }),
+    data,
+  );
 });

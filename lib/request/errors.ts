@@ -25,6 +25,7 @@ export const S3_ERROR_STATUS = {
   XAmzContentSHA256Mismatch: 400,
   BadDigest: 400,
   IncompleteBody: 400,
+  InvalidChunkSizeError: 400,
   EntityTooLarge: 400,
   EntityTooSmall: 400,
   InvalidPolicyDocument: 400,

@@ -4,7 +4,7 @@
 // an equivalent body, stores exactly the original bytes; the backend never
 // completes a body that differs from the original data.
 import assert from "node:assert/strict";
-import type { ChunkedMode } from "../../lib/body/aws_chunked.ts";
+import { type ChunkedMode, MIN_SIGNED_CHUNK_SIZE } from "../../lib/body/aws_chunked.ts";
 import type { ChecksumAlgorithm } from "../../lib/body/checksums.ts";
 import { sha256Hex } from "../../lib/sigv4/sigv4.ts";
 import { streamOf } from "../_chunked.ts";
@@ -36,6 +36,22 @@ const DATA = (() => {
   return Uint8Array.from({ length: 1500 }, () => Math.floor(r() * 256));
 })();
 
+/**
+ * Three chunks of a signed upload: the signed modes take no chunk under
+ * MIN_SIGNED_CHUNK_SIZE (8 KiB) but the last, as S3 does.
+ */
+const SIGNED_CHUNK = MIN_SIGNED_CHUNK_SIZE;
+const SIGNED_DATA = (() => {
+  const r = prng(8);
+  return Uint8Array.from({ length: 2 * SIGNED_CHUNK + 1500 }, () => Math.floor(r() * 256));
+})();
+
+/** The data and chunk size the fuzz uses in `mode`: three data chunks either way. */
+const fuzzCase = (mode: ChunkedMode) =>
+  mode === "streaming-unsigned-trailer"
+    ? { data: DATA, chunkSize: 512 }
+    : { data: SIGNED_DATA, chunkSize: SIGNED_CHUNK };
+
 const MODES: [ChunkedMode, ChecksumAlgorithm | undefined][] = [
   ["streaming-signed", undefined],
   ["streaming-signed-trailer", "crc32c"],
@@ -47,6 +63,7 @@ const BODY_ERRORS = new Set([
   "IncompleteBody",
   "SignatureDoesNotMatch",
   "BadDigest",
+  "InvalidChunkSizeError",
 ]);
 
 /** Byte ranges of each chunk (header line, data, CRLF) in a framed body, final chunk included. */
@@ -205,7 +222,8 @@ Deno.test("hostile bodies: 200+ seeded mutations of aws-chunked framing", async 
         for (let i = 0; i < 70; i++) {
           const path = `/data/fuzz-${mode}-${i}`;
           const url = env.url(path);
-          const { headers, body } = framedPut(url, { mode, data: DATA, chunkSize: 512, checksum });
+          const { data, chunkSize } = fuzzCase(mode);
+          const { headers, body } = framedPut(url, { mode, data, chunkSize, checksum });
           const [what, mutated] = mutate(body, rnd);
           const streamed = i % 3 === 0;
           const res = await fetch(url, {
@@ -217,7 +235,7 @@ Deno.test("hostile bodies: 200+ seeded mutations of aws-chunked framing", async 
             await res.body?.cancel();
             const seen = requestFor(env, `/be-data/fuzz-${mode}-${i}`);
             assert.equal(seen.length, 1, what);
-            assert.ok(bytesEqual(seen[0].body, DATA), `${what}: 200 only with the original bytes`);
+            assert.ok(bytesEqual(seen[0].body, data), `${what}: 200 only with the original bytes`);
             outcomes["200"] = (outcomes["200"] ?? 0) + 1;
           } else {
             const err = await s3Error(res);
@@ -229,7 +247,7 @@ Deno.test("hostile bodies: 200+ seeded mutations of aws-chunked framing", async 
             outcomes[err.code] = (outcomes[err.code] ?? 0) + 1;
           }
         }
-        await assertNoForeignCompleteBody(env, () => DATA);
+        await assertNoForeignCompleteBody(env, () => fuzzCase(mode).data);
         // The seed gives a mix; most mutations must be caught.
         assert.ok((outcomes["200"] ?? 0) < 35, JSON.stringify(outcomes));
         await env.healthy();
@@ -439,13 +457,13 @@ Deno.test("hostile bodies: hand-made aws-chunked edge cases", async (t) => {
     await t.step("signed mode: a chunk replayed from another upload", async () => {
       const a = framedPut(env.url("/data/edge-a"), {
         mode: "streaming-signed",
-        data: DATA,
-        chunkSize: 512,
+        data: SIGNED_DATA,
+        chunkSize: SIGNED_CHUNK,
       });
       const b = framedPut(env.url("/data/edge-b"), {
         mode: "streaming-signed",
-        data: DATA,
-        chunkSize: 512,
+        data: SIGNED_DATA,
+        chunkSize: SIGNED_CHUNK,
       });
       const ra = chunkRanges(a.body);
       const rb = chunkRanges(b.body);
@@ -457,11 +475,36 @@ Deno.test("hostile bodies: hand-made aws-chunked edge cases", async (t) => {
       );
     });
 
+    await t.step(
+      "streaming-signed: 10 000 one-byte chunks → 400 InvalidChunkSizeError at the second, nothing stored",
+      async () => {
+        const data = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff);
+        const path = "/data/tiny-signed-refused";
+        const { headers, body } = framedPut(env.url(path), {
+          mode: "streaming-signed",
+          data,
+          chunkSize: 1,
+        });
+        const res = await fetch(env.url(path), {
+          method: "PUT",
+          headers,
+          body: streamOf(body, 4096),
+        });
+        const err = await s3Error(res);
+        assert.equal(err.status, 400);
+        assert.equal(err.code, "InvalidChunkSizeError");
+        assert.match(
+          err.message,
+          /^Only the last chunk is allowed to have a size less than 8192 bytes/,
+        );
+        await settle(20);
+        for (const s of requestFor(env, "/be-data/tiny-signed-refused")) {
+          assert.equal(s.complete, false);
+        }
+      },
+    );
     for (
-      const [mode, checksum] of [["streaming-signed", undefined], [
-        "streaming-unsigned-trailer",
-        "crc32",
-      ]] as const
+      const [mode, checksum] of [["streaming-unsigned-trailer", "crc32"]] as const
     ) {
       await t.step(
         `${mode}: 10 000 one-byte chunks are valid → 200 and the exact bytes`,

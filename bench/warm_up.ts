@@ -103,9 +103,9 @@ console.log(
   } s, a fresh proxy${opts.v8Flags ? ` with --v8-flags=${opts.v8Flags}` : ""}\n`,
 );
 console.log(
-  "| round | requests served by its end | req/s | proxy CPU µs/request | isolate thread | V8 workers | other threads | p99 ms | optimizing compiles (Maglev, TurboFan) by its end | optimized code thrown away (weak objects cleared) |",
+  "| round | requests served by its end | req/s | proxy CPU µs/request | isolate thread | V8 workers | other threads | p99 ms | RSS at its end, MiB | optimizing compiles (Maglev, TurboFan) by its end | optimized code thrown away (weak objects cleared) |",
 );
-console.log("| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
+console.log("| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
 let served = 0;
 const rssMib = () => (statusKb(proxy.pid, "VmRSS") / 1024).toFixed(0);
 for (let round = 1; round <= opts.rounds; round++) {
@@ -144,7 +144,7 @@ for (let round = 1; round <= opts.rounds; round++) {
       (r.requests / r.seconds).toFixed(0)
     } | ${us(all)} | ${us(isolate)} | ${us(workers)} | ${
       us(Math.max(0, all - isolate - workers))
-    } | ${r.p99.toFixed(2)} | ${optimized} | ${weakDeopts} |`,
+    } | ${r.p99.toFixed(2)} | ${rssMib()} | ${optimized} | ${weakDeopts} |`,
   );
 }
 await load.exit();

@@ -1,6 +1,8 @@
 /**
  * HMAC-SHA256 (RFC 2104, FIPS 180-4) in TypeScript, for the short texts
- * SigV4 signs: strings to sign, chunk strings to sign, signing-key steps.
+ * SigV4 signs: strings to sign, chunk strings to sign, signing-key steps; and
+ * SHA-256 for canonical requests up to 1 KiB (`SHORT_HASH_MAX` in
+ * sigv4.ts).
  *
  * Why not node:crypto: in Deno every `createHash` is a native object that
  * only a major GC frees, and an HMAC takes two. A signed aws-chunked upload
@@ -8,8 +10,8 @@
  * the GC. A keyed {@linkcode HmacSha256} keeps the SHA-256 states after the
  * key's two pad blocks, so each signature hashes only the text and the inner
  * digest: four or five 64-byte blocks, no native object, and less CPU than
- * the two native hashes it replaces. Bulk data (chunk bodies, canonical
- * requests) stays with node:crypto, which is faster per byte.
+ * the two native hashes it replaces. Bulk data (chunk bodies, longer
+ * canonical requests) stays with node:crypto, which is faster per byte.
  *
  * @module
  */

@@ -7,6 +7,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { sha256Hex as shortSha256Hex } from "./hmac_sha256.ts";
 import { HmacSha256 } from "./hmac_sha256.ts";
 
 import {
@@ -314,9 +315,27 @@ export function utf8ByteString(text: string): string {
 export function hashCanonicalRequest(canonical: string): string {
   // ASCII (nearly every request): its UTF-8 is its bytes, and hashing the
   // string skips a copy.
-  if (!NON_ASCII.test(canonical)) return sha256Hex(canonical);
-  return sha256Hex(byteStringBytes(canonical));
+  const data = NON_ASCII.test(canonical) ? byteStringBytes(canonical) : canonical;
+  // Up to SHORT_HASH_MAX, no native hash object (see SHORT_HASH_MAX).
+  return data.length <= SHORT_HASH_MAX ? shortSha256Hex(data) : sha256Hex(data);
 }
+
+/**
+ * Canonical requests up to this length (nearly all: a header-signed GET's
+ * is 300–900 bytes) are hashed by the TypeScript SHA-256 of
+ * `hmac_sha256.ts`, longer ones by node:crypto. Every `createHash` in Deno is
+ * a native object that only a major GC frees, and each request hashes two
+ * canonical requests (the client's, verified; the backend's, signed). The
+ * TypeScript hash costs more per call (2.6 against 1.1 µs for 375 bytes),
+ * but warmed up, 1 KiB GETs at c=16 cost 94–109 against 102–109 µs of proxy
+ * CPU and the process held 134–141 against 168–183 MiB
+ * (`deno run -A bench/warm_up.ts --rounds 8 --proxy-v8-flags=--no-memory-reducer`,
+ * rounds 5–8, two runs each alternating with the checkout before;
+ * docs/performance.md, "SigV4 cost"). Above 1 KiB (session tokens, many
+ * signed headers) the native hash's speed per byte wins (7 against 0.6 ns a
+ * byte).
+ */
+export const SHORT_HASH_MAX = 1024;
 
 /** The credential scope, `date/region/s3/aws4_request`. */
 export interface Scope {

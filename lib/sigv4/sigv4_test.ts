@@ -4,6 +4,7 @@
 // Calculations ... in Multiple Chunks", "Examples of how to derive a signing key").
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { denoEval } from "../../tests/_deno_eval.ts";
 import {
   amzDate,
   canonicalHeaderValue,
@@ -19,6 +20,7 @@ import {
   percentDecode,
   type Scope,
   sha256Hex,
+  SHORT_HASH_MAX,
   signature,
   SigningKeyCache,
   stringToSign,
@@ -341,4 +343,47 @@ Deno.test("sigv4: amz dates format and parse strictly", () => {
   assert.ok(Number.isNaN(parseAmzDate("20130524T000000")));
   assert.ok(Number.isNaN(parseAmzDate("20131324T000000Z")), "month 13");
   assert.ok(Number.isNaN(parseAmzDate("Fri, 24 May 2013 00:00:00 GMT")));
+});
+
+Deno.test("sigv4: hashCanonicalRequest matches node:crypto on both sides of SHORT_HASH_MAX", () => {
+  const lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 1023, 1024, 1025, 5000];
+  for (const length of lengths) {
+    for (const high of [false, true]) {
+      // ASCII, or with bytes from 0x80 (one character each).
+      const text = Array.from(
+        { length },
+        (_, i) => String.fromCharCode(high && i % 7 === 3 ? 0x80 + (i % 128) : 0x20 + (i % 95)),
+      ).join("");
+      const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
+      assert.equal(
+        hashCanonicalRequest(text),
+        createHash("sha256").update(bytes).digest("hex"),
+        `${length} ${high}`,
+      );
+    }
+  }
+  assert.equal(SHORT_HASH_MAX, 1024);
+});
+
+// Why canonical requests up to 1 KiB are hashed in TypeScript: every
+// node:crypto createHash in Deno is a native object only a major GC frees;
+// two per request (verified, signed) held some 30 MiB more in a warmed-up
+// proxy (docs/performance.md). In a process of its own: 300 000 canonical
+// requests of 400 bytes hashed, then RSS growth; with node:crypto it was
+// 40+ MiB on this machine type.
+Deno.test("sigv4: hashing short canonical requests leaves no native objects behind", async () => {
+  const script = `
+    import { hashCanonicalRequest } from ${
+    JSON.stringify(new URL("./sigv4.ts", import.meta.url).href)
+  };
+    const base = "GET\\n/bucket/key\\n\\nhost:example.com\\nx-amz-date:20261203T000000Z\\n".padEnd(400, "x");
+    for (let i = 0; i < 20000; i++) hashCanonicalRequest(base + (i % 10));
+    const before = Deno.memoryUsage().rss;
+    for (let i = 0; i < 300000; i++) hashCanonicalRequest(base + (i % 10));
+    console.log(JSON.stringify({ grewMiB: (Deno.memoryUsage().rss - before) / 1048576 }));
+  `;
+  const out = await denoEval(script, { flags: ["--ext=ts"] });
+  assert.equal(out.code, 0, out.stderr);
+  const { grewMiB } = JSON.parse(out.stdout);
+  assert.ok(grewMiB < 12, `RSS grew by ${grewMiB.toFixed(1)} MiB`);
 });

@@ -37,6 +37,19 @@ async function readAll(
   } catch { /* cancelled */ }
 }
 
+/** How long `release()` reads an exited child's stderr for its end. */
+const STDERR_DRAIN_MS = 2000;
+
+/** Waits for `promise`, or `ms`, whichever comes first. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise,
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Starts `deno run <permissions> <script> <args>` and waits for its "listening" log line. */
 export async function startMain(
   args: string[],
@@ -94,8 +107,12 @@ export async function startMain(
     async release() {
       await reader.cancel().catch(() => {});
       await pump;
-      // After the exit, read stderr to its end; before it, stop reading.
-      if (!exited) await errorReader.cancel().catch(() => {});
+      // After the exit, read stderr to its end (what is left is in the pipe
+      // already); before it, stop reading. The wait is bounded: in one full
+      // run of seven the suite hung here, after the child had exited, the
+      // test process itself holding write ends of pipes (so no end came).
+      if (exited) await settledWithin(errorPump, STDERR_DRAIN_MS);
+      await errorReader.cancel().catch(() => {});
       await errorPump;
     },
   };

@@ -696,9 +696,11 @@ class HandedChunks {
   /** The body failed (a ResponseBodyError). */
   failed = false;
   #tracked = 0;
+  /** `release: false` counts only: chunks that are not this client's own are never detached. */
+  constructor(readonly release = true) {}
   add(chunk: Uint8Array): void {
     this.bytes += chunk.byteLength;
-    if (this.#tracked + chunk.byteLength > RELEASE_TRACK_MAX) return;
+    if (!this.release || this.#tracked + chunk.byteLength > RELEASE_TRACK_MAX) return;
     this.#tracked += chunk.byteLength;
     this.chunks.push(new WeakRef(chunk));
   }
@@ -715,6 +717,42 @@ class HandedChunks {
 export function failedBodyBytes(response: Response): number | undefined {
   const handed = handedChunks.get(response);
   return handed?.failed ? handed.bytes : undefined;
+}
+
+/**
+ * The Response of another client's streamed body (node:http's), made to fail
+ * like this client's: an error of `body` becomes a {@linkcode ResponseBodyError}
+ * (`aborted` when `label.aborted()` says osp cut the exchange), and
+ * {@linkcode failedBodyBytes} counts what it passed. Its chunks are counted,
+ * never released: they may be views of someone else's buffers.
+ */
+export function labelledAnswer(
+  body: ReadableStream<Uint8Array>,
+  init: ResponseInit,
+  label: BodyLabel & { aborted: () => boolean },
+): Response {
+  const handed = new HandedChunks(false);
+  const reader = body.getReader();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) return controller.close();
+        handed.add(value);
+        controller.enqueue(value);
+      } catch (err) {
+        handed.failed = true;
+        const { origin, requestId } = label;
+        controller.error(
+          new ResponseBodyError(err, { origin, requestId, aborted: label.aborted() }),
+        );
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+  const answer = new Response(stream, init);
+  handedChunks.set(answer, handed);
+  return answer;
 }
 
 /**

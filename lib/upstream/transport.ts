@@ -24,6 +24,7 @@ import {
   BodySourceError,
   bufferedBodyLength,
   Http1Pool,
+  labelledAnswer,
   NoResponseError,
   sendHttp1,
   SMALL_BODY_MAX,
@@ -484,12 +485,15 @@ export class Transport {
         const status = res.statusCode ?? 502;
         const empty = NULL_BODY_STATUS.has(status) || request.method === "HEAD";
         if (empty) res.resume();
+        const init = { status, statusText: res.statusMessage, headers: responseHeaders(pairs) };
         resolve(
-          new Response(empty ? null : Readable.toWeb(res) as ReadableStream<Uint8Array>, {
-            status,
-            statusText: res.statusMessage,
-            headers: responseHeaders(pairs),
-          }),
+          empty
+            ? new Response(null, init)
+            : labelledAnswer(Readable.toWeb(res) as ReadableStream<Uint8Array>, init, {
+              origin: request.origin,
+              requestId: options.requestId,
+              aborted: () => options.signal?.aborted === true,
+            }),
         );
       });
       if (options.body === null) {

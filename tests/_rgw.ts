@@ -298,7 +298,13 @@ class Cluster implements Rgw {
     d.status.then((s) => {
       d.exited = true;
       if (!this.stopped) {
-        log(`${name} (pid ${child.pid}) exited: code ${s.code} signal ${s.signal}`);
+        // Always said, with its logs' tails: the directory holding them is
+        // removed with the cluster, and every later RGW test fails on a
+        // refused connection that does not say why.
+        console.error(
+          `::: ceph ${name} (pid ${child.pid}) exited unexpectedly: code ${s.code} signal ${s.signal}` +
+            this.daemonError(d, "").message,
+        );
       }
     });
     this.daemons.set(name, d);

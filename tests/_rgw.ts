@@ -333,7 +333,15 @@ class Cluster implements Rgw {
       while s=$(sed 's/.*) //' "/proc/$OSP_PARENT/stat" 2>/dev/null) && [ "\${s%% *}" != Z ]; do
         sleep 0.5
       done
-      if [ -f "$OSP_DIR/pids" ]; then kill -9 $(cat "$OSP_DIR/pids") 2>/dev/null; fi
+      # Only Ceph daemons: a daemon that exited earlier may have left its PID
+      # to another process (pid_max can be 32768, and PIDs wrap in minutes).
+      if [ -f "$OSP_DIR/pids" ]; then
+        for p in $(cat "$OSP_DIR/pids"); do
+          case "$(cat "/proc/$p/comm" 2>/dev/null)" in
+            ceph-*|radosgw*) kill -9 "$p" 2>/dev/null ;;
+          esac
+        done
+      fi
       sleep 0.2
       rm -rf "$OSP_DIR"
     `;

@@ -155,8 +155,6 @@ class Decoder {
   readonly #decodedLength: number | undefined;
   readonly #maxChunkSize: number;
   readonly #minChunkSize: number;
-  /** The size of the last data chunk read (0 before the first). */
-  #lastChunkSize = 0;
   readonly #expected: Set<string>;
   readonly #checksums: [name: string, alg: ChecksumAlgorithm, checksum: Checksum][] = [];
   readonly #checksumList: Checksum[] = [];
@@ -421,17 +419,16 @@ class Decoder {
         `The aws-chunked body has more data than the ${this.#decodedLength} bytes of x-amz-decoded-content-length`,
       );
     }
-    // More data follows, so the previous chunk is not the last one.
-    if (this.#lastChunkSize > 0 && this.#lastChunkSize < this.#minChunkSize) {
+    // More data follows, so the held chunk (the previous one, none before
+    // the first) is not the last one: it must be large enough, and may go.
+    if (this.#heldLen > 0 && this.#heldLen < this.#minChunkSize) {
       throw new S3Error(
         "InvalidChunkSizeError",
         `Only the last chunk is allowed to have a size less than ${this.#minChunkSize} bytes (chunk ${
           no - 1
-        } has ${this.#lastChunkSize})`,
+        } has ${this.#heldLen})`,
       );
     }
-    this.#lastChunkSize = size;
-    // The held chunk is not the last one either: release it.
     this.#release(controller);
     this.#total += size;
     this.#remaining = size;

@@ -1230,7 +1230,7 @@ async function sendPooled(
           options,
         );
         const handed = new HandedChunks();
-        handed.bytes = arrived.length;
+        handed.add(arrived);
         handed.failed = true;
         handedChunks.set(answer, handed);
         return answer;

@@ -331,13 +331,16 @@ Deno.test("http1: abort before the answer rejects and closes the connection", as
   }
 });
 
+/** A 1 MiB answer's head and its first 1000 bytes: the rest never comes. */
+const CUT_HEAD = "HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n" + "x".repeat(1000);
+
 // A body failure reaches Deno.serve's onError (lib/serve/listeners.ts) as a
 // ResponseBodyError: a backend that cut the body is a fault to report, an
 // abort (the client gone) closed the connection under a pending read and is
 // an effect. Before, the abort case surfaced as a bare BadResource.
 Deno.test("http1: a body the backend cuts fails with ResponseBodyError naming the backend and the request", async () => {
   const server = raceServer((): Step[] => [
-    { write: "HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n" + "x".repeat(1000) },
+    { write: CUT_HEAD },
     { wait: 20 },
     { close: true },
   ]);
@@ -409,7 +412,7 @@ Deno.test("http1: failedBodyBytes is undefined for a body that arrived whole", a
 Deno.test("http1: an abort while a body read is pending fails the body with ResponseBodyError, aborted", async () => {
   // 1000 bytes come with the head, then the backend holds: the next read waits.
   const server = raceServer((): Step[] => [
-    { write: "HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n" + "x".repeat(1000) },
+    { write: CUT_HEAD },
     { wait: 400 },
   ]);
   try {

@@ -48,7 +48,8 @@ export interface SendOptions {
   transformedBody?: boolean;
   /**
    * Names the request in the `ResponseBodyError` (./http1.ts) a response body
-   * streamed by osp's own client may fail with, after the head was returned.
+   * streamed by osp's own client or node:http may fail with, after the head
+   * was returned.
    */
   requestId?: string;
 }

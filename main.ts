@@ -30,6 +30,9 @@ Options:
       --hostname <addr>   override hostname
       --metrics-port <n>  override metricsPort
       --log-level <lvl>   debug | info | warn | error
+      --access-log-sample <share>
+                          override accessLogSample: the share (0 to 1) of
+                          successful requests logged; errors always are
       --threads <n|auto>  override threads (isolates sharing the ports; > 1 needs
                           deno run --unstable-net; auto: one per core from 4 cores)
       --check             validate the config, print every problem, exit 1 if any
@@ -61,6 +64,7 @@ export async function loadConfig(
       hostname: { type: "string" },
       "metrics-port": { type: "string" },
       "log-level": { type: "string" },
+      "access-log-sample": { type: "string" },
       threads: { type: "string" },
       check: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -91,6 +95,14 @@ export async function loadConfig(
   if (metricsPort !== undefined) config.metricsPort = metricsPort;
   if (values.hostname !== undefined) config.hostname = values.hostname;
   if (values["log-level"] !== undefined) config.logLevel = values["log-level"] as LogLevel;
+  const sample = values["access-log-sample"];
+  if (sample !== undefined) {
+    // A number here; its range is the config's to check.
+    if (!/^(\d+\.?\d*|\.\d+)$/.test(sample)) {
+      throw new TypeError(`--access-log-sample must be a number from 0 to 1, not ${sample}`);
+    }
+    config.accessLogSample = Number(sample);
+  }
   if (values.threads !== undefined) {
     if (values.threads !== "auto" && !/^[1-9]\d*$/.test(values.threads)) {
       throw new TypeError(`--threads must be a positive integer or auto, not ${values.threads}`);

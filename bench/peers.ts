@@ -5,8 +5,8 @@
 // - osp: `main.ts` with the flags of docs/operating.md, a config module
 //   (full SigV4 verification against a static keystore, a validator,
 //   re-signing for the backend), info-level access logs on stdout into a
-//   file, metrics on their own port. Three columns: as is, `--log-level
-//   warn`, `--threads 2`.
+//   file, metrics on their own port. Columns: as is, `--log-level warn`,
+//   `--access-log-sample 0` (errors only; named with --columns), `--threads 2`.
 // - nginx-s3-gateway: rendered by ../shared/peers/render-nginx-s3-gateway.sh (beside the checkout)
 //   (KEEPALIVE=32, "+ keepalive", and as shipped, without upstream
 //   keep-alive), started with the command its README gives (plus
@@ -55,9 +55,10 @@
 //          --retries N (1) --out FILE (bench/results/peers.md)
 //          --base DIR: also run osp (and osp `--threads 2`) from another checkout
 //            (e.g. `git worktree add /tmp/osp-base main`), interleaved with the others
-//          --columns id,id…: only these columns (gwka gw osp osp-warn osp-reducer osp-t2 osp-base
-//            osp-t2-base direct; osp-reducer, osp without --no-memory-reducer, only when
-//            named); --no-big: skip the large GET
+//          --columns id,id…: only these columns (gwka gw osp osp-warn osp-errlog osp-reducer
+//            osp-t2 osp-base osp-t2-base direct; osp-reducer, osp without --no-memory-reducer,
+//            and osp-errlog, osp `--access-log-sample 0`, only when named); --no-big: skip
+//            the large GET
 //          --perf DIR: after each 1 KiB and 1 MiB row, one more run per proxy under
 //            perf (call graphs, bench/_perf.ts; not in the medians, as perf adds CPU),
 //            kept in DIR; the report splits each cell's median CPU per request by its
@@ -335,7 +336,14 @@ async function stopChild(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTER
 // ---------------------------------------------------------------- targets
 
 type Creds = { accessKey: string; secretKey: string };
-type OspId = "osp" | "osp-warn" | "osp-reducer" | "osp-t2" | "osp-base" | "osp-t2-base";
+type OspId =
+  | "osp"
+  | "osp-warn"
+  | "osp-errlog"
+  | "osp-reducer"
+  | "osp-t2"
+  | "osp-base"
+  | "osp-t2-base";
 
 interface Target {
   id: "gwka" | "gw" | OspId | "direct";
@@ -360,6 +368,7 @@ const LABEL: Record<Target["id"], string> = {
   gw: "nginx-s3-gateway (shipped)",
   osp: "osp",
   "osp-warn": "osp `--log-level warn`",
+  "osp-errlog": "osp `--access-log-sample 0`",
   "osp-reducer": "osp with V8's memory reducer",
   "osp-t2": "osp `--threads 2`",
   "osp-base": "osp (base)",
@@ -372,17 +381,20 @@ const ORDER: Target["id"][] = [
   "osp-base",
   "osp",
   "osp-warn",
+  "osp-errlog",
   "osp-reducer",
   "osp-t2-base",
   "osp-t2",
   "direct",
 ];
 /**
- * Whether a column runs (`--columns`; osp-reducer only when named there, the
- * base columns only with `--base`).
+ * Whether a column runs (`--columns`; osp-reducer and osp-errlog only when
+ * named there, the base columns only with `--base`).
  */
 const wanted = (id: Target["id"]) =>
-  (opts.columns === undefined ? id !== "osp-reducer" : opts.columns.has(id)) &&
+  (opts.columns === undefined
+    ? id !== "osp-reducer" && id !== "osp-errlog"
+    : opts.columns.has(id)) &&
   (opts.base !== undefined || !id.endsWith("-base"));
 
 /** Why the gateway cannot run here, or null. */
@@ -486,6 +498,8 @@ export default {
   const accessLog = `${dir}/${id}.stdout.log`;
   const flags = id === "osp-warn"
     ? ["--log-level", "warn"]
+    : id === "osp-errlog"
+    ? ["--access-log-sample", "0"]
     : id === "osp-t2" || id === "osp-t2-base"
     ? ["--threads", "2"]
     : [];
@@ -941,10 +955,10 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
         targets.push(await startGateway("gw", 0, b.port, b.creds, tmp));
       }
     }
-    for (
-      const id of ["osp-base", "osp", "osp-warn", "osp-reducer", "osp-t2-base", "osp-t2"] as const
-    ) {
-      if (wanted(id)) targets.push(await startOsp(id, b.port, b.creds, tmp));
+    for (const id of ORDER) {
+      if (id.startsWith("osp") && wanted(id)) {
+        targets.push(await startOsp(id as OspId, b.port, b.creds, tmp));
+      }
     }
     if (wanted("direct")) {
       targets.push({

@@ -63,6 +63,28 @@ Deno.test("cli: --help, --version, --check", async (t) => {
         assert.match(r.out, /config OK/);
       },
     );
+    await t.step(
+      "--access-log-sample overrides accessLogSample; a bad one is an error",
+      async () => {
+        const path = await writeConfig(
+          dir,
+          `export default { hmacKeystore: [{ accessKey: "a", secretKey: "b" }], httpPort: 8089,
+         cosMap: { logs: { host: "rgw", port: 7480, accessKey: "x", secretKey: "y" } } };`,
+        );
+        for (const good of ["0", "0.25", ".5", "1", "1.0"]) {
+          const r = await runMain(["--config", path, "--access-log-sample", good, "--check"]);
+          assert.equal(r.code, 0, `${good}: ${r.err}`);
+        }
+        const above = await runMain(["--config", path, "--access-log-sample", "1.5", "--check"]);
+        assert.equal(above.code, 1);
+        assert.match(above.err, /accessLogSample must be a number from 0 to 1/);
+        for (const bad of ["", "half", "-0.1", "0x1", "1e-2"]) {
+          const r = await runMain(["--config", path, `--access-log-sample=${bad}`, "--check"]);
+          assert.equal(r.code, 2, bad);
+          assert.match(r.err, /--access-log-sample must be a number from 0 to 1/);
+        }
+      },
+    );
     await t.step("a missing --config is a usage error", async () => {
       const r = await runMain([]);
       assert.equal(r.code, 2);

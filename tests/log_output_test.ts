@@ -16,7 +16,7 @@ const KEY = { accessKey: "lo-ak", secretKey: "lo-secret" };
  */
 async function startOsp(
   port: number,
-  options: { dir: string; tls?: boolean },
+  options: { dir: string; tls?: boolean; accessLogSample?: number },
 ): Promise<MainProcess> {
   const path = `${options.dir}/osp.config.ts`;
   const bucket = localBucket(port, { tls: options.tls === true });
@@ -24,6 +24,7 @@ async function startOsp(
     path,
     `export default { hmacKeystore: [{ accessKey: "${KEY.accessKey}", secretKey: "${KEY.secretKey}" }],
       hostname: "127.0.0.1", logLevel: "info", verify: ${options.tls !== true},
+      accessLogSample: ${options.accessLogSample ?? 1},
       cosMap: { b: ${JSON.stringify(bucket)} } };`,
   );
   return await startMain(["--config", path, "--http-port", "0"]);
@@ -76,7 +77,9 @@ Deno.test("main.ts keeps serving when its stdout pipe is closed, and says once t
 // onError; Deno's default printed a bare stack on stderr. osp logs one JSON
 // line naming the request and the backend (lib/serve/listeners.ts), and
 // counts the bytes that went out. Through osp's own HTTP/1.1 client (a plain
-// backend) and through node:http (an HTTPS backend with verify: false).
+// backend) and through node:http (an HTTPS backend with verify: false). With
+// accessLogSample 0, so the request line shows that a failed body is logged
+// as an error is, never sampled away.
 for (const tls of [false, true]) {
   Deno.test(
     `main.ts logs a backend that cuts a response body as one JSON warn line with the request id, and counts the bytes that went out (${
@@ -116,7 +119,7 @@ for (const tls of [false, true]) {
           })().catch(() => {});
         }
       })();
-      const main = await startOsp(port, { dir, tls });
+      const main = await startOsp(port, { dir, tls, accessLogSample: 0 });
       let id: string | null = null;
       try {
         const u = `${main.base}/b/k`;
@@ -157,6 +160,7 @@ for (const tls of [false, true]) {
         .map((l) => JSON.parse(l)).find((l) => l.msg === "request" && l.requestId === id);
       assert.equal(request?.status, 200, main.output());
       assert.equal(request?.bytesOut, 1000);
+      assert.equal("sampleRate" in request, false);
     },
   );
 }

@@ -103,8 +103,11 @@ export class IdleWatch {
 export interface IdleTimedStreamOptions {
   /** The error the stream fails with when it goes idle. */
   idleError: () => Error;
-  /** Called once with the bytes passed, when the stream ends, fails or is cancelled. */
-  onDone?: (bytes: number) => void;
+  /**
+   * Called once with the bytes passed, when the stream ends (`failed` false),
+   * fails, goes idle or is cancelled (`failed` true).
+   */
+  onDone?: (bytes: number, end: { failed: boolean }) => void;
   /** Called once when the stream went idle (before it errors). */
   onIdle?: () => void;
 }
@@ -121,17 +124,17 @@ export function idleTimedStream(
 ): TransformStream<Uint8Array, Uint8Array> {
   let bytes = 0;
   let done = false;
-  const finish = () => {
+  const finish = (failed: boolean) => {
     if (done) return;
     done = true;
     handle.stop();
-    options.onDone?.(bytes);
+    options.onDone?.(bytes, { failed });
   };
   let controller!: TransformStreamDefaultController<Uint8Array>;
   const handle = watch.watch(() => {
     options.onIdle?.();
     controller.error(options.idleError());
-    finish();
+    finish(true);
   });
   return new TransformStream<Uint8Array, Uint8Array>({
     start(c) {
@@ -142,7 +145,7 @@ export function idleTimedStream(
       handle.touch();
       c.enqueue(chunk);
     },
-    flush: finish,
-    cancel: finish,
+    flush: () => finish(false),
+    cancel: () => finish(true),
   });
 }

@@ -59,13 +59,21 @@ Deno.test("IdleWatch: rejects a non-positive timeout", () => {
 Deno.test("idleTimedStream: passes bytes through and counts them", async () => {
   const watch = new IdleWatch(1000);
   let counted = -1;
+  let failed: boolean | undefined;
   const out = ReadableStream.from([new Uint8Array(3), new Uint8Array(4)]).pipeThrough(
-    idleTimedStream(watch, { idleError: () => new Error("idle"), onDone: (n) => counted = n }),
+    idleTimedStream(watch, {
+      idleError: () => new Error("idle"),
+      onDone: (n, end) => {
+        counted = n;
+        failed = end.failed;
+      },
+    }),
   );
   let total = 0;
   for await (const c of out) total += c.length;
   assert.equal(total, 7);
   assert.equal(counted, 7);
+  assert.equal(failed, false);
   watch.close();
 });
 
@@ -82,11 +90,15 @@ Deno.test("idleTimedStream: a stalled source errors the reader and is cancelled"
   });
   let idled = false;
   let counted = -1;
+  let failed: boolean | undefined;
   const out = source.pipeThrough(
     idleTimedStream(watch, {
       idleError: () => new Error("no byte for 60 ms"),
       onIdle: () => idled = true,
-      onDone: (n) => counted = n,
+      onDone: (n, end) => {
+        counted = n;
+        failed = end.failed;
+      },
     }),
   );
   const reader = out.getReader();
@@ -99,6 +111,7 @@ Deno.test("idleTimedStream: a stalled source errors the reader and is cancelled"
   assert.equal(idled, true);
   assert.equal(cancelled, true, "the upstream source is cancelled");
   assert.equal(counted, 5);
+  assert.equal(failed, true);
   watch.close();
 });
 

@@ -430,6 +430,14 @@ export interface ProxyConfig {
   metricsPort?: number;
   /** Log level; default `info`. */
   logLevel?: LogLevel;
+  /**
+   * The share (0 to 1) of successful requests that get an access-log line;
+   * default 1, every request. A request answered with an error (status ≥ 400)
+   * or whose body failed on the way is always logged; 0 logs those alone.
+   * A line that is there by sampling carries `sampleRate`, so that counts
+   * taken from the log can be scaled back. Metrics count every request.
+   */
+  accessLogSample?: number;
   /** Allowed clock skew of signed requests in seconds; default 900. */
   clockSkewSeconds?: number;
   /** Seconds a secret from `hmacFetcher` is cached; default 300, 0 = no caching. */
@@ -544,6 +552,7 @@ export interface ResolvedConfig {
   serverName: string;
   metricsPort?: number;
   logLevel: LogLevel;
+  accessLogSample: number;
   clockSkewMs: number;
   secretCacheTtlMs: number;
   cacheSize: number;
@@ -586,6 +595,7 @@ const CONFIG_FIELDS: Record<keyof ProxyConfig, true> = {
   serverName: true,
   metricsPort: true,
   logLevel: true,
+  accessLogSample: true,
   clockSkewSeconds: true,
   secretCacheTtl: true,
   cacheSize: true,
@@ -1229,6 +1239,9 @@ export function resolveConfigProblems(
   if (!LOG_LEVELS.includes(logLevel as string)) {
     p.add("logLevel", `must be one of ${LOG_LEVELS.join(", ")}`);
   }
+  const sample: unknown = config.accessLogSample === undefined ? 1 : config.accessLogSample;
+  const accessLogSample = typeof sample === "number" && sample >= 0 && sample <= 1 ? sample : 1;
+  if (sample !== accessLogSample) p.add("accessLogSample", "must be a number from 0 to 1");
   const skew = checkNonNegative(p, "clockSkewSeconds", config.clockSkewSeconds) ?? 900;
   const secretTtl = checkNonNegative(p, "secretCacheTtl", config.secretCacheTtl) ?? 300;
   const cacheSize = checkNonNegative(p, "cacheSize", config.cacheSize, { integer: true, min: 1 }) ??
@@ -1287,6 +1300,7 @@ export function resolveConfigProblems(
       serverName,
       metricsPort,
       logLevel: logLevel as LogLevel,
+      accessLogSample,
       clockSkewMs: skew * 1000,
       secretCacheTtlMs: secretTtl * 1000,
       cacheSize,

@@ -291,6 +291,19 @@ Deno.test("config: invalid logLevel", () => {
   }
 });
 
+Deno.test("config: accessLogSample is a share from 0 to 1, by default 1", () => {
+  assert.equal(resolveConfig(minimal() as unknown as ProxyConfig).accessLogSample, 1);
+  for (const accessLogSample of [0, 0.01, 0.5, 1]) {
+    const config = resolveConfig(minimal({ accessLogSample }) as unknown as ProxyConfig);
+    assert.equal(config.accessLogSample, accessLogSample);
+  }
+  for (const accessLogSample of [-0.1, 1.5, NaN, Infinity, "0.5", null]) {
+    assert.deepEqual(problems(minimal({ accessLogSample })), [
+      "accessLogSample must be a number from 0 to 1",
+    ]);
+  }
+});
+
 Deno.test("config: duplicate hmacKeystore access keys", () => {
   assert.deepEqual(
     problems(minimal({

@@ -341,9 +341,10 @@ export class Metrics {
 
 /**
  * A pass-through stream that counts the bytes flowing through it without
- * buffering, and calls `onDone(bytes)` exactly once: when the stream ends, when
- * its source errors, or when its reader cancels it. A stream that is never
- * read to the end nor cancelled never calls it.
+ * buffering, and calls `onDone(bytes, { failed })` exactly once: when the
+ * stream ends (`failed` false), when its source errors or when its reader
+ * cancels it (`failed` true). A stream that is never read to the end nor
+ * cancelled never calls it.
  *
  * ```ts ignore
  * const body = upstream.body?.pipeThrough(countingStream((bytesOut) => {
@@ -352,22 +353,22 @@ export class Metrics {
  * ```
  */
 export function countingStream(
-  onDone: (bytes: number) => void,
+  onDone: (bytes: number, end: { failed: boolean }) => void,
 ): TransformStream<Uint8Array, Uint8Array> {
   let bytes = 0;
   let done = false;
-  const finish = () => {
+  const finish = (failed: boolean) => {
     if (done) return;
     done = true;
-    onDone(bytes);
+    onDone(bytes, { failed });
   };
   const transformer: Transformer<Uint8Array, Uint8Array> = {
     transform(chunk, controller) {
       bytes += chunk.byteLength;
       controller.enqueue(chunk);
     },
-    flush: finish,
-    cancel: finish,
+    flush: () => finish(false),
+    cancel: () => finish(true),
   };
   return new TransformStream(transformer);
 }

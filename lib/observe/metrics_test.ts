@@ -331,14 +331,14 @@ function chunks(...sizes: number[]): Uint8Array[] {
   return sizes.map((n) => new Uint8Array(n));
 }
 
-Deno.test("countingStream: counts every byte and reports once at the end", async () => {
-  const calls: number[] = [];
+Deno.test("countingStream: counts every byte and reports once at the end, not failed", async () => {
+  const calls: [number, boolean][] = [];
   const out = ReadableStream.from(chunks(3, 0, 1000, 17)).pipeThrough(
-    countingStream((n) => calls.push(n)),
+    countingStream((n, { failed }) => calls.push([n, failed])),
   );
   const body = new Uint8Array(await new Response(out).arrayBuffer());
   assert.equal(body.byteLength, 1020);
-  assert.deepEqual(calls, [1020]);
+  assert.deepEqual(calls, [[1020, false]]);
 });
 
 Deno.test("countingStream: passes chunks through without copying or buffering", async () => {
@@ -357,8 +357,9 @@ Deno.test("countingStream: passes chunks through without copying or buffering", 
   await reader.cancel();
 });
 
-Deno.test("countingStream: reports the bytes so far once when the reader cancels", async () => {
+Deno.test("countingStream: reports the bytes so far once, failed, when the reader cancels", async () => {
   const calls: number[] = [];
+  const failures: boolean[] = [];
   let cancelled: unknown;
   const source = new ReadableStream<Uint8Array>({
     pull(c) {
@@ -368,18 +369,23 @@ Deno.test("countingStream: reports the bytes so far once when the reader cancels
       cancelled = reason;
     },
   });
-  const reader = source.pipeThrough(countingStream((n) => calls.push(n))).getReader();
+  const reader = source.pipeThrough(countingStream((n, { failed }) => {
+    calls.push(n);
+    failures.push(failed);
+  })).getReader();
   await reader.read();
   await reader.read();
   await reader.cancel("client went away");
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(calls.length, 1);
+  assert.deepEqual(failures, [true]);
   assert.ok(calls[0] >= 20 && calls[0] % 10 === 0, `counted ${calls[0]}`);
   assert.equal(cancelled, "client went away", "the cancel reaches the source");
 });
 
-Deno.test("countingStream: reports once when the source errors", async () => {
+Deno.test("countingStream: reports once, failed, when the source errors", async () => {
   const calls: number[] = [];
+  const failures: boolean[] = [];
   const source = new ReadableStream<Uint8Array>({
     start(c) {
       c.enqueue(new Uint8Array(8));
@@ -389,12 +395,16 @@ Deno.test("countingStream: reports once when the source errors", async () => {
       c.error(new Error("backend reset"));
     },
   });
-  const reader = source.pipeThrough(countingStream((n) => calls.push(n))).getReader();
+  const reader = source.pipeThrough(countingStream((n, { failed }) => {
+    calls.push(n);
+    failures.push(failed);
+  })).getReader();
   await assert.rejects(async () => {
     for (;;) if ((await reader.read()).done) break;
   }, /backend reset/);
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(calls.length, 1);
+  assert.deepEqual(failures, [true]);
   assert.ok(calls[0] <= 12, `counted ${calls[0]}`);
 });
 

@@ -42,6 +42,8 @@ interface Observed {
   error?: S3Error;
   key?: string;
   clientIp?: string;
+  /** Whether a success gets a log line (`accessLogSample`); errors always do. */
+  sampled: boolean;
 }
 
 /** Runs `stages` on one request and answers it; never throws. */
@@ -60,8 +62,9 @@ export async function exchange(
     bucket: UNKNOWN_BUCKET,
     sourceIp: () => conn.remoteIp,
   };
-  // The log line is written after the response, when Deno no longer has the address.
-  const clientIp = logger.enabled("info") ? conn.remoteIp : undefined;
+  const logging = logger.enabled("info");
+  const sample = config.accessLogSample;
+  const sampled = logging && (sample >= 1 || Math.random() < sample);
   let target: RequestTarget | undefined;
   let response: Response;
   let error: S3Error | undefined;
@@ -95,13 +98,16 @@ export async function exchange(
     status: response.status,
     error,
     key: target?.key,
-    clientIp,
+    // The log line is written after the response, when Deno no longer has
+    // the address (the validator has mostly asked for it already).
+    clientIp: logging ? conn.remoteIp : undefined,
+    sampled,
   };
   return deliver(pipeline, response, {
     conn,
     downloadIdle: options.downloadIdle,
     observed,
-    finish: (bytesOut) => finish(pipeline, observed, bytesOut),
+    finish: (bytesOut, end) => finish(pipeline, observed, { bytesOut, failed: end.failed }),
   });
 }
 
@@ -122,9 +128,18 @@ function logFailure(pipeline: Pipeline, state: RequestState, error: S3Error): vo
   });
 }
 
-/** Counts, measures and logs a request once its body has gone out (or failed to). */
-function finish(pipeline: Pipeline, observed: Observed, bytesOut: number): void {
+/**
+ * Counts, measures and logs a request once its body has gone out (`failed`:
+ * or failed to). The log line is written for a sampled request, and for every
+ * request answered with an error or whose body failed.
+ */
+function finish(
+  pipeline: Pipeline,
+  observed: Observed,
+  outcome: { bytesOut: number; failed: boolean },
+): void {
   const { metrics, logger, requestCounts } = pipeline;
+  const { bytesOut, failed } = outcome;
   const { request, state, error, status } = observed;
   const durationMs = performance.now() - observed.started;
   const length = request.headers.get("x-amz-decoded-content-length") ??
@@ -148,7 +163,10 @@ function finish(pipeline: Pipeline, observed: Observed, bytesOut: number): void 
     anonymous: state.anonymous,
     sigVersion: state.sigVersion,
   });
+  const bySample = status < 400 && !failed;
+  if (bySample && !observed.sampled) return;
   if (!logger.enabled("info")) return;
+  const rate = pipeline.config.accessLogSample;
   logger.log("info", "request", {
     requestId: state.id,
     clientIp: observed.clientIp,
@@ -165,8 +183,12 @@ function finish(pipeline: Pipeline, observed: Observed, bytesOut: number): void 
     bytesOut,
     ms: Math.round(durationMs * 10) / 10,
     upstreamMs: state.upstreamMs === undefined ? undefined : Math.round(state.upstreamMs * 10) / 10,
+    sampleRate: bySample && rate < 1 ? rate : undefined,
   });
 }
+
+const WHOLE = { failed: false } as const;
+const FAILED = { failed: true } as const;
 
 /**
  * Hands the response to Deno.serve with `finish` called once its body has
@@ -182,13 +204,13 @@ function deliver(
     conn: ConnInfo;
     downloadIdle?: IdleWatch;
     observed: Observed;
-    finish: (bytesOut: number) => void;
+    finish: (bytesOut: number, end: { failed: boolean }) => void;
   },
 ): Response {
   const { conn, finish } = options;
   const whenDelivered = (bytes: number) => {
-    if (conn.completed === undefined) finish(bytes);
-    else conn.completed.then(() => finish(bytes), () => finish(0));
+    if (conn.completed === undefined) finish(bytes, WHOLE);
+    else conn.completed.then(() => finish(bytes, WHOLE), () => finish(0, FAILED));
   };
   // Bytes read whole from the backend: `response.body` is not touched, so
   // Deno.serve sends them without a stream.
@@ -198,7 +220,7 @@ function deliver(
     return response;
   }
   if (response.body === null) {
-    finish(0);
+    finish(0, WHOLE);
     return response;
   }
   const declared = response.headers.get("content-length");
@@ -232,9 +254,10 @@ function deliver(
     // Read by Deno.serve alone: once it is sent whole, its chunks are done
     // with. (`completed` resolves also when the body failed on the way.)
     conn.completed.then(() => {
-      finish(failedBodyBytes(response) ?? bytes);
+      const failed = failedBodyBytes(response);
+      finish(failed ?? bytes, failed === undefined ? WHOLE : FAILED);
       releaseBodyChunks(response);
-    }, () => finish(0));
+    }, () => finish(0, FAILED));
     return response;
   }
   return new Response(response.body.pipeThrough(countingStream(finish)), init);

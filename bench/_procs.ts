@@ -22,6 +22,20 @@ export class Lines {
       this.#pending += value;
     }
   }
+  /** Hands every further line to `fn`, in the background, until the output ends. */
+  each(fn: (line: string) => void): void {
+    (async () => {
+      for (;;) {
+        let line: string;
+        try {
+          line = await this.next();
+        } catch {
+          return;
+        }
+        fn(line);
+      }
+    })();
+  }
   /** Reads everything else in the background (so the pipe never fills). */
   drain(): void {
     (async () => {

@@ -511,7 +511,9 @@ export default {
     "--allow-env",
     "--unstable-no-legacy-abort",
     // As docs/operating.md runs it; osp-reducer leaves V8's memory reducer on.
-    ...(id === "osp-reducer" ? [] : ["--v8-flags=--no-memory-reducer"]),
+    ...(id === "osp-reducer"
+      ? ["--v8-flags=--no-allocation-site-pretenuring"]
+      : ["--v8-flags=--no-memory-reducer,--no-allocation-site-pretenuring"]),
     ...(flags[0] === "--threads" ? ["--unstable-net"] : []),
     `${root}/main.ts`,
     "--config",

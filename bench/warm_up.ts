@@ -65,20 +65,12 @@ const proxy = await spawnDeno([
 ]);
 let optimized = 0;
 let weakDeopts = 0;
-(async () => {
-  for (;;) {
-    let line: string;
-    try {
-      line = await proxy.lines.next();
-    } catch {
-      return;
-    }
-    // One line per optimizing compile (Maglev or TurboFan); TurboFan's also
-    // print "completed optimizing" as they are installed.
-    if (line.startsWith("[completed compiling ")) optimized++;
-    else if (line.includes("reason: embedded weak objects cleared")) weakDeopts++;
-  }
-})();
+proxy.lines.each((line) => {
+  // One line per optimizing compile (Maglev or TurboFan); TurboFan's also
+  // print "completed optimizing" as they are installed.
+  if (line.startsWith("[completed compiling ")) optimized++;
+  else if (line.includes("reason: embedded weak objects cleared")) weakDeopts++;
+});
 
 /** CPU ticks by thread name (digits at the end dropped: "V8 DefaultWorker"). */
 function threadTicks(pid: number): Map<string, number> {

@@ -1,14 +1,17 @@
-// osp runs with --v8-flags=--no-memory-reducer wherever this repository
-// says how to run it, because without it a pause in the traffic throws away
-// the code V8 compiled for osp's requests. What that costs is measured, not
-// tested (V8's memory reducer waits for its own timers, which a test's
-// seconds of quiet do not reliably reach): `deno run -A bench/warm_up.ts
-// --rounds 8 --idle-after 4 --idle 30` with and without
-// `--proxy-v8-flags=--no-memory-reducer` (docs/performance.md, "JIT warm-up
-// and idle periods").
+// osp runs with --v8-flags=--no-memory-reducer,--no-allocation-site-pretenuring
+// wherever this repository says how to run it: without the first, a pause in
+// the traffic throws away the code V8 compiled for osp's requests; without
+// the second, about one process in three keeps each request's objects alive
+// into V8's old generation and stays slow (bench/gc_modes.ts,
+// docs/performance.md, "Pretenuring: one process in three was slow"). What
+// they save is measured, not tested (V8 takes both decisions on its own
+// timers and statistics, which a test's seconds do not reliably reach):
+// `deno run -A bench/warm_up.ts --rounds 8 --idle-after 4 --idle 30` with and
+// without `--proxy-v8-flags=--no-memory-reducer` (docs/performance.md, "JIT
+// warm-up and idle periods"), and `deno run -A bench/gc_modes.ts`.
 import assert from "node:assert/strict";
 
-const FLAG = "--v8-flags=--no-memory-reducer";
+const FLAG = "--v8-flags=--no-memory-reducer,--no-allocation-site-pretenuring";
 const root = (path: string) => new URL(`../${path}`, import.meta.url).pathname;
 
 /** The arguments of `deno task start` between `deno run` and `main.ts`. */
@@ -19,7 +22,7 @@ function startTaskFlags(): string[] {
   return words.slice(2, words.indexOf("main.ts"));
 }
 
-Deno.test("v8 flags: every documented way to run osp passes --v8-flags=--no-memory-reducer", () => {
+Deno.test("v8 flags: every documented way to run osp passes --v8-flags=--no-memory-reducer,--no-allocation-site-pretenuring", () => {
   assert.ok(startTaskFlags().includes(FLAG), "deno task start");
   const cmd = /^CMD \[([\s\S]*?)\]/m.exec(Deno.readTextFileSync(root("Dockerfile")));
   assert.ok(cmd, "the Dockerfile has a CMD");

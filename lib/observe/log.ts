@@ -12,6 +12,12 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 export interface Logger {
   /** Logs at `level` when enabled. */
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+  /**
+   * Logs at `level` when enabled, with fields already serialized: `fields`
+   * is a run of {@linkcode jsonField}s. For lines written on every request,
+   * in a fixed order, without building an object for each.
+   */
+  logJson(level: LogLevel, message: string, fields: string): void;
   /** True when `level` would be written. */
   enabled(level: LogLevel): boolean;
 }
@@ -161,6 +167,29 @@ export function isoTime(ms: number): string {
   return `${isoPrefix}${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
 }
 
+/**
+ * `,"name":value` as JSON text, or `""` for an undefined value: one field of
+ * {@linkcode Logger.logJson}. Strings are escaped as `JSON.stringify` does;
+ * a number that JSON has no text for (NaN, ±Infinity) is `null`, as there.
+ *
+ * @example The same text JSON.stringify writes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jsonField } from "./log.ts";
+ * const text = `{"a":1${jsonField("key", 'x"\n\u00e9')}${jsonField("ms", 0.5)}${jsonField("gone", undefined)}}`;
+ * assert.equal(text, JSON.stringify({ a: 1, key: 'x"\n\u00e9', ms: 0.5 }));
+ * ```
+ */
+export function jsonField(name: string, value: string | number | boolean | undefined): string {
+  if (value === undefined) return "";
+  const text = typeof value === "string"
+    ? JSON.stringify(value)
+    : typeof value === "number" && !Number.isFinite(value)
+    ? "null"
+    : String(value);
+  return `,"${name}":${text}`;
+}
+
 /** Creates a logger writing to stdout (info and below) and stderr (warn and above). */
 export function createLogger(
   options: { level: LogLevel; write?: (line: string, level: LogLevel) => void },
@@ -179,6 +208,11 @@ export function createLogger(
         if (v !== undefined) out[k] = typeof v === "object" ? describe(v) : v;
       }
       write(JSON.stringify(out), level);
+    },
+    logJson(level, message, fields) {
+      if (ORDER[level] < min) return;
+      const head = `{"time":"${isoTime(Date.now())}","level":"${level}","msg":`;
+      write(`${head}${JSON.stringify(message)}${fields}}`, level);
     },
   };
 }

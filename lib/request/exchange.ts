@@ -7,6 +7,7 @@
  * @module
  */
 import { idleTimedStream, type IdleWatch } from "../body/idle_watch.ts";
+import { jsonField } from "../observe/log.ts";
 import { countingStream, UNKNOWN_BUCKET } from "../observe/metrics.ts";
 import { UNKNOWN } from "../s3ops/operation.ts";
 import { bufferedBodyLength, failedBodyBytes, releaseBodyChunks } from "../upstream/http1.ts";
@@ -167,24 +168,30 @@ function finish(
   if (bySample && !observed.sampled) return;
   if (!logger.enabled("info")) return;
   const rate = pipeline.config.accessLogSample;
-  logger.log("info", "request", {
-    requestId: state.id,
-    clientIp: observed.clientIp,
-    accessKey: state.accessKey,
-    anonymous: state.anonymous,
-    sigVersion: state.sigVersion,
-    method: request.method,
-    bucket: state.bucket,
-    operation: state.operation,
-    key: observed.key,
-    status,
-    code: error?.code,
-    bytesIn,
-    bytesOut,
-    ms: Math.round(durationMs * 10) / 10,
-    upstreamMs: state.upstreamMs === undefined ? undefined : Math.round(state.upstreamMs * 10) / 10,
-    sampleRate: bySample && rate < 1 ? rate : undefined,
-  });
+  // A fixed field order, serialized as it goes: no object per request.
+  logger.logJson(
+    "info",
+    "request",
+    jsonField("requestId", state.id) +
+      jsonField("clientIp", observed.clientIp) +
+      jsonField("accessKey", state.accessKey) +
+      jsonField("anonymous", state.anonymous) +
+      jsonField("sigVersion", state.sigVersion) +
+      jsonField("method", request.method) +
+      jsonField("bucket", state.bucket) +
+      jsonField("operation", state.operation) +
+      jsonField("key", observed.key) +
+      jsonField("status", status) +
+      jsonField("code", error?.code) +
+      jsonField("bytesIn", bytesIn) +
+      jsonField("bytesOut", bytesOut) +
+      jsonField("ms", Math.round(durationMs * 10) / 10) +
+      jsonField(
+        "upstreamMs",
+        state.upstreamMs === undefined ? undefined : Math.round(state.upstreamMs * 10) / 10,
+      ) +
+      jsonField("sampleRate", bySample && rate < 1 ? rate : undefined),
+  );
 }
 
 const WHOLE = { failed: false } as const;

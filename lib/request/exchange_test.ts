@@ -120,3 +120,21 @@ Deno.test("exchange: accessLogSample 0.25 logs about a quarter of the successes,
   assert.ok(h.lines.every((l) => l.status === 403 && !("sampleRate" in l)));
   assert.equal(h.requests(), n + 20);
 });
+
+Deno.test("exchange: the request line has its fields in a fixed order, and a hostile key stays one JSON value", async () => {
+  const h = sampledHandler(1);
+  await h.serve(signed("GET", "/data/a%22b%0A%5Cc%E2%80%A8%C3%A9%7D%2C%22x%22%3A1"));
+  await h.serve(signed("GET", "/other/k"));
+  const [ok, denied] = h.lines;
+  assert.equal(
+    Object.keys(ok).join(" "),
+    "time level msg requestId clientIp accessKey sigVersion method bucket operation key status " +
+      "bytesIn bytesOut ms upstreamMs",
+  );
+  assert.equal(ok.key, 'a"b\n\\c\u2028é},"x":1');
+  assert.equal(ok.accessKey, "stage-client");
+  assert.equal(ok.operation, "GetObject");
+  assert.equal(typeof ok.ms, "number");
+  assert.equal(denied.code, "AccessDenied");
+  assert.equal(Object.keys(denied).indexOf("code"), Object.keys(denied).indexOf("status") + 1);
+});

@@ -57,7 +57,7 @@ const WATCH_CLIENT_AFTER_MS = 50;
  * ```
  */
 export function serveErrorReporter(
-  logger: Logger,
+  logger: Pick<Logger, "log" | "enabled">,
   options: { serverName: string },
 ): (error: unknown) => Response {
   return (error) => {

@@ -712,15 +712,19 @@ function checkNonNegative(
   p: Problems,
   path: string,
   value: unknown,
-  options: { integer?: boolean; min?: number } = {},
+  options: { integer?: boolean; min?: number; max?: number } = {},
 ): number | undefined {
   if (value === undefined) return undefined;
-  const min = options.min ?? 0;
+  const { min = 0, max } = options;
   if (
     typeof value !== "number" || !Number.isFinite(value) || value < min ||
-    (options.integer && !Number.isInteger(value))
+    (max !== undefined && value > max) || (options.integer && !Number.isInteger(value))
   ) {
-    p.add(path, `must be ${options.integer ? "an integer" : "a number"} ≥ ${min}`);
+    const kind = options.integer ? "an integer" : "a number";
+    p.add(
+      path,
+      max === undefined ? `must be ${kind} ≥ ${min}` : `must be ${kind} from ${min} to ${max}`,
+    );
     return undefined;
   }
   return value;
@@ -1239,9 +1243,8 @@ export function resolveConfigProblems(
   if (!LOG_LEVELS.includes(logLevel as string)) {
     p.add("logLevel", `must be one of ${LOG_LEVELS.join(", ")}`);
   }
-  const sample: unknown = config.accessLogSample === undefined ? 1 : config.accessLogSample;
-  const accessLogSample = typeof sample === "number" && sample >= 0 && sample <= 1 ? sample : 1;
-  if (sample !== accessLogSample) p.add("accessLogSample", "must be a number from 0 to 1");
+  const accessLogSample =
+    checkNonNegative(p, "accessLogSample", config.accessLogSample, { max: 1 }) ?? 1;
   const skew = checkNonNegative(p, "clockSkewSeconds", config.clockSkewSeconds) ?? 900;
   const secretTtl = checkNonNegative(p, "secretCacheTtl", config.secretCacheTtl) ?? 300;
   const cacheSize = checkNonNegative(p, "cacheSize", config.cacheSize, { integer: true, min: 1 }) ??

@@ -43,8 +43,6 @@ interface Observed {
   error?: S3Error;
   key?: string;
   clientIp?: string;
-  /** Whether a success gets a log line (`accessLogSample`); errors always do. */
-  sampled: boolean;
 }
 
 /** Runs `stages` on one request and answers it; never throws. */
@@ -63,9 +61,6 @@ export async function exchange(
     bucket: UNKNOWN_BUCKET,
     sourceIp: () => conn.remoteIp,
   };
-  const logging = logger.enabled("info");
-  const sample = config.accessLogSample;
-  const sampled = logging && (sample >= 1 || Math.random() < sample);
   let target: RequestTarget | undefined;
   let response: Response;
   let error: S3Error | undefined;
@@ -101,8 +96,7 @@ export async function exchange(
     key: target?.key,
     // The log line is written after the response, when Deno no longer has
     // the address (the validator has mostly asked for it already).
-    clientIp: logging ? conn.remoteIp : undefined,
-    sampled,
+    clientIp: logger.enabled("info") ? conn.remoteIp : undefined,
   };
   return deliver(pipeline, response, {
     conn,
@@ -131,8 +125,8 @@ function logFailure(pipeline: Pipeline, state: RequestState, error: S3Error): vo
 
 /**
  * Counts, measures and logs a request once its body has gone out (`failed`:
- * or failed to). The log line is written for a sampled request, and for every
- * request answered with an error or whose body failed.
+ * or failed to). The log line is written for every request answered with an
+ * error or whose body failed, and for a success drawn by `accessLogSample`.
  */
 function finish(
   pipeline: Pipeline,
@@ -164,10 +158,10 @@ function finish(
     anonymous: state.anonymous,
     sigVersion: state.sigVersion,
   });
-  const bySample = status < 400 && !failed;
-  if (bySample && !observed.sampled) return;
   if (!logger.enabled("info")) return;
   const rate = pipeline.config.accessLogSample;
+  const bySample = status < 400 && !failed;
+  if (bySample && rate < 1 && !(Math.random() < rate)) return;
   // A fixed field order, serialized as it goes: no object per request.
   logger.logJson(
     "info",

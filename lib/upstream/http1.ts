@@ -696,11 +696,14 @@ class HandedChunks {
   /** The body failed (a ResponseBodyError). */
   failed = false;
   #tracked = 0;
+  readonly #release: boolean;
   /** `release: false` counts only: chunks that are not this client's own are never detached. */
-  constructor(readonly release = true) {}
+  constructor(options: { release: boolean }) {
+    this.#release = options.release;
+  }
   add(chunk: Uint8Array): void {
     this.bytes += chunk.byteLength;
-    if (!this.release || this.#tracked + chunk.byteLength > RELEASE_TRACK_MAX) return;
+    if (!this.#release || this.#tracked + chunk.byteLength > RELEASE_TRACK_MAX) return;
     this.#tracked += chunk.byteLength;
     this.chunks.push(new WeakRef(chunk));
   }
@@ -731,7 +734,7 @@ export function labelledAnswer(
   init: ResponseInit,
   label: BodyLabel & { aborted: () => boolean },
 ): Response {
-  const handed = new HandedChunks(false);
+  const handed = new HandedChunks({ release: false });
   const reader = body.getReader();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -1229,7 +1232,7 @@ async function sendPooled(
           ),
           options,
         );
-        const handed = new HandedChunks();
+        const handed = new HandedChunks({ release: true });
         handed.add(arrived);
         handed.failed = true;
         handedChunks.set(answer, handed);
@@ -1259,7 +1262,7 @@ function streamedAnswer(
     label: BodyLabel;
   },
 ): Response {
-  const handed = new HandedChunks();
+  const handed = new HandedChunks({ release: true });
   const body = bodyStream(options.socket, options.framing, {
     finished: options.finished,
     handed,

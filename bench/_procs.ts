@@ -144,6 +144,32 @@ export async function settledRssMib(
   }
 }
 
+/** One GC's record from V8's `--trace-gc-nvp` (the fields the benchmarks read). */
+export interface GcRecord {
+  /** `s` for a scavenge, `ms` for a mark-compact, …. */
+  gc: string;
+  /** Milliseconds. */
+  pause: number;
+  /** Bytes promoted to the old generation. */
+  promoted: number;
+  /** Bytes allocated since the previous GC. */
+  allocated?: number;
+}
+
+/**
+ * The record of a `--trace-gc-nvp` line (`… GC: {…}`), or undefined for any
+ * other line, and for one that another line of output broke into.
+ */
+export function gcRecord(line: string): GcRecord | undefined {
+  const at = line.indexOf("GC: {");
+  if (at < 0) return undefined;
+  try {
+    return JSON.parse(line.slice(at + 4));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The median of some numbers (the upper one of an even count). */
 export function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -14,7 +14,7 @@
 // A set is a comma-separated list of V8 flags added to --no-memory-reducer
 // and --trace-gc-nvp ("default": none). bench/proxy_process.ts is the proxy
 // (serve() from mod.ts, log level warn); bench/load.ts drives it.
-import { spawnDeno, statFields } from "./_procs.ts";
+import { cpuTicks, type GcRecord, gcRecord, median, spawnDeno, statusKb } from "./_procs.ts";
 import { benchJob, startLoadGenerator } from "./load.ts";
 
 const opts = { pairs: 4, warmBig: 3000, sets: ["default", "--no-allocation-site-pretenuring"] };
@@ -27,14 +27,6 @@ for (let i = 0; i < Deno.args.length; i++) {
   else throw new Error(`unknown flag ${a}`);
 }
 
-/** One GC's record from --trace-gc-nvp (the fields used here). */
-interface GcRecord {
-  gc: string;
-  pause: number;
-  promoted: number;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 
 const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
@@ -55,19 +47,10 @@ async function measure(set: string): Promise<string> {
   ]);
   const gcs: GcRecord[] = [];
   proxy.lines.each((line) => {
-    const at = line.indexOf("{");
-    if (at < 0 || !line.includes("new_space_capacity")) return;
-    try {
-      gcs.push(JSON.parse(line.slice(at)));
-    } catch { /* not a record */ }
+    const gc = gcRecord(line);
+    if (gc !== undefined) gcs.push(gc);
   });
   const port = proxy.first.port as number;
-  const ticks = () => {
-    const f = statFields(proxy.pid);
-    return Number(f[11]) + Number(f[12]);
-  };
-  const rssMiB = () =>
-    Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${proxy.pid}/status`))![1]) >> 10;
   const small = { path: "/bench/k-1024", size: 1024 };
   const big = { path: "/bench/k-1048576", size: 1048576 };
   if (opts.warmBig > 0) await gen.run(benchJob(port, { ...big, count: opts.warmBig }));
@@ -76,10 +59,10 @@ async function measure(set: string): Promise<string> {
     const cpu: number[] = [];
     const p99: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const t0 = ticks();
+      const t0 = cpuTicks(proxy.pid);
       const res = await gen.run(benchJob(port, { ...target, durationMs: 4000 }));
       if (res.errors > 0) throw new Error(`${res.errors} errors: ${res.firstError}`);
-      cpu.push((ticks() - t0) * 10000 / res.requests);
+      cpu.push((cpuTicks(proxy.pid) - t0) * 10000 / res.requests);
       p99.push(res.p99);
     }
     return { cpu: median(cpu), p99: median(p99) };
@@ -88,7 +71,7 @@ async function measure(set: string): Promise<string> {
   const s = await run(small, 3);
   const measured = gcs.slice(from);
   const b = await run(big, 2);
-  const rss = rssMiB();
+  const rss = statusKb(proxy.pid, "VmRSS") >> 10;
   proxy.child.kill("SIGTERM");
   await proxy.child.status;
   const scavenges = measured.filter((g) => g.gc === "s");

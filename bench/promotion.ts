@@ -14,7 +14,7 @@
 //   deno run -A bench/promotion.ts [--base DIR] [--method GET|PUT] [--rounds 3]
 //     [--duration 5] [--concurrency 16]
 import { parseArgs } from "node:util";
-import { type Proc, spawnDeno } from "./_procs.ts";
+import { gcRecord, median, type Proc, spawnDeno } from "./_procs.ts";
 import { benchJob, type Result, startLoadGenerator } from "./load.ts";
 
 const { values: flags } = parseArgs({
@@ -75,15 +75,7 @@ async function measure(root: string): Promise<Run> {
     } catch { /* a GC or log line */ }
   }
   let lines: string[] = [];
-  (async () => {
-    for (;;) {
-      try {
-        lines.push(await proxy.lines.next());
-      } catch {
-        return;
-      }
-    }
-  })();
+  proxy.lines.each((line) => lines.push(line));
   await drive(port, 2000); // warm-up
   lines = [];
   const result = await drive(port, opts.durationS * 1000);
@@ -93,14 +85,8 @@ async function measure(root: string): Promise<Run> {
   let promoted = 0;
   let allocated = 0;
   for (const line of lines) {
-    const at = line.indexOf("GC: {");
-    if (at < 0) continue;
-    let gc;
-    try {
-      gc = JSON.parse(line.slice(at + 4));
-    } catch {
-      continue; // interleaved with a log line
-    }
+    const gc = gcRecord(line); // none for a log line, or one broken into by it
+    if (gc === undefined) continue;
     allocated += gc.allocated ?? 0;
     if (gc.gc !== "s") continue;
     pauses.push(gc.pause);
@@ -126,7 +112,6 @@ for (let round = 0; round < opts.rounds; round++) {
     console.error(`round ${round + 1} ${name}: ${JSON.stringify(run)}`);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 console.log(
   `| proxy | req/s | p99 ms | scavenges | scavenge ms | median pause ms | promoted B/request | allocated B/request |`,
 );

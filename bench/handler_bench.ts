@@ -17,9 +17,9 @@ import { createLogger } from "../lib/observe/log.ts";
 import { Transport } from "../lib/upstream/transport.ts";
 import { MemoryUseCounter } from "../lib/access/use_counter.ts";
 import { signHeaders } from "../tests/_sign.ts";
+import { BENCH_CLIENT, benchHandlerConfig, SDK_HEADERS } from "./_bench_setup.ts";
 
 const NOW = Date.UTC(2025, 0, 15, 12, 30, 0);
-const CLIENT = { accessKey: "bench-client", secretKey: "bench-client-secret" };
 const OBJECT = new Uint8Array(1024);
 
 /** The backend: answers every request at once, draining a request body first. */
@@ -31,24 +31,9 @@ const canned = async (_url: string | URL | Request, init?: RequestInit): Promise
       headers: { "content-length": "1024", etag: '"get"', "content-type": "binary/octet-stream" },
     });
 };
-const config = resolveConfig({
-  httpPort: 0,
-  logLevel: "warn",
-  clock: () => NOW,
-  hmacKeystore: [CLIENT],
-  validator: (token) => token === CLIENT.accessKey,
-  fetch: canned as typeof fetch,
-  cosMap: {
-    bench: {
-      host: "127.0.0.1",
-      port: 9000,
-      tls: false,
-      addressingStyle: "path",
-      accessKey: "bench-backend",
-      secretKey: "bench-backend-secret",
-    },
-  },
-});
+const config = resolveConfig(
+  benchHandlerConfig({ port: 9000, now: NOW, fetch: canned as typeof fetch }),
+);
 const handler = createHandler({
   config,
   logger: createLogger({ level: "warn" }),
@@ -59,19 +44,12 @@ const handler = createHandler({
 const conn = { remoteIp: "127.0.0.1", completed: Promise.resolve() };
 
 const URL_ = "http://127.0.0.1:8080/bench/photos/2024/IMG_0042.jpg";
-// What @aws-sdk/client-s3 sends besides the signature headers.
-const SDK = {
-  "user-agent": "aws-sdk-js/3.936.0 ua/2.1 os/linux#6.1 lang/js md/deno#2.9.6 api/s3#3.936.0",
-  "x-amz-user-agent": "aws-sdk-js/3.936.0",
-  "amz-sdk-invocation-id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
-  "amz-sdk-request": "attempt=1; max=3",
-};
-const getHeaders = signHeaders("GET", URL_, { ...CLIENT, time: NOW, headers: SDK });
+const getHeaders = signHeaders("GET", URL_, { ...BENCH_CLIENT, time: NOW, headers: SDK_HEADERS });
 const putHeaders = signHeaders("PUT", URL_, {
-  ...CLIENT,
+  ...BENCH_CLIENT,
   time: NOW,
   payloadHash: "UNSIGNED-PAYLOAD",
-  headers: { ...SDK, "content-length": "1024", "content-type": "binary/octet-stream" },
+  headers: { ...SDK_HEADERS, "content-length": "1024", "content-type": "binary/octet-stream" },
 });
 const getRequest = () => new Request(URL_, { headers: getHeaders });
 const putRequest = () => new Request(URL_, { method: "PUT", headers: putHeaders, body: OBJECT });

@@ -27,11 +27,10 @@ import type { RequestTarget } from "../request/request_target.ts";
 import { signV2, stringsToSignV2 } from "./sigv2.ts";
 import {
   canonicalQuery,
-  canonicalRequest,
   canonicalUri,
   signature,
   type SigningKeyCache,
-  stringToSign,
+  stringToSignOf,
   UNSIGNED_PAYLOAD,
   uriEncode,
 } from "./sigv4.ts";
@@ -185,18 +184,18 @@ export async function authenticate(
     ? target.params.filter((p) => p.name !== "X-Amz-Signature")
     : target.params;
   const snapshot = headerSnapshot(headers);
-  const canonical = canonicalRequest({
+  const canonical = {
     method,
     uri: canonicalUri(target.rawPath),
     query: canonicalQuery(params),
-    header: (name) => name === "host" ? target.host : snapshot.get(name),
+    header: (name: string) => name === "host" ? target.host : snapshot.get(name),
     signedHeaders: auth.signedHeaders,
     payloadHash: auth.payloadHash,
-  });
+  };
   const signingKey = options.signingKeys.get(secret, auth.scope);
   const expected = signature(
     signingKey,
-    stringToSign(canonical, { datetime: auth.datetime, scope: auth.scope }),
+    stringToSignOf(canonical, { datetime: auth.datetime, scope: auth.scope }),
   );
   if (!signaturesEqual(expected, auth.signature)) throw signatureMismatch();
   return { [verified]: true, method, target, headers, auth, token: auth.accessKey, signingKey };

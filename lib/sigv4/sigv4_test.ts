@@ -10,6 +10,7 @@ import {
   canonicalHeaderValue,
   canonicalQuery,
   canonicalRequest,
+  canonicalRequestHash,
   canonicalUri,
   chunkStringToSign,
   deriveSigningKey,
@@ -24,6 +25,7 @@ import {
   signature,
   SigningKeyCache,
   stringToSign,
+  stringToSignOf,
   UNSIGNED_PAYLOAD,
   uriEncode,
   utf8ByteString,
@@ -363,6 +365,72 @@ Deno.test("sigv4: hashCanonicalRequest matches node:crypto on both sides of SHOR
     }
   }
   assert.equal(SHORT_HASH_MAX, 1024);
+});
+
+Deno.test("sigv4: canonicalRequestHash hashes exactly the bytes of canonicalRequest", () => {
+  // Header values of every length around SHORT_HASH_MAX and the kept buffer
+  // (4 KiB), ASCII and with raw UTF-8 bytes; a short one after each long one,
+  // so a buffer grown for one request leaves nothing in the next.
+  const values = [
+    "",
+    "  a  b\t c ",
+    "\xc3\xa9t\xc3\xa9",
+    ...[100, 700, 1000, 1024, 3000, 4096, 9000].flatMap((n) => [
+      "v".repeat(n),
+      "\xd0\xa0".repeat(n >> 1),
+      "x",
+    ]),
+  ];
+  for (const value of values) {
+    const parts = {
+      method: "PUT",
+      uri: "/b/photos/k%20ey",
+      query: "partNumber=1&uploadId=a%2Fb",
+      header: (n: string) =>
+        n === "host"
+          ? "s3.test"
+          : n === "x-amz-meta-v"
+          ? value
+          : n === "x-amz-date"
+          ? DATETIME
+          : null,
+      signedHeaders: ["host", "x-amz-date", "x-amz-meta-absent", "x-amz-meta-v"],
+      payloadHash: UNSIGNED_PAYLOAD,
+    };
+    const text = canonicalRequest(parts);
+    assert.equal(canonicalRequestHash(parts), hashCanonicalRequest(text), `${value.length}`);
+    assert.equal(
+      stringToSignOf(parts, { datetime: DATETIME, scope: SCOPE }),
+      stringToSign(text, { datetime: DATETIME, scope: SCOPE }),
+    );
+  }
+});
+
+Deno.test("sigv4: canonicalRequestHash refuses a character that is no byte, as hashCanonicalRequest does", () => {
+  const parts = (value: string) => ({
+    method: "GET",
+    uri: "/b/k",
+    query: "",
+    header: (n: string) => n === "host" ? "s3.test" : value,
+    signedHeaders: ["host", "x-amz-meta-a"],
+    payloadHash: UNSIGNED_PAYLOAD,
+  });
+  for (const value of ["\u0100", "日本", "ok\ud800"]) {
+    let expected: unknown;
+    try {
+      hashCanonicalRequest(canonicalRequest(parts(value)));
+    } catch (err) {
+      expected = err;
+    }
+    assert.ok(expected instanceof TypeError);
+    assert.throws(() => canonicalRequestHash(parts(value)), {
+      name: "TypeError",
+      message: (expected as TypeError).message,
+    });
+  }
+  // A refused request leaves nothing behind for the next.
+  const good = parts("fine");
+  assert.equal(canonicalRequestHash(good), hashCanonicalRequest(canonicalRequest(good)));
 });
 
 // Why canonical requests up to 1 KiB are hashed in TypeScript: every

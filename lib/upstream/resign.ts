@@ -15,11 +15,10 @@ import {
   amzDate,
   authorizationHeader,
   canonicalQuery,
-  canonicalRequest,
   canonicalUri,
   signature,
   type SigningKeyCache,
-  stringToSign,
+  stringToSignOf,
   UNSIGNED_PAYLOAD,
   uriEncode,
 } from "../sigv4/sigv4.ts";
@@ -155,16 +154,16 @@ export function buildUpstreamRequest(
   }
   signedHeaders.sort();
   const scope = { date: datetime.slice(0, 8), region: bucket.region, service: "s3" };
-  const canonical = canonicalRequest({
+  const canonical = {
     method: request.method,
     uri: path,
     query,
-    header: (n) => headers.get(n) ?? null,
+    header: (n: string) => headers.get(n) ?? null,
     signedHeaders,
     payloadHash,
-  });
+  };
   const key = options.signingKeys.get(credentials.secretKey, scope);
-  const seedSignature = signature(key, stringToSign(canonical, { datetime, scope }));
+  const seedSignature = signature(key, stringToSignOf(canonical, { datetime, scope }));
   headers.set(
     "authorization",
     authorizationHeader(credentials.accessKey, { scope, signedHeaders, signature: seedSignature }),

@@ -9,11 +9,10 @@ import type { HmacKey, ResolvedBucket } from "../config/config.ts";
 import {
   amzDate,
   authorizationHeader,
-  canonicalRequest,
   EMPTY_SHA256,
   signature,
   type SigningKeyCache,
-  stringToSign,
+  stringToSignOf,
   uriEncode,
 } from "../sigv4/sigv4.ts";
 import {
@@ -60,21 +59,21 @@ export function buildServiceRequest(options: {
   headers.set("x-amz-content-sha256", EMPTY_SHA256);
   const signedHeaders = ["host", "x-amz-content-sha256", "x-amz-date"];
   const scope = { date: datetime.slice(0, 8), region: bucket.region, service: "s3" };
-  const canonical = canonicalRequest({
+  const canonical = {
     method: "GET",
     uri: path,
     query,
-    header: (n) => headers.get(n) ?? null,
+    header: (n: string) => headers.get(n) ?? null,
     signedHeaders,
     payloadHash: EMPTY_SHA256,
-  });
+  };
   const key = options.signingKeys.get(credentials.secretKey, scope);
   headers.set(
     "authorization",
     authorizationHeader(credentials.accessKey, {
       scope,
       signedHeaders,
-      signature: signature(key, stringToSign(canonical, { datetime, scope })),
+      signature: signature(key, stringToSignOf(canonical, { datetime, scope })),
     }),
   );
   return upstreamRequest(base, headers);

@@ -375,12 +375,12 @@ class Socket {
   }
 
   /**
-   * Writes a request head (a byte string, see `headBytes`) and its payload
-   * in one write, through a buffer this connection keeps for its next
-   * requests (up to `OUT_KEPT` bytes; a larger message gets one of its own).
-   * No other request uses the connection until the write has finished.
+   * Writes a request head (see `planHead`) and its payload in one write,
+   * through a buffer this connection keeps for its next requests (up to
+   * `OUT_KEPT` bytes; a larger message gets one of its own). No other request
+   * uses the connection until the write has finished.
    */
-  async writeMessage(head: string, payload: Uint8Array | undefined): Promise<void> {
+  async writeMessage(head: HeadPlan, payload: Uint8Array | undefined): Promise<void> {
     const size = head.length + (payload?.length ?? 0);
     let out = this.#out;
     if (out === undefined || out.length < size) {
@@ -413,29 +413,116 @@ class Socket {
   }
 }
 
-/** CR, LF and NUL (injection), and characters above 0xFF (not a byte). */
-function hasForbiddenChars(text: string): boolean {
-  return /[\r\n\0\u0100-\uffff]/.test(text);
-}
-
 /** Any character that is not ASCII. */
 const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
- * A request head as bytes, one per character. Header values are byte strings
- * (a non-ASCII value holds its wire bytes one per character, as `Headers`
- * does): TextEncoder would turn each byte from 0x80 into two.
+ * A request head checked and measured, written as bytes by `writeHead`
+ * without ever being made a string: building it as text made a string per
+ * header, then a flat copy of the whole to encode (`deno run -A
+ * bench/alloc.ts`).
  */
-function headBytes(head: string): Uint8Array {
-  if (!NON_ASCII.test(head)) return encoder.encode(head);
-  return writeHead(head, new Uint8Array(head.length));
+interface HeadPlan {
+  request: Http1Request;
+  /** Sent as Content-Length; undefined for `transfer-encoding: chunked`. */
+  contentLength: string | undefined;
+  keepAlive: boolean;
+  /** Its length in bytes. */
+  length: number;
 }
 
-/** Writes `head` as `headBytes` would make it into the start of `out` (at least as long). */
-function writeHead(head: string, out: Uint8Array): Uint8Array {
-  if (!NON_ASCII.test(head)) encoder.encodeInto(head, out);
-  else for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+/** The byte length of `text` if it may go into a head: no CR, LF, NUL nor character above 0xFF. */
+function fieldLength(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0 || c > 0xff) return -1;
+  }
+  return text.length;
+}
+
+/** True if `text` is visible ASCII only, as a request target must be. */
+function isVisibleAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/** True for the framing headers osp writes itself (see `writeHead`). */
+function isFraming(name: string): boolean {
+  return name === "content-length" || name === "connection" || name === "transfer-encoding";
+}
+
+const CHUNKED_LINE = "transfer-encoding: chunked\r\n";
+const CLOSE_LINE = "connection: close\r\n";
+
+/**
+ * Checks a request head and measures it. Header values are byte strings (a
+ * non-ASCII value holds its wire bytes one per character, as `Headers`
+ * does): each character is one byte. A TypeError for a method or header
+ * with CR, LF, NUL or a character above 0xFF, and for a method or request
+ * target that is not visible ASCII (a path goes out percent-encoded).
+ */
+function planHead(
+  request: Http1Request,
+  options: { contentLength: number | undefined; keepAlive: boolean },
+): HeadPlan {
+  const { method, pathAndQuery } = request;
+  if (method === "" || !isVisibleAscii(method) || !isVisibleAscii(pathAndQuery)) {
+    throw new TypeError("invalid request line");
+  }
+  // "METHOD SP target SP HTTP/1.1 CRLF"
+  let length = method.length + pathAndQuery.length + 12;
+  for (const [name, value] of request.headerList) {
+    if (isFraming(name)) continue;
+    const n = fieldLength(name);
+    const v = fieldLength(value);
+    if (n < 0 || v < 0) throw new TypeError(`invalid header ${JSON.stringify(name)}`);
+    length += n + v + 4;
+  }
+  const contentLength = options.contentLength === undefined
+    ? undefined
+    : String(options.contentLength);
+  length += contentLength === undefined ? CHUNKED_LINE.length : contentLength.length + 18;
+  length += (options.keepAlive ? 0 : CLOSE_LINE.length) + 2;
+  return { request, contentLength, keepAlive: options.keepAlive, length };
+}
+
+/** Writes `text`, one byte per character (checked by planHead), at `out[at]`; returns the end. */
+function put(text: string, out: Uint8Array, at: number): number {
+  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+  return at;
+}
+
+/** Writes the head into the start of `out` (at least `head.length` bytes). */
+function writeHead(head: HeadPlan, out: Uint8Array): Uint8Array {
+  const { request } = head;
+  let at = put(request.method, out, 0);
+  at = put(" ", out, at);
+  at = put(request.pathAndQuery, out, at);
+  at = put(" HTTP/1.1\r\n", out, at);
+  for (const [name, value] of request.headerList) {
+    if (isFraming(name)) continue;
+    at = put(name, out, at);
+    at = put(": ", out, at);
+    at = put(value, out, at);
+    at = put("\r\n", out, at);
+  }
+  if (head.contentLength === undefined) at = put(CHUNKED_LINE, out, at);
+  else {
+    at = put("content-length: ", out, at);
+    at = put(head.contentLength, out, at);
+    at = put("\r\n", out, at);
+  }
+  if (!head.keepAlive) at = put(CLOSE_LINE, out, at);
+  if (put("\r\n", out, at) !== head.length) throw new Error("request head length mismatch");
   return out;
+}
+
+/** The head as bytes of its own. */
+function headBytes(head: HeadPlan): Uint8Array {
+  return writeHead(head, new Uint8Array(head.length));
 }
 
 /** The smallest write buffer a connection keeps, and the largest. */
@@ -459,37 +546,6 @@ function headText(bytes: Uint8Array): string {
   return out;
 }
 
-/** Trims HTTP whitespace (SP, HTAB) only: `trim()` would also eat a UTF-8 byte 0xA0. */
-function trimOws(text: string): string {
-  return text.replace(/^[ \t]+|[ \t]+$/g, "");
-}
-
-function requestHead(
-  request: Http1Request,
-  contentLength: number | undefined,
-  keepAlive: boolean,
-): string {
-  // The request target: visible ASCII only (a path goes out percent-encoded).
-  if (hasForbiddenChars(request.method) || /[^\x21-\x7e]/.test(request.pathAndQuery)) {
-    throw new TypeError("invalid request line");
-  }
-  let head = `${request.method} ${request.pathAndQuery} HTTP/1.1\r\n`;
-  for (const [name, value] of request.headerList) {
-    if (name === "content-length" || name === "connection" || name === "transfer-encoding") {
-      continue;
-    }
-    if (hasForbiddenChars(name) || hasForbiddenChars(value)) {
-      throw new TypeError(`invalid header ${JSON.stringify(name)}`);
-    }
-    head += `${name}: ${value}\r\n`;
-  }
-  head += contentLength === undefined
-    ? "transfer-encoding: chunked\r\n"
-    : `content-length: ${contentLength}\r\n`;
-  head += keepAlive ? "\r\n" : "connection: close\r\n\r\n";
-  return head;
-}
-
 /** Index of the blank line ending a head in `bytes`, or -1. */
 function headEnd(bytes: Uint8Array): number {
   for (let i = 3; i < bytes.length; i++) {
@@ -506,44 +562,96 @@ interface ResponseHead {
   headers: [string, string][];
   /** The connection may carry another request after this response. */
   keepAlive: boolean;
+  /** The first Transfer-Encoding value. */
+  transferEncoding?: string;
+  /** The Content-Length; null when it is not 1 to 15 digits, or given twice with other values. */
+  contentLength?: number | null;
+  /** The first Keep-Alive value. */
+  keepAliveParams?: string;
 }
 
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/;
+const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
+const CONTENT_LENGTH = /^\d{1,15}$/;
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
+
+/** Trims HTTP whitespace (SP, HTAB) only: `trim()` would also eat a UTF-8 byte 0xA0. */
+function trimOws(text: string): string {
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  return first === 32 || first === 9 || last === 32 || last === 9
+    ? text.replace(OWS_EDGES, "")
+    : text;
+}
+
+/** Parses a response head (without its blank line), its framing headers read on the way. */
 function parseHead(text: string): ResponseHead {
-  const lines = text.split("\r\n");
-  const match = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]);
+  let lineEnd = text.indexOf("\r\n");
+  if (lineEnd < 0) lineEnd = text.length;
+  const statusLine = text.slice(0, lineEnd);
+  const match = STATUS_LINE.exec(statusLine);
   if (match === null) {
-    throw new Error(`malformed status line ${JSON.stringify(lines[0].slice(0, 80))}`);
+    throw new Error(`malformed status line ${JSON.stringify(statusLine.slice(0, 80))}`);
   }
-  const headers: [string, string][] = [];
-  let keepAlive = lines[0].startsWith("HTTP/1.1");
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line === "") continue;
-    const colon = line.indexOf(":");
-    if (colon <= 0 || line[0] === " " || line[0] === "\t") {
-      throw new Error(`malformed header line ${JSON.stringify(line.slice(0, 80))}`);
+  const head: ResponseHead = {
+    status: Number(match[1]),
+    statusText: match[2] ?? "",
+    headers: [],
+    keepAlive: statusLine.startsWith("HTTP/1.1"),
+  };
+  let firstLength: string | undefined;
+  for (let at = lineEnd + 2; at < text.length;) {
+    let next = text.indexOf("\r\n", at);
+    if (next < 0) next = text.length;
+    if (next > at) {
+      const colon = text.indexOf(":", at);
+      const c = text.charCodeAt(at);
+      if (colon <= at || colon >= next || c === 32 || c === 9) {
+        throw new Error(
+          `malformed header line ${JSON.stringify(text.slice(at, next).slice(0, 80))}`,
+        );
+      }
+      const name = trimOws(text.slice(at, colon)).toLowerCase();
+      const value = trimOws(text.slice(colon + 1, next));
+      if (name === "connection") {
+        if (CONNECTION_CLOSE.test(value)) head.keepAlive = false;
+      } else if (name === "transfer-encoding") {
+        head.transferEncoding ??= value;
+      } else if (name === "content-length") {
+        if (firstLength === undefined) {
+          firstLength = value;
+          head.contentLength = CONTENT_LENGTH.test(value) ? Number(value) : null;
+        } else if (value !== firstLength) head.contentLength = null;
+      } else if (name === "keep-alive") {
+        head.keepAliveParams ??= value;
+      }
+      head.headers.push([name, value]);
     }
-    const name = trimOws(line.slice(0, colon)).toLowerCase();
-    const value = trimOws(line.slice(colon + 1));
-    if (name === "connection" && /(^|,)\s*close\s*(,|$)/i.test(value)) keepAlive = false;
-    headers.push([name, value]);
+    at = next + 2;
   }
-  return { status: Number(match[1]), statusText: match[2] ?? "", headers, keepAlive };
+  return head;
 }
 
 async function readHead(socket: Socket, maxHeadBytes: number): Promise<ResponseHead> {
   await skipStray(socket);
   // Interim 1xx answers (100 Continue) are skipped.
   while (true) {
-    let end = headEnd(socket.buffered);
+    let buffered = socket.buffered;
+    let end = headEnd(buffered);
     while (end < 0) {
       if (!await socket.fill(maxHeadBytes)) throw new ClosedBeforeHeadError();
-      end = headEnd(socket.buffered);
+      buffered = socket.buffered;
+      end = headEnd(buffered);
     }
-    const head = parseHead(headText(socket.buffered.subarray(0, end - 4)));
+    const head = parseHead(headText(buffered.subarray(0, end - 4)));
     socket.skip(end);
     if (head.status >= 200) return head;
   }
+}
+
+/** Whether a Transfer-Encoding value ends with `chunked`, the only framing it may have. */
+function endsChunked(transferEncoding: string): boolean {
+  return transferEncoding.toLowerCase().split(",").at(-1)?.trim() === "chunked";
 }
 
 const HTTP1 = encoder.encode("HTTP/1.");
@@ -564,16 +672,13 @@ function startsLikeResponse(bytes: Uint8Array): boolean | undefined {
  * invalid (the connection is then not reused).
  */
 function strayOf(head: ResponseHead): Stray | undefined | null {
-  const te = head.headers.find(([n]) => n === "transfer-encoding")?.[1];
-  if (te !== undefined) {
-    if (te.toLowerCase().split(",").at(-1)?.trim() !== "chunked") return null;
+  if (head.transferEncoding !== undefined) {
+    if (!endsChunked(head.transferEncoding)) return null;
     return { chunked: true, remaining: 0, state: "size", started: false };
   }
-  const lengths = head.headers.filter(([n]) => n === "content-length").map(([, v]) => v);
-  if (lengths.length === 0) return undefined;
-  if (lengths.some((v) => v !== lengths[0]) || !/^\d{1,15}$/.test(lengths[0])) return null;
-  const length = Number(lengths[0]);
-  return length === 0
+  const length = head.contentLength;
+  if (length === null) return null;
+  return length === undefined || length === 0
     ? undefined
     : { chunked: false, remaining: length, state: "data", started: false };
 }
@@ -607,7 +712,7 @@ function dropStray(socket: Socket, stray: Stray): "done" | "more" | "bad" {
       stray.state = "size";
     } else if (stray.state === "size") {
       const size = line.split(";")[0].trim();
-      if (!/^[0-9a-fA-F]{1,15}$/.test(size)) return "bad";
+      if (!CHUNK_SIZE.test(size)) return "bad";
       stray.remaining = parseInt(size, 16);
       stray.state = stray.remaining === 0 ? "trailer" : "data";
     } else if (line === "") return "done"; // the blank line after the last chunk and trailers
@@ -811,7 +916,7 @@ function bodyStream(
           if (chunkState === "size") {
             const line = await readLine(socket);
             const size = line.split(";")[0].trim();
-            if (!/^[0-9a-fA-F]{1,15}$/.test(size)) {
+            if (!CHUNK_SIZE.test(size)) {
               throw new Error("chunked framing: bad chunk size");
             }
             remaining = parseInt(size, 16);
@@ -883,21 +988,13 @@ function framingOf(
   method: string,
 ): { chunked: boolean; length: number } | null {
   if (method === "HEAD" || NO_BODY_STATUS.has(head.status)) return null;
-  const te = head.headers.find(([n]) => n === "transfer-encoding")?.[1];
+  const te = head.transferEncoding;
   if (te !== undefined) {
-    if (te.toLowerCase().split(",").at(-1)?.trim() !== "chunked") {
-      throw new Error(`unsupported transfer-encoding ${JSON.stringify(te)}`);
-    }
+    if (!endsChunked(te)) throw new Error(`unsupported transfer-encoding ${JSON.stringify(te)}`);
     return { chunked: true, length: 0 };
   }
-  const lengths = head.headers.filter(([n]) => n === "content-length").map(([, v]) => v);
-  if (lengths.length > 0) {
-    if (lengths.some((v) => v !== lengths[0]) || !/^\d{1,15}$/.test(lengths[0])) {
-      throw new Error("invalid content-length in the response");
-    }
-    return { chunked: false, length: Number(lengths[0]) };
-  }
-  return { chunked: false, length: -1 };
+  if (head.contentLength === null) throw new Error("invalid content-length in the response");
+  return { chunked: false, length: head.contentLength ?? -1 };
 }
 
 async function connect(origin: string, options: Http1Options): Promise<Deno.Conn> {
@@ -1071,10 +1168,14 @@ export class Http1Pool {
 
 /** `keep-alive: timeout=N` of a response, in ms less a second of margin. */
 function keepAliveLimit(head: ResponseHead): number | undefined {
-  const value = head.headers.find(([n]) => n === "keep-alive")?.[1];
-  const match = value === undefined ? null : /(?:^|,)\s*timeout\s*=\s*(\d+)/i.exec(value);
+  const value = head.keepAliveParams;
+  const match = value === undefined ? null : KEEP_ALIVE_TIMEOUT.exec(value);
   return match === null ? undefined : Math.max(0, Number(match[1]) * 1000 - 1000);
 }
+
+/** A chunk-size (RFC 9112, 7.1), at most 15 hex digits. */
+const CHUNK_SIZE = /^[0-9a-fA-F]{1,15}$/;
+const KEEP_ALIVE_TIMEOUT = /(?:^|,)\s*timeout\s*=\s*(\d+)/i;
 
 /**
  * Reads a small body of exactly `length` bytes; rejects when it is longer or
@@ -1142,7 +1243,7 @@ async function sendPooled(
     }
     options.onProgress?.("read");
   }
-  const head = requestHead(request, payload?.length ?? 0, true);
+  const head = planHead(request, { contentLength: payload?.length ?? 0, keepAlive: true });
   // Sent again after a lost connection only if doing it twice is harmless.
   const replayable = payload === undefined && SAFE_METHODS.has(request.method);
   for (let attempt = 0;; attempt++) {
@@ -1310,7 +1411,7 @@ export async function sendHttp1(request: Http1Request, options: Http1Options): P
     throw new TypeError("contentLength without a body");
   }
   const chunked = contentLength === undefined;
-  const head = headBytes(requestHead(request, contentLength, false));
+  const head = headBytes(planHead(request, { contentLength, keepAlive: false }));
   const socket = new Socket(await connect(request.origin, options));
   const signal = options.signal;
   const onAbort = () => socket.close();

@@ -61,7 +61,8 @@ function rawServer(
             next.set(buf.subarray(0, n), data.length);
             data = next;
             if (headEnd < 0) {
-              headEnd = dec.decode(data).indexOf("\r\n\r\n");
+              // In bytes: a UTF-8 value decodes to fewer characters.
+              headEnd = indexOfBytes(data, enc.encode("\r\n\r\n"));
               if (headEnd >= 0) {
                 const m = /content-length: (\d+)/i.exec(dec.decode(data.subarray(0, headEnd)));
                 length = m ? Number(m[1]) : 0;
@@ -560,15 +561,102 @@ Deno.test("http1: a header value that is not a byte string, or a non-ASCII targe
 });
 
 Deno.test("http1: header injection is refused before anything is sent", async () => {
-  await assert.rejects(
-    sendHttp1({
-      origin: "http://127.0.0.1:1",
-      method: "PUT",
-      pathAndQuery: "/b/k",
-      headerList: [["x-amz-meta-a", "v\r\nevil: 1"]],
-    }, { body: null }),
-    TypeError,
-  );
+  const server = rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+  const base = { origin: server.origin, pathAndQuery: "/b/k" };
+  const bad = [
+    { method: "PUT", headerList: [["x-amz-meta-a", "v\r\nevil: 1"]] },
+    { method: "PUT", headerList: [["x-amz-meta-a", "v\nevil: 1"]] },
+    { method: "PUT", headerList: [["x-amz-meta-a", "v\revil: 1"]] },
+    { method: "PUT", headerList: [["x-amz-meta-a", "v\0"]] },
+    { method: "PUT", headerList: [["x-amz-meta-a\r\nevil", "1"]] },
+    { method: "GET /x HTTP/1.1\r\nevil:", headerList: [] },
+    { method: "GE T", headerList: [] },
+    { method: "", headerList: [] },
+  ] as { method: string; headerList: [string, string][] }[];
+  const pool = new Http1Pool();
+  try {
+    for (const fields of bad) {
+      for (const p of [undefined, pool]) {
+        await assert.rejects(
+          sendHttp1({ ...base, ...fields }, { body: null, pool: p }),
+          TypeError,
+          JSON.stringify(fields),
+        );
+      }
+    }
+    assert.equal(server.received.length, 0);
+  } finally {
+    pool.close();
+    await server.close();
+  }
+});
+
+Deno.test("http1: the request head goes out byte for byte; framing headers are osp's own", async () => {
+  const server = rawServer(() => "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+  const headerList: [string, string][] = [
+    ["host", "backend:9000"],
+    ["content-length", "99"],
+    ["connection", "keep-alive"],
+    ["transfer-encoding", "gzip"],
+    ["x-amz-meta-a", "\xc3\xa9 \xa0"],
+    ["x-amz-date", "20261123T000000Z"],
+  ];
+  const base = { origin: server.origin, method: "PUT", pathAndQuery: "/b/k%20?uploads=&x=1" };
+  const pool = new Http1Pool();
+  try {
+    // On a connection of its own, with a length, and closed after the answer.
+    const own = await sendHttp1({ ...base, headerList }, {
+      body: streamOf(enc.encode("abc")),
+      contentLength: 3,
+    });
+    await own.body?.cancel();
+    // On a pooled one: no body, kept alive.
+    const pooled = await sendHttp1({ ...base, method: "GET", headerList }, { body: null, pool });
+    await pooled.body?.cancel();
+    const fields =
+      "host: backend:9000\r\nx-amz-meta-a: \xc3\xa9 \xa0\r\nx-amz-date: 20261123T000000Z";
+    assert.deepEqual(server.received.map((r) => byteString(r.rawHead)), [
+      `PUT /b/k%20?uploads=&x=1 HTTP/1.1\r\n${fields}\r\ncontent-length: 3\r\nconnection: close`,
+      `GET /b/k%20?uploads=&x=1 HTTP/1.1\r\n${fields}\r\ncontent-length: 0`,
+    ]);
+    assert.equal(dec.decode(server.received[0].body), "abc");
+  } finally {
+    pool.close();
+    await server.close();
+  }
+});
+
+Deno.test("http1: response heads: names lower-cased and trimmed, framing read from them, bad lines refused", async () => {
+  const answers = [
+    "HTTP/1.1 200 Fine Thanks\r\nX-Odd-Name :  v a l \t\r\nContent-Length: 2\r\n" +
+    "content-length: 2\r\nKeep-Alive: max=5, timeout=30\r\n\r\nok",
+    "HTTP/1.1 200 OK\r\nx-a: 1\r\n folded: 2\r\ncontent-length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nno colon here\r\ncontent-length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\n: empty name\r\ncontent-length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nxx",
+    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 02\r\n\r\nok",
+    "HTTP/1.1 200 OK\r\ncontent-length: -2\r\n\r\nok",
+    "HTTP/1.1 200 OK\r\ncontent-length: 1234567890123456\r\n\r\nok",
+  ];
+  let i = 0;
+  const server = rawServer(() => answers[i++]);
+  try {
+    const res = await sendHttp1(request(server.origin, { method: "GET" }), { body: null });
+    assert.equal(res.status, 200);
+    assert.equal(res.statusText, "Fine Thanks");
+    assert.equal(res.headers.get("x-odd-name"), "v a l");
+    assert.equal(res.headers.get("keep-alive"), "max=5, timeout=30");
+    assert.equal(await res.text(), "ok");
+    for (let n = 1; n < answers.length; n++) {
+      await assert.rejects(
+        sendHttp1(request(server.origin, { method: "GET" }), { body: null }),
+        Error,
+        answers[n],
+      );
+    }
+  } finally {
+    await server.close();
+  }
 });
 
 Deno.test("http1: HTTPS with an extra root certificate", async () => {

@@ -30,6 +30,44 @@ Deno.test("forward: re-signs with the backend identity and sends the body as it 
   assert.ok(state.upstreamMs !== undefined);
 });
 
+Deno.test("forward: hop-by-hop headers, the names Connection lists and `_` twins never reach the backend", async () => {
+  const hopByHop = {
+    "keep-alive": "timeout=5",
+    te: "trailers",
+    upgrade: "h2c",
+    trailer: "x-amz-checksum-crc32",
+    "proxy-authorization": "Basic eA==",
+    "proxy-connection": "keep-alive",
+    "x-drop-me": "1",
+    "x-amz-meta-listed": "2",
+    x_amz_meta_twin: "3",
+  };
+  for (
+    const [connection, dropped] of [
+      ["x-drop-me, Keep-Alive , X-AMZ-META-LISTED", true],
+      [" Keep-Alive ", false],
+      ["close", false],
+    ] as const
+  ) {
+    const { seen } = await forwarded(
+      signed("GET", "/data/k", {
+        headers: { connection, ...hopByHop, "x-kept": "yes", "x-amz-meta-a": "1" },
+        // (An x-amz- header must be signed, even one Connection lists.)
+        unsigned: ["connection", ...Object.keys(hopByHop), "x-kept"].filter((n) =>
+          n !== "x-amz-meta-listed"
+        ),
+      }),
+    );
+    const names = [...seen[0].headers.keys()];
+    assert.equal(seen[0].headers.get("x-kept"), "yes");
+    assert.equal(seen[0].headers.get("x-amz-meta-a"), "1");
+    for (const name of ["connection", ...Object.keys(hopByHop)]) {
+      const listed = name === "x-drop-me" || name === "x-amz-meta-listed";
+      assert.equal(names.includes(name), listed && !dropped, `${connection}: ${name}`);
+    }
+  }
+});
+
 Deno.test("forward: an IBM API-key bucket sends a bearer token and retries a GET once on 403", async () => {
   let tokens = 0;
   let answers = 0;

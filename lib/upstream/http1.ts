@@ -474,10 +474,12 @@ function planHead(
   }
   // "METHOD SP target SP HTTP/1.1 CRLF"
   let length = method.length + pathAndQuery.length + 12;
-  for (const [name, value] of request.headerList) {
+  const list = request.headerList;
+  for (let i = 0; i < list.length; i++) {
+    const name = list[i][0];
     if (isFraming(name)) continue;
     const n = fieldLength(name);
-    const v = fieldLength(value);
+    const v = fieldLength(list[i][1]);
     if (n < 0 || v < 0) throw new TypeError(`invalid header ${JSON.stringify(name)}`);
     length += n + v + 4;
   }
@@ -502,11 +504,13 @@ function writeHead(head: HeadPlan, out: Uint8Array): Uint8Array {
   at = put(" ", out, at);
   at = put(request.pathAndQuery, out, at);
   at = put(" HTTP/1.1\r\n", out, at);
-  for (const [name, value] of request.headerList) {
+  const list = request.headerList;
+  for (let i = 0; i < list.length; i++) {
+    const name = list[i][0];
     if (isFraming(name)) continue;
     at = put(name, out, at);
     at = put(": ", out, at);
-    at = put(value, out, at);
+    at = put(list[i][1], out, at);
     at = put("\r\n", out, at);
   }
   if (head.contentLength === undefined) at = put(CHUNKED_LINE, out, at);

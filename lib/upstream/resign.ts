@@ -26,6 +26,7 @@ import {
   backendHost,
   backendOrigin,
   bucketHostName,
+  HeaderList,
   HOP_BY_HOP,
   type UpstreamIdentity,
   type UpstreamRequest,
@@ -62,6 +63,9 @@ export interface BuildUpstreamOptions {
   /** Header changes for a body osp transforms: a value sets, null removes. */
   headerEdits?: Record<string, string | null>;
 }
+
+/** A Connection header that names no other header: nothing more to drop. */
+const KEEP_OR_CLOSE = /^\s*(?:keep-alive|close)\s*$/i;
 
 /** True for `x-amz-checksum-<alg>` (any case). */
 function isChecksumName(name: string): boolean {
@@ -100,23 +104,26 @@ export function buildUpstreamRequest(
     target.params.filter((p) => !isPresignParam(p.name, auth) && !isChecksumName(p.name)),
   );
 
-  // A Map, not a Headers: the same semantics for lower-case names, a fraction of the cost.
-  const headers = new Map<string, string>();
+  const headers = new HeaderList();
   const client = headerSnapshot(request.headers);
   const connection = client.get("connection");
-  const connectionTokens = connection === null
+  const connectionTokens = connection === null || KEEP_OR_CLOSE.test(connection)
     ? undefined
     : new Set(connection.toLowerCase().split(",").map((s) => s.trim()));
-  for (const [name, value] of client.list) {
+  const list = client.list;
+  for (let i = 0; i < list.length; i++) {
+    const name = list[i][0];
     if (
       HOP_BY_HOP.has(name) || DROPPED_REQUEST_HEADERS.has(name) || connectionTokens?.has(name) ||
       isDroppedHeader(name)
     ) {
       continue;
     }
-    headers.set(name, value);
+    headers.adopt(list[i]);
   }
-  for (const [name, value] of hoistedHeaders(target.params, auth)) {
+  const hoisted = hoistedHeaders(target.params, auth);
+  for (let i = 0; i < hoisted.length; i++) {
+    const [name, value] = hoisted[i];
     if (isChecksumName(name)) headers.set(name, httpTrim(value));
   }
   if (options.copySource !== undefined) headers.set("x-amz-copy-source", options.copySource);
@@ -149,7 +156,9 @@ export function buildUpstreamRequest(
     return withBearer(base, headers, { bearer: credentials.bearer, bucket });
   }
   const signedHeaders: string[] = [];
-  for (const n of headers.keys()) {
+  const entries = headers.entries;
+  for (let i = 0; i < entries.length; i++) {
+    const n = entries[i][0];
     if (n === "host" || n === "content-md5" || n.startsWith("x-amz-")) signedHeaders.push(n);
   }
   signedHeaders.sort();

@@ -19,6 +19,7 @@ import {
   backendHost,
   backendOrigin,
   bucketHostName,
+  HeaderList,
   type UpstreamRequest,
   upstreamRequest,
   withBearer,
@@ -42,10 +43,9 @@ export function buildServiceRequest(options: {
   const hostName = virtual ? bucketHostName(bucket) : bucket.host;
   const path = subresource === undefined || virtual ? "/" : `/${uriEncode(bucket.backendBucket)}`;
   const query = subresource === undefined ? "" : `${subresource}=`;
-  const headers = new Map<string, string>([
-    ["host", backendHost(hostName, bucket)],
-    ["accept-encoding", "identity"],
-  ]);
+  const headers = new HeaderList();
+  headers.set("host", backendHost(hostName, bucket));
+  headers.set("accept-encoding", "identity");
   const base = {
     method: "GET",
     origin: backendOrigin(hostName, bucket),

@@ -105,13 +105,17 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 /** A GET for one byte range of at least NATIVE_DOWNLOAD_MIN bytes (ranged downloads in parts). */
 function largeRange(request: UpstreamRequest): boolean {
   if (request.method !== "GET") return false;
-  for (const [name, value] of request.headerList) {
-    if (name !== "range") continue;
-    const m = /^bytes=(\d{1,15})-(\d{1,15})$/.exec(value.trim());
+  const list = request.headerList;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i][0] !== "range") continue;
+    const m = ONE_RANGE.exec(list[i][1].trim());
     return m !== null && Number(m[2]) - Number(m[1]) + 1 >= NATIVE_DOWNLOAD_MIN;
   }
   return false;
 }
+
+/** A Range of one closed byte range. */
+const ONE_RANGE = /^bytes=(\d{1,15})-(\d{1,15})$/;
 
 /** True when WHATWG URL parsing would change this path (dot segments). */
 export function fetchWouldRewrite(pathAndQuery: string): boolean {

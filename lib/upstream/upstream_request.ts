@@ -39,6 +39,66 @@ export interface UpstreamRequest {
   signing?: ChunkedSigning;
 }
 
+/**
+ * A backend request's headers while they are built: a Map's semantics for
+ * lower-case names, held as the plain list the transports send. Walking a
+ * Map (its iterator, an entry array per header) and spreading it into a
+ * list cost about 50 bytes per header each time; a dozen headers are looked
+ * up by a linear scan at least as fast.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const headers = new HeaderList();
+ * headers.set("host", "a");
+ * headers.set("x-amz-date", "20250101T000000Z");
+ * headers.set("host", "b");
+ * assert.deepEqual(headers.entries, [["host", "b"], ["x-amz-date", "20250101T000000Z"]]);
+ * ```
+ */
+export class HeaderList {
+  /** The headers, in the order first set. A pair is never changed: set replaces it. */
+  readonly entries: [string, string][] = [];
+
+  /** The value of a lower-case name, or undefined. */
+  get(name: string): string | undefined {
+    const list = this.entries;
+    for (let i = 0; i < list.length; i++) if (list[i][0] === name) return list[i][1];
+    return undefined;
+  }
+
+  /** Sets a lower-case name, in place of its value if it has one. */
+  set(name: string, value: string): void {
+    const list = this.entries;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i][0] === name) {
+        list[i] = [name, value];
+        return;
+      }
+    }
+    list.push([name, value]);
+  }
+
+  /**
+   * Appends a pair whose name is not in the list yet (a client header, each
+   * name once), as it is: it is never changed.
+   */
+  adopt(pair: readonly [string, string]): void {
+    this.entries.push(pair as [string, string]);
+  }
+
+  /** Removes a lower-case name. */
+  delete(name: string): void {
+    const list = this.entries;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i][0] === name) {
+        list.splice(i, 1);
+        return;
+      }
+    }
+  }
+}
+
 /** An UpstreamRequest from its parts; `headers` is made from the list when first read. */
 class Upstream implements UpstreamRequest {
   method: string;
@@ -50,12 +110,12 @@ class Upstream implements UpstreamRequest {
 
   constructor(
     parts: Omit<UpstreamRequest, "headerList" | "headers">,
-    headers: Map<string, string>,
+    headers: HeaderList,
   ) {
     this.method = parts.method;
     this.origin = parts.origin;
     this.pathAndQuery = parts.pathAndQuery;
-    this.headerList = [...headers];
+    this.headerList = headers.entries;
     if (parts.signing !== undefined) this.signing = parts.signing;
   }
 
@@ -67,7 +127,7 @@ class Upstream implements UpstreamRequest {
 /** An {@linkcode UpstreamRequest} from its parts and its headers. */
 export function upstreamRequest(
   parts: Omit<UpstreamRequest, "headerList" | "headers">,
-  headers: Map<string, string>,
+  headers: HeaderList,
 ): UpstreamRequest {
   return new Upstream(parts, headers);
 }
@@ -115,7 +175,7 @@ export function backendOrigin(hostName: string, bucket: ResolvedBucket): string 
  */
 export function withBearer(
   parts: Omit<UpstreamRequest, "headerList" | "headers">,
-  headers: Map<string, string>,
+  headers: HeaderList,
   options: { bearer: string; bucket: ResolvedBucket },
 ): UpstreamRequest {
   headers.set("authorization", `Bearer ${options.bearer}`);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import { createHash } from "node:crypto";
 import type { VerifiedRequest } from "../sigv4/authenticate.ts";
 import { type ChunkedMode, createChunkedDecoder, parseTrailerNames } from "./aws_chunked.ts";
@@ -63,7 +64,7 @@ function planChunked(
   mode: ChunkedMode,
 ): BodyPlan {
   const decodedLength = parseLength(
-    request.headers.get("x-amz-decoded-content-length"),
+    headerSnapshot(request.headers).get("x-amz-decoded-content-length"),
     "x-amz-decoded-content-length",
   );
   if (decodedLength === undefined) {
@@ -72,7 +73,7 @@ function planChunked(
       "aws-chunked uploads need x-amz-decoded-content-length",
     );
   }
-  const trailers = parseTrailerNames(request.headers.get("x-amz-trailer"));
+  const trailers = parseTrailerNames(headerSnapshot(request.headers).get("x-amz-trailer"));
   const signed = mode !== "streaming-unsigned-trailer";
   const auth = request.auth;
   if (auth.kind === "anonymous") {
@@ -103,7 +104,9 @@ function planChunked(
     return {
       payloadHash: undefined,
       headerEdits: {
-        "content-encoding": withoutAwsChunked(request.headers.get("content-encoding")),
+        "content-encoding": withoutAwsChunked(
+          headerSnapshot(request.headers).get("content-encoding"),
+        ),
         "x-amz-trailer": null,
         "x-amz-decoded-content-length": null,
         // The checksum stayed in the trailer, which osp verified and removed.
@@ -169,7 +172,10 @@ export function planBody(
     return planChunked(request, { ...bucket, payloadForwarding: forwarding }, streaming);
   }
 
-  const contentLength = parseLength(request.headers.get("content-length"), "Content-Length");
+  const contentLength = parseLength(
+    headerSnapshot(request.headers).get("content-length"),
+    "Content-Length",
+  );
   const checks: { update(c: Uint8Array): void; check(): void }[] = [];
   if (bucket.verifyPayloadHash && payload.kind === "sha256") {
     const hash = createHash("sha256");
@@ -198,7 +204,8 @@ export function planBody(
     }
   }
   const hasBody = (contentLength ?? 0) > 0 ||
-    (contentLength === undefined && request.headers.has("transfer-encoding"));
+    (contentLength === undefined &&
+      headerSnapshot(request.headers).get("transfer-encoding") !== null);
   if (!hasBody) {
     return {
       headerEdits: {},
@@ -274,7 +281,7 @@ function checkDeclaredDigests(request: VerifiedRequest, bytes: Uint8Array): void
       "The provided 'x-amz-content-sha256' header does not match what was computed.",
     );
   }
-  const md5 = request.headers.get("content-md5");
+  const md5 = headerSnapshot(request.headers).get("content-md5");
   if (md5 !== null && createHash("md5").update(bytes).digest("base64") !== md5.trim()) {
     throw new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.");
   }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import { idleTimedStream, type IdleWatch } from "../body/idle_watch.ts";
 import { jsonField } from "../observe/log.ts";
 import { countingStream, UNKNOWN_BUCKET } from "../observe/metrics.ts";
@@ -66,7 +67,7 @@ export async function exchange(
   let error: S3Error | undefined;
   try {
     target = parseRequestTarget(request.url, {
-      hostHeader: request.headers.get("host"),
+      hostHeader: headerSnapshot(request.headers).get("host"),
       virtualHostSuffixes: config.virtualHostSuffixes,
     });
     response = await stages(request, { target, state, signal: conn.signal });
@@ -84,7 +85,7 @@ export async function exchange(
     });
     logFailure(pipeline, state, error);
   }
-  if (request.headers.has("origin")) {
+  if (headerSnapshot(request.headers).get("origin") !== null) {
     response = await withCorsHeaders(pipeline, response, { request, target });
   }
   const observed: Observed = {
@@ -137,8 +138,8 @@ function finish(
   const { bytesOut, failed } = outcome;
   const { request, state, error, status } = observed;
   const durationMs = performance.now() - observed.started;
-  const length = request.headers.get("x-amz-decoded-content-length") ??
-    request.headers.get("content-length");
+  const headers = headerSnapshot(request.headers);
+  const length = headers.get("x-amz-decoded-content-length") ?? headers.get("content-length");
   const bytesIn = length !== null && /^\d+$/.test(length) ? Number(length) : 0;
   if (requestCounts) {
     let ops = requestCounts.get(state.bucket);

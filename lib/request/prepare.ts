@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import { type BodyPlan, planBody } from "../body/payload.ts";
 import { addsContentMd5, withContentMd5 } from "../s3ops/content_md5.ts";
 import { copySourceFor } from "../s3ops/copy_source.ts";
@@ -75,7 +76,7 @@ export async function prepare(
     }
     default: {
       const outbound = await start(pipeline, admission, options);
-      if (outbound.admitted.verified.headers.has("x-amz-copy-source")) {
+      if (headerSnapshot(outbound.admitted.verified.headers).get("x-amz-copy-source") !== null) {
         throw new S3Error(
           "InvalidRequest",
           `x-amz-copy-source is not valid on ${admission.operation}`,

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import { checkHoistedHeaders } from "../access/validator_request.ts";
 import type { ResolvedBucket } from "../config/config.ts";
 import { NO_BUCKET } from "../observe/metrics.ts";
@@ -191,7 +192,8 @@ function isFormPost(request: RouteRequest): boolean {
 }
 
 function isFormBody(headers: Headers): boolean {
-  return (headers.get("content-type")?.toLowerCase() ?? "").includes("multipart/form-data");
+  const type = headerSnapshot(headers).get("content-type");
+  return type !== null && type.toLowerCase().includes("multipart/form-data");
 }
 
 /**
@@ -298,6 +300,6 @@ function nameOperation(verified: VerifiedRequest): S3Operation {
     hasBucket: target.bucket !== undefined,
     hasKey: target.key !== undefined,
     query,
-    header: (n) => headers.get(n),
+    header: (n) => headerSnapshot(headers).get(n),
   });
 }

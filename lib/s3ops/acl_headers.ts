@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import type { RawQueryParam } from "../sigv4/sigv4.ts";
 
 /** `x-amz-acl` and the `x-amz-grant-*` headers, lower case. */
@@ -35,6 +36,11 @@ export const ACL_HEADERS: ReadonlySet<string> = new Set([
 export function setsAcl(
   request: { headers: Headers; target: { params: readonly RawQueryParam[] } },
 ): boolean {
-  for (const name of ACL_HEADERS) if (request.headers.has(name)) return true;
-  return request.target.params.some((p) => ACL_HEADERS.has(p.name.toLowerCase()));
+  const headers = headerSnapshot(request.headers).list;
+  for (let i = 0; i < headers.length; i++) if (ACL_HEADERS.has(headers[i][0])) return true;
+  const params = request.target.params;
+  for (let i = 0; i < params.length; i++) {
+    if (ACL_HEADERS.has(params[i].name.toLowerCase())) return true;
+  }
+  return false;
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import { type BodyPlan, readBufferedBody, withBufferedBody } from "../body/payload.ts";
 import type { Admitted } from "../request/admit.ts";
 import { takesContentMd5 } from "./operation.ts";
@@ -16,7 +17,7 @@ export const MAX_MD5_BODY = 1024 * 1024;
 /** True when osp adds a Content-MD5 to this request's body. */
 export function addsContentMd5(admitted: Admitted, plan: BodyPlan): boolean {
   return admitted.bucket.addContentMd5 && takesContentMd5(admitted.operation) &&
-    !admitted.verified.headers.has("content-md5") && !plan.transformed;
+    headerSnapshot(admitted.verified.headers).get("content-md5") === null && !plan.transformed;
 }
 
 /** The plan with the body read whole and its Content-MD5 added. */

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import { malformedXml, S3Error, xmlDocumentBody, xmlUnescape } from "../request/errors.ts";
 import { type RawQueryParam, uriEncode } from "../sigv4/sigv4.ts";
 
@@ -121,6 +122,10 @@ export function taggingHeaderValue(tags: readonly Tag[]): string {
 export function setsObjectTags(
   request: { headers: Headers; target: { params: readonly RawQueryParam[] } },
 ): boolean {
-  return request.headers.has(TAGGING_HEADER) ||
-    request.target.params.some((p) => p.name.toLowerCase() === TAGGING_HEADER);
+  if (headerSnapshot(request.headers).get(TAGGING_HEADER) !== null) return true;
+  const params = request.target.params;
+  for (let i = 0; i < params.length; i++) {
+    if (params[i].name.toLowerCase() === TAGGING_HEADER) return true;
+  }
+  return false;
 }

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "./header_snapshot.ts";
 import { S3Error } from "../request/errors.ts";
 import type { RawQueryParam } from "./sigv4.ts";
 
@@ -31,7 +32,9 @@ const CREDENTIAL_PARAMS = new Set([
 
 /** True when the request carries no credentials of any kind. */
 export function hasNoCredentials(headers: Headers, params: readonly RawQueryParam[]): boolean {
-  return !headers.has("authorization") && !params.some((p) => CREDENTIAL_PARAMS.has(p.name));
+  if (headerSnapshot(headers).get("authorization") !== null) return false;
+  for (let i = 0; i < params.length; i++) if (CREDENTIAL_PARAMS.has(params[i].name)) return false;
+  return true;
 }
 
 /** `x-amz-*` headers an anonymous request may carry: none changes what the backend does. */

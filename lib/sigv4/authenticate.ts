@@ -209,7 +209,7 @@ export async function authenticate(
  */
 export function anonymousRequest(request: IncomingRequest): VerifiedRequest {
   const { method, target, headers } = request;
-  const declared = headers.get("x-amz-content-sha256");
+  const declared = headerSnapshot(headers).get("x-amz-content-sha256");
   const payload = declared === null ? { kind: "unsigned" as const } : parsePayloadMode(declared);
   if (payload.kind !== "sha256" && payload.kind !== "unsigned") {
     throw new S3Error("AccessDenied", "Anonymous requests cannot send aws-chunked bodies");

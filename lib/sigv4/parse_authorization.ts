@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { headerSnapshot } from "./header_snapshot.ts";
 import { S3Error } from "../request/errors.ts";
 import {
   type ChunkedMode,
@@ -413,12 +414,12 @@ function parseHeaderAuthorization(value: string, headers: Headers): HeaderAuthor
     ({ accessKey, scope } = parseCredential(credential, malformed));
     signature = given;
   }
-  const datetime = headers.get("x-amz-date");
+  const datetime = headerSnapshot(headers).get("x-amz-date");
   if (datetime === null) {
     throw new S3Error("AccessDenied", "AWS authentication requires a valid x-amz-date header");
   }
   const timeMs = checkTime(datetime, scope.date, malformed);
-  const payloadHash = headers.get("x-amz-content-sha256");
+  const payloadHash = headerSnapshot(headers).get("x-amz-content-sha256");
   if (payloadHash === null) {
     throw new S3Error(
       "InvalidRequest",
@@ -595,7 +596,7 @@ function parseSigV2Presigned(
   }
   for (const p of params) {
     const name = p.name.toLowerCase();
-    if (name.startsWith("x-amz-") && headers.has(name)) {
+    if (name.startsWith("x-amz-") && headerSnapshot(headers).get(name) !== null) {
       throw new S3Error("InvalidArgument", `${name} is given as a header and in the query`);
     }
   }
@@ -627,7 +628,7 @@ export function parseAuthorization(
   params: readonly RawQueryParam[],
   options: ParseAuthorizationOptions = {},
 ): SignedAuthorization {
-  const header = headers.get("authorization");
+  const header = headerSnapshot(headers).get("authorization");
   let presigned = false;
   let sigV2Query = false;
   for (const { name } of params) {

@@ -130,15 +130,24 @@ function contextKey(
   const { cacheKey } = options;
   let key = "";
   if (cacheKey.query) {
-    const params = verified.target.params.filter((p) => !isPresignParam(p.name, verified.auth))
-      .map((p) => field(p.name) + field(p.value)).sort();
-    key += `q${params.length}:${params.join("")}`;
+    // Sorted, so that the same parameters in another order share the key.
+    const params = verified.target.params;
+    let fields: string[] | undefined;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i];
+      if (!isPresignParam(p.name, verified.auth)) {
+        (fields ??= []).push(field(p.name) + field(p.value));
+      }
+    }
+    key += fields === undefined ? "q0:" : `q${fields.length}:${fields.sort().join("")}`;
   }
   const names = cacheKey.headers;
   if (names === "all") {
     key += "h";
-    for (const [name, value] of headerSnapshot(verified.headers).list) {
-      if (!volatile(name) && !isDroppedHeader(name)) key += field(name) + field(value);
+    const list = headerSnapshot(verified.headers).list;
+    for (let i = 0; i < list.length; i++) {
+      const name = list[i][0];
+      if (!volatile(name) && !isDroppedHeader(name)) key += field(name) + field(list[i][1]);
     }
   } else if (names.size > 0) {
     key += "h";
@@ -147,6 +156,45 @@ function contextKey(
   }
   if (cacheKey.sourceIp) key += `i${field(options.sourceIp())}`;
   return key;
+}
+
+/** A validator question as a class: its methods are shared, not two closures per request. */
+class LazyQuestion implements LazyValidatorRequest {
+  readonly method: string;
+  readonly operation: string;
+  readonly bucket: string;
+  readonly key?: string;
+  readonly #verified: VerifiedRequest;
+  readonly #fields: ValidatorFields;
+  readonly #options: ValidatorRequestOptions;
+
+  constructor(
+    verified: VerifiedRequest,
+    fields: ValidatorFields,
+    options: ValidatorRequestOptions,
+  ) {
+    this.method = verified.method;
+    this.operation = fields.operation;
+    this.bucket = fields.bucket;
+    if (fields.key !== undefined) this.key = fields.key;
+    this.#verified = verified;
+    this.#fields = fields;
+    this.#options = options;
+  }
+
+  context(): string {
+    return contextKey(this.#verified, this.#options);
+  }
+
+  build(): ValidatorRequest {
+    return {
+      method: this.#verified.method,
+      query: queryRecord(this.#verified),
+      headers: headerRecord(this.#verified),
+      ...this.#fields,
+      sourceIp: this.#options.sourceIp(),
+    };
+  }
 }
 
 /**
@@ -158,16 +206,5 @@ export function validatorRequest(
   fields: ValidatorFields,
   options: ValidatorRequestOptions,
 ): LazyValidatorRequest {
-  return {
-    method: verified.method,
-    ...fields,
-    context: () => contextKey(verified, options),
-    build: (): ValidatorRequest => ({
-      method: verified.method,
-      query: queryRecord(verified),
-      headers: headerRecord(verified),
-      ...fields,
-      sourceIp: options.sourceIp(),
-    }),
-  };
+  return new LazyQuestion(verified, fields, options);
 }

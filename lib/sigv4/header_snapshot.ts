@@ -8,7 +8,7 @@
  * and keeps the result on it.
  *
  * Only for headers nobody changes after the first read: a client's request
- * headers, which osp never modifies (its own header sets are Maps, or new
+ * headers, which osp never modifies (its own header sets are HeaderLists, or new
  * `Headers` objects it does not snapshot).
  *
  * @module
@@ -22,19 +22,31 @@ export interface HeaderSnapshot {
   get(name: string): string | null;
 }
 
+/**
+ * The list, and lookups by a scan of it: a Map beside it cost about 1 KB per
+ * request (its table growing as the dozen names went in), and scanning a
+ * dozen names is as fast as hashing one.
+ */
 class Snapshot implements HeaderSnapshot {
   readonly list: [string, string][] = [];
-  readonly #byName = new Map<string, string>();
 
   constructor(headers: Headers) {
     headers.forEach((value, name) => {
       this.list.push([name, value]);
-      this.#byName.set(name, value);
     });
   }
 
   get(name: string): string | null {
-    return this.#byName.get(name) ?? this.#byName.get(name.toLowerCase()) ?? null;
+    const found = this.#find(name);
+    if (found !== null) return found;
+    const lower = name.toLowerCase();
+    return lower === name ? null : this.#find(lower);
+  }
+
+  #find(name: string): string | null {
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) if (list[i][0] === name) return list[i][1];
+    return null;
   }
 }
 

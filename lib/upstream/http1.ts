@@ -577,15 +577,10 @@ interface ResponseHead {
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/;
 const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
 const CONTENT_LENGTH = /^\d{1,15}$/;
-const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 
-/** Trims HTTP whitespace (SP, HTAB) only: `trim()` would also eat a UTF-8 byte 0xA0. */
-function trimOws(text: string): string {
-  const first = text.charCodeAt(0);
-  const last = text.charCodeAt(text.length - 1);
-  return first === 32 || first === 9 || last === 32 || last === 9
-    ? text.replace(OWS_EDGES, "")
-    : text;
+/** SP or HTAB, the whitespace around a field's name and value. */
+function isOws(code: number): boolean {
+  return code === 32 || code === 9;
 }
 
 /** Parses a response head (without its blank line), its framing headers read on the way. */
@@ -615,8 +610,15 @@ function parseHead(text: string): ResponseHead {
           `malformed header line ${JSON.stringify(text.slice(at, next).slice(0, 80))}`,
         );
       }
-      const name = trimOws(text.slice(at, colon)).toLowerCase();
-      const value = trimOws(text.slice(colon + 1, next));
+      // Trimmed of SP and HTAB only: `trim()` would also eat a UTF-8 byte 0xA0.
+      let nameEnd = colon;
+      while (isOws(text.charCodeAt(nameEnd - 1))) nameEnd--;
+      let valueStart = colon + 1;
+      let valueEnd = next;
+      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+      const name = text.slice(at, nameEnd).toLowerCase();
+      const value = text.slice(valueStart, valueEnd);
       if (name === "connection") {
         if (CONNECTION_CLOSE.test(value)) head.keepAlive = false;
       } else if (name === "transfer-encoding") {

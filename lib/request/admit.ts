@@ -49,20 +49,30 @@ export async function admit(
   state: RequestState,
 ): Promise<Admitted | ServiceRoute> {
   if (routed.kind === "service") return routed;
-  await requireValidatorYes(pipeline, routed, state);
+  // Both are synchronous in the common case (a cached decision, no presigned
+  // URL): no promise is made for them then.
+  const asking = requireValidatorYes(pipeline, routed, state);
+  if (asking !== undefined) await asking;
   if (routed.bucket === undefined) {
     throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
   }
-  await countPresignedUse(pipeline, routed.verified, state);
+  const counting = countPresignedUse(pipeline, routed.verified, state);
+  if (counting !== undefined) await counting;
   const { verified, operation, clientBucket, key, bucket, form } = routed;
   return { [admitted]: true, verified, operation, clientBucket, key, bucket, form };
 }
 
-async function requireValidatorYes(
+const accessDenied = () => new S3Error("AccessDenied", "Access Denied");
+
+/**
+ * Throws AccessDenied unless the validator allows every operation the
+ * request needs; undefined when every decision was cached, else a promise.
+ */
+function requireValidatorYes(
   pipeline: Pipeline,
   routed: BucketRoute,
   state: RequestState,
-): Promise<void> {
+): Promise<void> | undefined {
   const { config, authorizer } = pipeline;
   if (isUnknown(routed.operation) && config.validator === undefined) {
     throw new S3Error(
@@ -73,33 +83,51 @@ async function requireValidatorYes(
   // Usually one operation; more where a backend may run a more powerful one or tags are set.
   const setsTags = setsObjectTags(routed.verified);
   const acl = setsAcl(routed.verified);
-  for (const operation of requiredApprovals(routed.operation, { setsTags, setsAcl: acl })) {
-    const ask = question(pipeline, routed.verified, {
-      fields: { operation, bucket: routed.clientBucket, key: routed.key },
-      sourceIp: state.sourceIp,
-    });
-    // Synchronous when the decision is cached (the common case).
-    const decision = authorizer.check(routed.verified.token, ask, {
-      ttlMs: routed.bucket?.ttlMs ?? 0,
-    });
-    if (!(decision === true || (decision !== false && await decision))) {
-      throw new S3Error("AccessDenied", "Access Denied");
+  const operations = requiredApprovals(routed.operation, { setsTags, setsAcl: acl });
+  const decide = (i: number) =>
+    authorizer.check(
+      routed.verified.token,
+      question(pipeline, routed.verified, {
+        fields: { operation: operations[i], bucket: routed.clientBucket, key: routed.key },
+        sourceIp: state.sourceIp,
+      }),
+      { ttlMs: routed.bucket?.ttlMs ?? 0 },
+    );
+  for (let i = 0; i < operations.length; i++) {
+    const decision = decide(i);
+    if (decision === false) throw accessDenied();
+    if (decision !== true) {
+      return awaitDecisions(decision, { from: i, decide, count: operations.length });
     }
+  }
+  return undefined;
+}
+
+/** The rest of requireValidatorYes once a decision has to be waited for. */
+async function awaitDecisions(
+  pending: Promise<boolean>,
+  options: { from: number; decide: (i: number) => boolean | Promise<boolean>; count: number },
+): Promise<void> {
+  if (!await pending) throw accessDenied();
+  for (let i = options.from + 1; i < options.count; i++) {
+    if (!await options.decide(i)) throw accessDenied();
   }
 }
 
-async function countPresignedUse(
+/** Counts a presigned URL's (or a form policy's) use; undefined when there is nothing to count. */
+function countPresignedUse(
   pipeline: Pipeline,
   verified: VerifiedRequest,
   state: RequestState,
-): Promise<void> {
+): Promise<void> | undefined {
   const max = pipeline.config.maxPresignUrlUsageAttempts;
   const auth = verified.auth;
-  if (max === 0 || (auth.kind !== "presigned" && auth.kind !== "post-policy")) return;
+  if (max === 0 || (auth.kind !== "presigned" && auth.kind !== "post-policy")) return undefined;
   // A form's signature is over its policy: the cap counts uses of the policy.
-  const uses = await pipeline.useCounter.increment(auth.signature, {
+  return pipeline.useCounter.increment(auth.signature, {
     expiresAt: auth.kind === "post-policy" ? auth.expirationMs : presignedExpiresAt(auth),
+  }).then((uses) => {
+    state.presigned = uses > max ? "rejected" : "hit";
+    if (uses > max) throw new S3Error("AccessDenied", "presigned URL use limit reached");
   });
-  state.presigned = uses > max ? "rejected" : "hit";
-  if (uses > max) throw new S3Error("AccessDenied", "presigned URL use limit reached");
 }

@@ -488,10 +488,29 @@ export function deriveSigningKey(secretKey: string, scope: Scope): Uint8Array {
   return hmac(kService, "aws4_request");
 }
 
+/** A signing key with what it was derived from. */
+interface RecentKey {
+  secret: string;
+  date: string;
+  region: string;
+  service: string;
+  key: Uint8Array;
+}
+
+/** How many keys {@linkcode SigningKeyCache} finds without building its map key. */
+const RECENT_KEYS = 4;
+
 /** A bounded cache of signing keys; a key changes once a day per secret and region. */
 export class SigningKeyCache {
   #keys = new Map<string, Uint8Array>();
   #max: number;
+  /**
+   * The last keys used, compared field by field: a request signs twice (the
+   * client's key, the backend's), and building the map's string key for
+   * each cost about 300 bytes per request.
+   */
+  #recent: RecentKey[] = [];
+  #nextRecent = 0;
 
   /** Creates a cache holding at most `maxEntries` keys. */
   constructor(options: { maxEntries?: number } = {}) {
@@ -500,14 +519,39 @@ export class SigningKeyCache {
 
   /** Returns the signing key, deriving and remembering it when new. */
   get(secretKey: string, scope: Scope): Uint8Array {
+    const recent = this.#recent;
+    for (let i = 0; i < recent.length; i++) {
+      const r = recent[i];
+      if (
+        r.secret === secretKey && r.date === scope.date && r.region === scope.region &&
+        r.service === scope.service
+      ) {
+        return r.key;
+      }
+    }
     const id = `${scope.date}\0${scope.region}\0${scope.service}\0${secretKey}`;
     let key = this.#keys.get(id);
     if (key === undefined) {
       key = deriveSigningKey(secretKey, scope);
-      if (this.#keys.size >= this.#max) this.#keys.delete(this.#keys.keys().next().value!);
+      if (this.#keys.size >= this.#max) this.#evictOldest();
       this.#keys.set(id, key);
     }
+    const { date, region, service } = scope;
+    const entry = { secret: secretKey, date, region, service, key };
+    if (recent.length < RECENT_KEYS) recent.push(entry);
+    else {
+      recent[this.#nextRecent] = entry;
+      this.#nextRecent = (this.#nextRecent + 1) % RECENT_KEYS;
+    }
     return key;
+  }
+
+  /** Drops the oldest key, from the recent ones too. */
+  #evictOldest(): void {
+    const [id, key] = this.#keys.entries().next().value!;
+    this.#keys.delete(id);
+    this.#recent = this.#recent.filter((r) => r.key !== key);
+    this.#nextRecent = 0;
   }
 }
 

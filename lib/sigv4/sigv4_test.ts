@@ -149,6 +149,16 @@ Deno.test("sigv4: signing key cache returns the derived key and stays bounded", 
   cache.get(SECRET, { ...SCOPE, region: "eu-west-1" });
   cache.get(SECRET, { ...SCOPE, region: "eu-west-2" });
   assert.notEqual(cache.get(SECRET, SCOPE), a, "oldest entry was evicted");
+  // Each field of the scope, and the secret, tells keys apart.
+  const wide = new SigningKeyCache();
+  const scopes = [SCOPE, { ...SCOPE, date: "20130525" }, { ...SCOPE, service: "iam" }];
+  for (let round = 0; round < 3; round++) {
+    for (const secret of [SECRET, "other-secret"]) {
+      for (const scope of scopes) {
+        assert.deepEqual(wide.get(secret, scope), deriveSigningKey(secret, scope));
+      }
+    }
+  }
 });
 
 Deno.test("sigv4: AWS example aws-chunked seed and chunk signatures", () => {

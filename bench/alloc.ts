@@ -1,5 +1,5 @@
 // Bytes that osp's own JavaScript allocates per small request, in process, by
-// stage: what fills V8's young generation and so sets how often it is
+// stage (and the time each took, without GC): what fills V8's young generation and so sets how often it is
 // scavenged (the pauses behind the p99: docs/performance.md, "After the GC
 // pass"). Each case runs many requests one after another and reads V8's
 // used heap before and after, in a process whose young generation is large
@@ -85,17 +85,28 @@ async function parent(): Promise<void> {
     backend.child.kill();
     await backend.child.status;
   }
-  const cases = [...results.values().next().value!.keys()];
-  console.log(`| case | ${roots.join(" | ")} |`);
-  console.log(`| --- |${" --: |".repeat(roots.length)}`);
-  for (const name of cases) {
-    const cells = roots.map((r) => {
-      const xs = results.get(r)!.get(name)!;
-      return `${Math.round(median(xs))} (${xs.map(Math.round).join(", ")})`;
-    });
-    console.log(`| ${name} | ${cells.join(" | ")} |`);
+  const all = [...results.values().next().value!.keys()];
+  for (
+    const [unit, cases] of [
+      ["bytes allocated per request", all.filter((n) => !n.endsWith(" µs"))],
+      [
+        "µs per request (JavaScript only: no GC runs during a measurement)",
+        all.filter((n) => n.endsWith(" µs")),
+      ],
+    ] as const
+  ) {
+    console.log(`\n${unit}: median (each round)\n`);
+    console.log(`| case | ${roots.join(" | ")} |`);
+    console.log(`| --- |${" --: |".repeat(roots.length)}`);
+    for (const name of cases) {
+      const cells = roots.map((r) => {
+        const xs = results.get(r)!.get(name)!;
+        const round = (x: number) => unit.startsWith("µs") ? x.toFixed(1) : String(Math.round(x));
+        return `${round(median(xs))} (${xs.map(round).join(", ")})`;
+      });
+      console.log(`| ${name.replace(/ µs$/, "")} | ${cells.join(" | ")} |`);
+    }
   }
-  console.log("bytes allocated per request: median (each round)");
 }
 
 /** In a process of its own: bytes per request of each case, as JSON on stdout. */
@@ -122,8 +133,11 @@ async function child(root: string, backendPort: number, requests: number): Promi
     for (let i = 0; i < WARM_UP; i++) await fn();
     (globalThis as unknown as { gc(): void }).gc();
     const before = Deno.memoryUsage().heapUsed;
+    const started = performance.now();
     for (let i = 0; i < requests; i++) await fn();
+    const us = (performance.now() - started) * 1000 / requests;
     results[name] = (Deno.memoryUsage().heapUsed - before) / requests;
+    results[`${name} µs`] = us;
   }
 
   // The stages, as bench/stages_bench.ts runs them.

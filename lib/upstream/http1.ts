@@ -296,6 +296,16 @@ class Socket {
     return this.#buf.subarray(this.#start, this.#end);
   }
 
+  /** The first `n` buffered bytes (at most), as a view, not taken. */
+  bufferedBytes(n: number): Uint8Array {
+    return this.#buf.subarray(this.#start, Math.min(this.#end, this.#start + n));
+  }
+
+  /** How many bytes are buffered (without making a view of them, as `buffered` does). */
+  get bufferedLength(): number {
+    return this.#end - this.#start;
+  }
+
   /** Calls `fn` once when the socket closes. */
   onClose(fn: () => void): void {
     if (this.#closed) fn();
@@ -731,7 +741,7 @@ function dropStray(socket: Socket, stray: Stray): "done" | "more" | "bad" {
  * the connection is then closed.
  */
 function settleIdle(socket: Socket): boolean {
-  if (socket.buffered.length === 0) return true;
+  if (socket.bufferedLength === 0) return true;
   const stray = socket.stray;
   if (stray === undefined) return false;
   // With no request out, bytes that look like an answer are not a body.
@@ -740,7 +750,7 @@ function settleIdle(socket: Socket): boolean {
   if (result === "bad") return false;
   if (result === "done") {
     socket.stray = undefined;
-    return socket.buffered.length === 0;
+    return socket.bufferedLength === 0;
   }
   return true;
 }
@@ -755,7 +765,7 @@ async function skipStray(socket: Socket): Promise<void> {
   const stray = socket.stray;
   if (stray === undefined) return;
   while (true) {
-    if (socket.buffered.length > 0) {
+    if (socket.bufferedLength > 0) {
       const response = stray.started ? false : startsLikeResponse(socket.buffered);
       if (response === true) break;
       if (response === false) {
@@ -908,7 +918,7 @@ function bodyStream(
   let chunkState: "size" | "data" | "crlf" = "size";
   let done = false;
   const available = async (): Promise<boolean> => {
-    if (socket.buffered.length > 0) return true;
+    if (socket.bufferedLength > 0) return true;
     return await socket.fill();
   };
   return new ReadableStream<Uint8Array>({
@@ -938,7 +948,7 @@ function bodyStream(
           return;
         }
         if (
-          !framing.chunked && remaining >= READ_SIZE && socket.buffered.length === 0 &&
+          !framing.chunked && remaining >= READ_SIZE && socket.bufferedLength === 0 &&
           !socket.reading
         ) {
           // A large sized body: read straight into a big chunk of its own
@@ -1304,7 +1314,7 @@ async function sendPooled(
     } else if (!framing.chunked && framing.length > 0 && framing.length <= SMALL_BODY_MAX) {
       let cut: unknown;
       try {
-        while (socket.buffered.length < framing.length) {
+        while (socket.bufferedLength < framing.length) {
           if (!await socket.fill(READ_SIZE + SMALL_BODY_MAX)) {
             cut = new Error("the backend closed the connection mid-body");
             break;
@@ -1316,7 +1326,7 @@ async function sendPooled(
       if (cut === undefined) {
         // The Response copies a byte body as it is made (Fetch: "extract a
         // body"), before the connection can read into its buffer again.
-        const answer = answerOf(response, socket.buffered.subarray(0, framing.length), options);
+        const answer = answerOf(response, socket.bufferedBytes(framing.length), options);
         socket.skip(framing.length);
         finished();
         bufferedLengths.set(answer, framing.length);

@@ -35,8 +35,8 @@
 //
 // Runs are interleaved: for each row, round r runs every column once, in an
 // order rotated by r; the table gives medians (3 rounds of 5 s for the small
-// rows, 5 rounds for the large GET). Proxy CPU = utime + stime
-// (/proc/PID/stat fields 14 + 15) over the run: osp's process (all its
+// rows, 5 rounds for the large GET; "Every run" also gives wrk's p90 and
+// p99.9). Proxy CPU = utime + stime (/proc/PID/stat fields 14 + 15) over the run: osp's process (all its
 // threads and isolates), nginx's worker processes; per request = that ÷
 // requests; page faults per request likewise (minor faults, field 10). RSS:
 // /proc/PID/status VmRSS (nginx: master + workers) idle after the warm-up
@@ -279,8 +279,8 @@ async function runText(cmd: string, args: string[]): Promise<string> {
   try {
     const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", cwd: REPO })
       .output();
-    const d = new TextDecoder();
-    return (d.decode(o.stdout) + d.decode(o.stderr)).trim();
+    // A failed command (a base that is no git checkout) says nothing, not its error.
+    return o.success ? new TextDecoder().decode(o.stdout).trim() : "";
   } catch {
     return "";
   }
@@ -606,7 +606,11 @@ interface Gen {
   seconds: number;
   /** ms */
   p50: number;
+  /** ms; NaN where the generator does not give it (bench/load.ts). */
+  p90: number;
   p99: number;
+  /** ms; NaN where the generator does not give it (bench/load.ts). */
+  p999: number;
   hashed: number;
   /** Generator CPU ticks. */
   genTicks: number;
@@ -621,7 +625,9 @@ async function loadJob(job: Job): Promise<Gen> {
     firstError: r.firstError,
     seconds: r.seconds,
     p50: r.p50 ?? NaN,
+    p90: NaN,
     p99: r.p99 ?? NaN,
+    p999: NaN,
     hashed: r.hashed,
     genTicks: ticksOf(load.pid) - before,
   };
@@ -681,8 +687,9 @@ function done(summary, latency, requests)
   end
   local e = summary.errors
   io.write(string.format(
-    '{"requests":%d,"us":%d,"p50":%.0f,"p99":%.0f,"checked":%d,"badBody":%d,"badStatus":%d,"socket":%d,"first":"%s"}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), c, b, s,
+    '{"requests":%d,"us":%d,"p50":%.0f,"p90":%.0f,"p99":%.0f,"p999":%.0f,"checked":%d,"badBody":%d,"badStatus":%d,"socket":%d,"first":"%s"}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9), c, b, s,
     e.connect + e.read + e.write + e.timeout, (f:gsub('[^%w %.:,;=()/-]', '?'))))
 end
 `;
@@ -718,7 +725,9 @@ async function wrkGet(t: Target, size: number, concurrency: number, seconds: num
       (errors ? `${r.socket} socket errors, ${r.requests - r.checked} unchecked` : undefined),
     seconds: r.us / 1e6,
     p50: r.p50 / 1000,
+    p90: r.p90 / 1000,
     p99: r.p99 / 1000,
+    p999: r.p999 / 1000,
     hashed: 0,
     genTicks,
   } satisfies Gen;
@@ -845,7 +854,9 @@ interface SmallCell {
   /** With `--perf`: the split of a run under perf, and the cell's median CPU per request. */
   perf?: { split: PerfSplit; cpuUs: number };
   p50: number[];
+  p90: number[];
   p99: number[];
+  p999: number[];
   genUs: number[];
   other: number[];
   requests: number;
@@ -1015,7 +1026,9 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
             cpuUs: [],
             faults: [],
             p50: [],
+            p90: [],
             p99: [],
+            p999: [],
             genUs: [],
             other: [],
             requests: 0,
@@ -1028,7 +1041,9 @@ async function section(name: Backend["name"], gwMissing: string | null): Promise
           );
           cell.faults.push(t.id === "direct" ? NaN : m.proxyFaults / m.requests);
           cell.p50.push(m.p50);
+          cell.p90.push(m.p90);
           cell.p99.push(m.p99);
+          cell.p999.push(m.p999);
           cell.genUs.push(m.genTicks / CLK_TCK * 1e6 / m.requests);
           cell.other.push(m.other);
           cell.requests += m.requests;
@@ -1292,9 +1307,9 @@ for (const s of sections) {
   p(`### ${s.desc}`);
   p();
   p(
-    `| row | column | req/s | proxy CPU µs/req | page faults/req | p50 ms | p99 ms | gen µs/req | other | runs |`,
+    `| row | column | req/s | proxy CPU µs/req | page faults/req | p50 ms | p90 ms | p99 ms | p99.9 ms | gen µs/req | other | runs |`,
   );
-  p(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  p(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const row of s.small) {
     for (const id of columns) {
       const c = row.cells.get(id);
@@ -1304,9 +1319,11 @@ for (const s of sections) {
       p(
         `| ${sizeLabel(row.size)} c=${row.concurrency} | ${LABEL[id]} | ${list(c.rps, f0)} | ${
           list(c.cpuUs, f0)
-        } | ${f1(median(c.faults))} | ${f2(median(c.p50))} | ${list(c.p99, f2)} | ${
-          f0(median(c.genUs))
-        } | ${f2(Math.max(...c.other))} | ${c.attempts} |`,
+        } | ${f1(median(c.faults))} | ${f2(median(c.p50))} | ${f2(median(c.p90))} | ${
+          list(c.p99, f2)
+        } | ${f2(median(c.p999))} | ${f0(median(c.genUs))} | ${
+          f2(Math.max(...c.other))
+        } | ${c.attempts} |`,
       );
     }
   }

@@ -21,7 +21,7 @@
 import { benchJob, type Result, startLoadGenerator } from "./load.ts";
 import { type Proc, spawnDeno } from "./_procs.ts";
 import { Transport } from "../lib/upstream/transport.ts";
-import { upstreamRequest } from "../lib/upstream/upstream_request.ts";
+import { HeaderList, upstreamRequest } from "../lib/upstream/upstream_request.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -137,7 +137,7 @@ if (Deno.args[0] === "--relay") {
       port: 0,
       onListen: (a) => console.log(JSON.stringify({ port: a.port })),
     }, async (req) => {
-      const headers = new Map<string, string>();
+      const headers = new HeaderList();
       req.headers.forEach((value, name) => {
         if (name !== "host" && name !== "content-length") headers.set(name, value);
       });

@@ -218,7 +218,7 @@ if (Deno.args[0] === "--relay") {
   };
   const rows = new Map<
     string,
-    { us: number[]; user: number[]; system: number[]; rps: number[]; p99: number[] }
+    { us: number[]; user: number[]; system: number[]; rps: number[]; p50: number[]; p99: number[] }
   >();
   for (let round = 0; round < opts.rounds; round++) {
     for (const variant of opts.variants) {
@@ -242,12 +242,14 @@ if (Deno.args[0] === "--relay") {
       relay.child.kill("SIGTERM");
       await relay.child.status;
       if (res.errors > 0) throw new Error(`${variant}: ${res.errors} errors, ${res.firstError}`);
-      const row = rows.get(variant) ?? { us: [], user: [], system: [], rps: [], p99: [] };
+      const row = rows.get(variant) ??
+        { us: [], user: [], system: [], rps: [], p50: [], p99: [] };
       const perRequest = (ticks: number) => ticks * 1e4 / res.requests;
       row.us.push(perRequest(after.user + after.system - before.user - before.system));
       row.user.push(perRequest(after.user - before.user));
       row.system.push(perRequest(after.system - before.system));
       row.rps.push(res.requests / res.seconds);
+      row.p50.push(res.p50);
       row.p99.push(res.p99);
       rows.set(variant, row);
     }
@@ -259,7 +261,7 @@ if (Deno.args[0] === "--relay") {
     `1 KiB ${opts.method}, c=${opts.concurrency}, ${opts.rounds} rounds of ${opts.durationS} s, ${navigator.hardwareConcurrency} CPUs\n`,
   );
   console.log(
-    "| relay | CPU µs/req (runs) | user | system | req/s | p99 ms |\n| --- | ---: | ---: | ---: | ---: | ---: |",
+    "| relay | CPU µs/req (runs) | user | system | req/s | p50 ms | p99 ms | p99 ÷ p50 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
   for (const [variant, row] of rows) {
     console.log(
@@ -267,7 +269,9 @@ if (Deno.args[0] === "--relay") {
         row.us.map((x) => x.toFixed(0)).join(", ")
       }) | ${median(row.user).toFixed(0)} | ${median(row.system).toFixed(0)} | ${
         median(row.rps).toFixed(0)
-      } | ${median(row.p99).toFixed(2)} |`,
+      } | ${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} | ${
+        median(row.p99.map((p99, i) => p99 / row.p50[i])).toFixed(1)
+      } |`,
     );
   }
   Deno.exit(0);

@@ -1420,21 +1420,27 @@ function answerOf(
  * request body keeps streaming meanwhile; if the backend answers early, what
  * is left of it is cancelled.
  */
-export async function sendHttp1(request: Http1Request, options: Http1Options): Promise<Response> {
+export function sendHttp1(request: Http1Request, options: Http1Options): Promise<Response> {
+  if (options.body === null && (options.contentLength ?? 0) !== 0) {
+    return Promise.reject(new TypeError("contentLength without a body"));
+  }
+  // (Not an async function: a pooled request goes straight on, without one more promise.)
   if (
     options.pool !== undefined &&
     (options.body === null ||
       (options.contentLength !== undefined && options.contentLength <= SMALL_BODY_MAX))
   ) {
-    if (options.body === null && (options.contentLength ?? 0) !== 0) {
-      throw new TypeError("contentLength without a body");
-    }
-    return await sendPooled(request, options, options.pool);
+    return sendPooled(request, options, options.pool);
   }
+  return sendOwnConnection(request, options);
+}
+
+/** A request over a connection of its own, closed after the answer. */
+async function sendOwnConnection(
+  request: Http1Request,
+  options: Http1Options,
+): Promise<Response> {
   const contentLength = options.body === null ? 0 : options.contentLength;
-  if (options.body === null && (options.contentLength ?? 0) !== 0) {
-    throw new TypeError("contentLength without a body");
-  }
   const chunked = contentLength === undefined;
   const head = headBytes(planHead(request, { contentLength, keepAlive: false }));
   const socket = new Socket(await connect(request.origin, options));

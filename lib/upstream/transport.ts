@@ -64,7 +64,7 @@ export const STREAMED_UPLOAD_MIN = 1024 * 1024;
 
 /**
  * A pooled GET answer at least this large is fetched again through fetch,
- * whose body Deno pipes natively (see `#sendPooled`).
+ * whose body Deno pipes natively (see `#sendOwn`).
  */
 export const NATIVE_DOWNLOAD_MIN = 8 * 1024 * 1024;
 
@@ -323,9 +323,9 @@ export class Transport {
 
   #go(route: Route, request: UpstreamRequest, options: RouteOptions): Promise<Response> {
     return route === "pooled"
-      ? this.#sendPooled(request, options)
+      ? this.#sendOwn(request, options, { pooled: true })
       : route === "own"
-      ? this.#sendOwn(request, { ...options, pooled: false })
+      ? this.#sendOwn(request, options, { pooled: false })
       : route === "node"
       ? this.#sendNode(request, options)
       : this.#sendFetch(request, options);
@@ -377,35 +377,24 @@ export class Transport {
   }
 
   /**
-   * A bodiless request over a pooled connection. A GET whose answer turns out
-   * large is sent again through fetch, and the first answer dropped: fetch's
-   * body is piped by Deno natively, which moves large downloads faster than
-   * any JavaScript stream can (no chunk allocation, no GC); one extra request
-   * is small next to a transfer of that size.
+   * A request through osp's own HTTP/1 client: over a pooled connection
+   * (`pooled`: bodiless or small bodies), or a connection of its own. A
+   * pooled GET whose answer turns out large is sent again through fetch, and
+   * the first answer dropped: fetch's body is piped by Deno natively, which
+   * moves large downloads faster than any JavaScript stream can (no chunk
+   * allocation, no GC); one extra request is small next to a transfer of that
+   * size. (One async method for both, with `pooled` apart: no copy of the
+   * options and no extra promise per request.)
    */
-  async #sendPooled(request: UpstreamRequest, options: RouteOptions): Promise<Response> {
-    const response = await this.#sendOwn(request, { ...options, pooled: true });
-    if (
-      // (Bytes first: reading `body` would make a stream of them.)
-      request.method !== "GET" || bufferedBodyLength(response) !== undefined ||
-      response.body === null ||
-      fetchWouldRewrite(request.pathAndQuery) ||
-      (response.status !== 200 && response.status !== 206)
-    ) return response;
-    const length = Number(response.headers.get("content-length") ?? -1);
-    if (length < NATIVE_DOWNLOAD_MIN) return response;
-    await response.body.cancel();
-    return await this.#sendFetch(request, options);
-  }
-
   async #sendOwn(
     request: UpstreamRequest,
-    options: RouteOptions & { pooled: boolean },
+    options: RouteOptions,
+    how: { pooled: boolean },
   ): Promise<Response> {
     let response: Response;
     try {
       response = await sendHttp1(request, {
-        pool: options.pooled ? this.#pool : undefined,
+        pool: how.pooled ? this.#pool : undefined,
         body: options.body,
         contentLength: options.contentLength,
         signal: options.signal,
@@ -426,7 +415,17 @@ export class Transport {
       if (err instanceof NoResponseError) throw noAnswer(request.origin, err);
       throw unreachable(request.origin, err);
     }
-    return response;
+    if (
+      !how.pooled || request.method !== "GET" ||
+      // (Bytes first: reading `body` would make a stream of them.)
+      bufferedBodyLength(response) !== undefined || response.body === null ||
+      fetchWouldRewrite(request.pathAndQuery) ||
+      (response.status !== 200 && response.status !== 206)
+    ) return response;
+    const length = Number(response.headers.get("content-length") ?? -1);
+    if (length < NATIVE_DOWNLOAD_MIN) return response;
+    await response.body.cancel();
+    return await this.#sendFetch(request, options);
   }
 
   #agent(origin: string, options: SendOptions & { node: NodeHttp }): http.Agent {

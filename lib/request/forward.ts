@@ -13,24 +13,41 @@ import type { Pipeline, RequestState } from "./context.ts";
 import type { Outbound } from "./prepare.ts";
 
 /** Signs and sends `outbound`; resolves with the backend's answer. */
-export async function forward(
+export function forward(
   pipeline: Pipeline,
   outbound: Outbound,
   options: { state: RequestState; signal?: AbortSignal },
 ): Promise<Response> {
   const { creds } = outbound;
+  // (No async function for the common case: one promise less per request.)
   if (creds.kind === "anonymous") {
-    return await send(pipeline, outbound, { ...options, creds: UNSIGNED });
+    return send(pipeline, outbound, {
+      creds: UNSIGNED,
+      state: options.state,
+      signal: options.signal,
+    });
   }
-  if (creds.kind !== "apiKey") return await send(pipeline, outbound, { ...options, creds });
+  if (creds.kind !== "apiKey") {
+    return send(pipeline, outbound, { creds, state: options.state, signal: options.signal });
+  }
+  return forwardWithApiKey(pipeline, outbound, { ...options, apiKey: creds.apiKey });
+}
+
+/** An IBM COS API-key bucket: a bearer token, and one retry with a fresh one. */
+async function forwardWithApiKey(
+  pipeline: Pipeline,
+  outbound: Outbound,
+  options: { state: RequestState; signal?: AbortSignal; apiKey: string },
+): Promise<Response> {
   const { iam } = pipeline;
-  const token = await iam.tokenFor(creds.apiKey);
-  const response = await send(pipeline, outbound, { ...options, creds: { bearer: token } });
+  const { apiKey, state, signal } = options;
+  const token = await iam.tokenFor(apiKey);
+  const response = await send(pipeline, outbound, { creds: { bearer: token }, state, signal });
   if (!retryable(outbound, response)) return response;
   await response.body?.cancel();
-  iam.evict(creds.apiKey, token);
-  const fresh = { bearer: await iam.tokenFor(creds.apiKey) };
-  return await send(pipeline, outbound, { ...options, creds: fresh });
+  iam.evict(apiKey, token);
+  const fresh = { bearer: await iam.tokenFor(apiKey) };
+  return await send(pipeline, outbound, { creds: fresh, state, signal });
 }
 
 /**

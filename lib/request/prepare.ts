@@ -114,8 +114,11 @@ async function start(
   return { admitted: admission, creds, plan, body: options.body, deniedDeletes: [] };
 }
 
-/** The last touch for every bucket request: a Content-MD5 where the bucket adds one. */
-async function finish(outbound: Outbound): Promise<Outbound> {
+/**
+ * The last touch for every bucket request: a Content-MD5 where the bucket
+ * adds one (a promise then; the request as it is otherwise, without one).
+ */
+function finish(outbound: Outbound): Outbound | Promise<Outbound> {
   if (!addsContentMd5(outbound.admitted, outbound.plan)) return outbound;
-  return { ...outbound, plan: await withContentMd5(outbound.admitted, outbound) };
+  return withContentMd5(outbound.admitted, outbound).then((plan) => ({ ...outbound, plan }));
 }

@@ -90,8 +90,14 @@ export class Credentials {
   /**
    * Backend credentials for (token, bucket); a null token is an anonymous
    * request, which a bucket with `anonymousAs: "anonymous"` sends unsigned.
+   * Synchronous for credentials in the config (no promise per request);
+   * a promise when `bucketCredsFetcher` is asked (or its answer cached).
+   * Throws AccessDenied (or rejects) when there is no backend identity.
    */
-  async backendFor(token: string | null, bucket: ResolvedBucket): Promise<BackendCredentials> {
+  backendFor(
+    token: string | null,
+    bucket: ResolvedBucket,
+  ): BackendCredentials | Promise<BackendCredentials> {
     if (token === null && bucket.anonymousAs === "anonymous") return { kind: "anonymous" };
     const own = token === null ? undefined : bucket.backendCredentials?.get(token);
     if (own !== undefined) return { kind: "hmac", ...own };
@@ -102,6 +108,14 @@ export class Credentials {
     if (fetcher === undefined || token === null) {
       throw new S3Error("AccessDenied", "No backend identity is configured for this access key");
     }
+    return this.#fetched(fetcher, { token, bucket });
+  }
+
+  async #fetched(
+    fetcher: NonNullable<ResolvedConfig["bucketCredsFetcher"]>,
+    request: { token: string; bucket: ResolvedBucket },
+  ): Promise<BackendCredentials> {
+    const { token, bucket } = request;
     let missed = false;
     const found = await this.#backend.getOrLoad(JSON.stringify([bucket.name, token]), async () => {
       missed = true;

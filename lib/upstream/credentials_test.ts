@@ -196,6 +196,7 @@ Deno.test("credentials: an hmacFetcher returning a non-string is InternalError",
 Deno.test("credentials: static bucket credentials are returned without the fetcher", async () => {
   const resolved = config();
   const creds = new Credentials(resolved);
+  assert.ok(!(creds.backendFor("t", resolved.buckets.get("static")!) instanceof Promise));
   assert.deepEqual(await creds.backendFor("t", resolved.buckets.get("static")!), {
     kind: "hmac",
     accessKey: "BAK",
@@ -296,8 +297,9 @@ Deno.test("credentials: a throwing bucketCredsFetcher or garbage is InternalErro
   });
   const creds = new Credentials(resolved);
   const dynamic = resolved.buckets.get("dynamic")!;
-  await assertRejectsS3(creds.backendFor("t", dynamic), "InternalError");
-  await assertRejectsS3(creds.backendFor("t", dynamic), "InternalError");
+  // (A fetched identity is a promise; config ones are plain values.)
+  await assertRejectsS3(Promise.resolve(creds.backendFor("t", dynamic)), "InternalError");
+  await assertRejectsS3(Promise.resolve(creds.backendFor("t", dynamic)), "InternalError");
   assert.deepEqual(await creds.backendFor("t", dynamic), { kind: "apiKey", apiKey: "api-key" });
   assert.equal(calls, 3);
 });

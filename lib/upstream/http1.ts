@@ -39,6 +39,36 @@ export interface Http1Request {
   headerList: readonly (readonly [string, string])[];
 }
 
+/**
+ * What aborts a request: an AbortSignal, or anything with the same few
+ * members (the transport passes a lighter one per request: an AbortSignal's
+ * listeners cost about 430 bytes each to add and remove).
+ */
+export interface AbortLike {
+  /** Whether it has aborted. */
+  readonly aborted: boolean;
+  /** Why, once aborted. */
+  readonly reason: unknown;
+  /** Throws `reason` once aborted. */
+  throwIfAborted(): void;
+  /** Calls `listener` once, when it aborts (never if it already has). */
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  /** Forgets `listener`. */
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+/**
+ * An AbortSignal that follows `signal`, for the APIs that take only a real
+ * one (Deno.connect, fetch, node:http): `signal` itself when it is one.
+ */
+export function abortSignalOf(signal: AbortLike | undefined): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  return controller.signal;
+}
+
 /** How to send it. */
 export interface Http1Options {
   /** The request body, or null for none. */
@@ -49,7 +79,7 @@ export interface Http1Options {
    */
   contentLength?: number;
   /** Closes the connection: before the response it rejects, after it the body errors. */
-  signal?: AbortSignal;
+  signal?: AbortLike;
   /** Extra root certificates (PEM) for an HTTPS origin. */
   caCerts?: string[];
   /** The largest response head accepted, in bytes (default 64 KiB). */
@@ -1018,7 +1048,7 @@ async function connect(origin: string, options: Http1Options): Promise<Deno.Conn
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   const tls = url.protocol === "https:";
   const port = Number(url.port) || (tls ? 443 : 80);
-  if (!tls) return await Deno.connect({ hostname, port, signal: options.signal });
+  if (!tls) return await Deno.connect({ hostname, port, signal: abortSignalOf(options.signal) });
   const pending = Deno.connectTls({ hostname, port, caCerts: options.caCerts });
   if (options.signal === undefined) return await pending;
   // connectTls takes no signal: close the connection if it arrives too late.
@@ -1200,7 +1230,7 @@ const KEEP_ALIVE_TIMEOUT = /(?:^|,)\s*timeout\s*=\s*(\d+)/i;
 async function readWhole(
   body: ReadableStream<Uint8Array>,
   length: number,
-  signal: AbortSignal | undefined,
+  signal: AbortLike | undefined,
 ): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let got = 0;

@@ -21,6 +21,8 @@ import { HOP_BY_HOP, type UpstreamRequest } from "./upstream_request.ts";
 import { type Deadline, DeadlineQueue } from "../serve/deadlines.ts";
 import { IdleWatch } from "../body/idle_watch.ts";
 import {
+  type AbortLike,
+  abortSignalOf,
   BodySourceError,
   bufferedBodyLength,
   Http1Pool,
@@ -37,7 +39,7 @@ export interface SendOptions {
   /** The body length, when known (sent as Content-Length). */
   contentLength?: number;
   /** Aborts the upstream request (client gone). */
-  signal?: AbortSignal;
+  signal?: AbortLike;
   /** Verify the backend's TLS certificate. */
   verify: boolean;
   /**
@@ -190,6 +192,43 @@ function noAnswer(origin: string, err: unknown): S3Error {
   );
 }
 
+/**
+ * What aborts one backend exchange (the client leaving, or a deadline): the
+ * members of an AbortSignal that osp's own client uses, without its
+ * EventTarget, whose listeners cost about 430 bytes each to add and remove
+ * (two per pooled request). fetch and node:http get a real AbortSignal that
+ * follows it (`abortSignalOf`).
+ */
+class RequestAbort implements AbortLike {
+  aborted = false;
+  reason: unknown = undefined;
+  #listeners: (() => void)[] = [];
+
+  /** Aborts once, with `reason` (an AbortError when there is none), and calls the listeners. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason ?? new DOMException("The operation was aborted.", "AbortError");
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const listener of listeners) listener();
+  }
+
+  throwIfAborted(): void {
+    if (this.aborted) throw this.reason;
+  }
+
+  addEventListener(_type: "abort", listener: () => void): void {
+    // Like an AbortSignal's: never called for an abort that already happened.
+    if (!this.aborted) this.#listeners.push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: () => void): void {
+    const at = this.#listeners.indexOf(listener);
+    if (at >= 0) this.#listeners.splice(at, 1);
+  }
+}
+
 /** Sends requests to backends, choosing fetch or node:http per request. */
 export class Transport {
   #clients = new Map<string, Deno.HttpClient>();
@@ -229,7 +268,10 @@ export class Transport {
     const watchBody = route !== "fetch" && options.body !== null;
     const idleMs = watchBody ? options.idleTimeoutMs ?? 0 : 0;
     if (headerMs <= 0 && idleMs <= 0) return await this.#go(route, request, options);
-    const abort = new AbortController();
+    // fetch and node:http take only a real AbortSignal; osp's own client a lighter one.
+    const abort = route === "pooled" || route === "own"
+      ? new RequestAbort()
+      : new AbortController();
     const onClient = () => abort.abort(options.signal?.reason);
     if (options.signal?.aborted) onClient();
     // (No options object: converting one costs more than the listener; abort fires once.)
@@ -275,7 +317,7 @@ export class Transport {
     try {
       return await this.#go(route, request, {
         ...options,
-        signal: abort.signal,
+        signal: abort instanceof RequestAbort ? abort : abort.signal,
         onProgress: watchBody
           ? (event) => {
             waitingOnClient = event === "written";
@@ -349,7 +391,7 @@ export class Transport {
         method: request.method,
         headers: request.headerList,
         body: options.body,
-        signal: options.signal,
+        signal: abortSignalOf(options.signal),
         redirect: "manual",
         client,
       } as RequestInit);
@@ -465,7 +507,7 @@ export class Transport {
         path: request.pathAndQuery,
         headers,
         agent: this.#agent(request.origin, { ...options, node }),
-        signal: options.signal,
+        signal: abortSignalOf(options.signal),
         // SNI takes a name, never an IP address.
         ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
       });

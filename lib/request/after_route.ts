@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { AbortLike } from "../_abort.ts";
 import { admit } from "./admit.ts";
 import type { Pipeline, RequestState } from "./context.ts";
 import { forward } from "./forward.ts";
@@ -20,7 +21,7 @@ export interface AfterRouteOptions {
   /** The request's state. */
   state: RequestState;
   /** Aborts when the client goes away. */
-  signal?: AbortSignal;
+  signal?: AbortLike;
   /** The client's request URL (for answers that name it). */
   url: string;
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { AbortLike } from "../_abort.ts";
 import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import { idleTimedStream, type IdleWatch } from "../body/idle_watch.ts";
 import { jsonField } from "../observe/log.ts";
@@ -24,7 +25,7 @@ export interface ConnInfo {
   /** The client's IP address (may be computed when first read). */
   readonly remoteIp: string;
   /** Aborts when the client goes away before the response is delivered. */
-  signal?: AbortSignal;
+  signal?: AbortLike;
   /** Settles once the response has been delivered (rejects if it was not). */
   completed?: Promise<void>;
 }
@@ -32,7 +33,7 @@ export interface ConnInfo {
 /** The stages, run in order on a parsed request. */
 export type Stages = (
   request: Request,
-  options: { target: RequestTarget; state: RequestState; signal?: AbortSignal },
+  options: { target: RequestTarget; state: RequestState; signal?: AbortLike },
 ) => Promise<Response>;
 
 /** What an exchange observed, for the log line and the metrics. */

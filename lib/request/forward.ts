@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { AbortLike } from "../_abort.ts";
 import { buildUpstreamRequest, type UpstreamIdentity } from "../upstream/resign.ts";
 import { UNSIGNED } from "../upstream/upstream_request.ts";
 import type { Pipeline, RequestState } from "./context.ts";
@@ -16,7 +17,7 @@ import type { Outbound } from "./prepare.ts";
 export function forward(
   pipeline: Pipeline,
   outbound: Outbound,
-  options: { state: RequestState; signal?: AbortSignal },
+  options: { state: RequestState; signal?: AbortLike },
 ): Promise<Response> {
   const { creds } = outbound;
   // (No async function for the common case: one promise less per request.)
@@ -37,7 +38,7 @@ export function forward(
 async function forwardWithApiKey(
   pipeline: Pipeline,
   outbound: Outbound,
-  options: { state: RequestState; signal?: AbortSignal; apiKey: string },
+  options: { state: RequestState; signal?: AbortLike; apiKey: string },
 ): Promise<Response> {
   const { iam } = pipeline;
   const { apiKey, state, signal } = options;
@@ -64,7 +65,7 @@ function retryable(outbound: Outbound, response: Response): boolean {
 async function send(
   pipeline: Pipeline,
   outbound: Outbound,
-  options: { creds: UpstreamIdentity; state: RequestState; signal?: AbortSignal },
+  options: { creds: UpstreamIdentity; state: RequestState; signal?: AbortLike },
 ): Promise<Response> {
   const { config, transport } = pipeline;
   const { plan } = outbound;

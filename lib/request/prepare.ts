@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { AbortLike } from "../_abort.ts";
 import { headerSnapshot } from "../sigv4/header_snapshot.ts";
 import { type BodyPlan, planBody } from "../body/payload.ts";
 import { addsContentMd5, withContentMd5 } from "../s3ops/content_md5.ts";
@@ -43,7 +44,7 @@ export interface PrepareOptions {
   /** The request's state. */
   state: RequestState;
   /** Aborts when the client goes away. */
-  signal?: AbortSignal;
+  signal?: AbortLike;
 }
 
 /** Prepares an admitted request for its backend, or answers it. */

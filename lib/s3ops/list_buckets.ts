@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { AbortLike } from "../_abort.ts";
 import { DEFAULT_ROUTE } from "../config/config.ts";
 import { type Pipeline, question } from "../request/context.ts";
 import { S3Error, xmlEscape, xmlUnescape } from "../request/errors.ts";
@@ -50,7 +51,7 @@ export function parseListBuckets(xml: string): ListedBucket[] {
 async function backendBuckets(
   pipeline: Pipeline,
   verified: VerifiedRequest,
-  signal?: AbortSignal,
+  signal?: AbortLike,
 ): Promise<ListedBucket[]> {
   const { defaultRoute, credentials, iam, config } = pipeline;
   if (defaultRoute === undefined) return [];
@@ -86,7 +87,7 @@ async function backendBuckets(
 export async function listBuckets(
   pipeline: Pipeline,
   verified: VerifiedRequest,
-  options: { sourceIp: () => string; signal?: AbortSignal },
+  options: { sourceIp: () => string; signal?: AbortLike },
 ): Promise<Response> {
   const { config, defaultRoute } = pipeline;
   const listed = new Map<string, ListedBucket>();

@@ -31,6 +31,7 @@
  *
  * @module
  */
+import type { AbortLike } from "../_abort.ts";
 import type { ResolvedBucket, ResolvedWebsite } from "../config/config.ts";
 import { afterRoute } from "../request/after_route.ts";
 import { bucketIfValid, type Pipeline, type RequestState } from "../request/context.ts";
@@ -90,7 +91,7 @@ interface Visit {
   pipeline: Pipeline;
   request: WebsiteRequest;
   state: RequestState;
-  signal?: AbortSignal;
+  signal?: AbortLike;
   url: string;
 }
 
@@ -98,7 +99,7 @@ interface Visit {
 export async function serveWebsite(
   pipeline: Pipeline,
   request: WebsiteRequest,
-  options: { state: RequestState; signal?: AbortSignal; url: string },
+  options: { state: RequestState; signal?: AbortLike; url: string },
 ): Promise<Response> {
   options.state.website = true;
   options.state.anonymous = true;

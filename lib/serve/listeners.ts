@@ -17,6 +17,7 @@ import type { Metrics } from "../observe/metrics.ts";
 import type { UseCounter } from "../access/use_counter.ts";
 import { DeadlineQueue } from "./deadlines.ts";
 import { Slots } from "../_slots.ts";
+import { type AbortLike, RequestAbort } from "../_abort.ts";
 
 /** How long a request waits for its answer before osp watches for its client leaving. */
 const WATCH_CLIENT_AFTER_MS = 50;
@@ -140,13 +141,13 @@ export function reusePortAvailable(): boolean {
  * function on its prototype.
  */
 export class ServedConn implements ConnInfo {
-  readonly signal: AbortSignal;
+  readonly signal: AbortLike;
   readonly completed: Promise<void>;
   #info: Deno.ServeHandlerInfo<Deno.NetAddr>;
   #remoteIp: string | undefined;
 
   /** The facts of the request `info` describes; `signal` aborts its work. */
-  constructor(info: Deno.ServeHandlerInfo<Deno.NetAddr>, signal: AbortSignal) {
+  constructor(info: Deno.ServeHandlerInfo<Deno.NetAddr>, signal: AbortLike) {
     this.#info = info;
     this.signal = signal;
     this.completed = info.completed;
@@ -180,7 +181,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   // Requests in flight: their aborts cancel upstream work (client gone, or the
   // shutdown grace period over).
-  const inflight = new Slots<AbortController>();
+  const inflight = new Slots<RequestAbort>();
   const watchQueue = new DeadlineQueue(WATCH_CLIENT_AFTER_MS);
   const serveHandler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
     const max = current.maxConcurrentRequests;
@@ -195,7 +196,8 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
     }
     // `completed` rejects when the client leaves before the response is
     // delivered: that cancels the upstream request too.
-    const abort = new AbortController();
+    // Not an AbortController: its listeners cost about 430 bytes each (lib/_abort.ts).
+    const abort = new RequestAbort();
     const slot = inflight.add(abort);
     const gone = () => abort.abort(new Error("the client went away"));
     info.completed.then(() => inflight.delete(slot, abort), () => {
@@ -215,7 +217,7 @@ export function startListeners(resolved: ResolvedConfig, options: ListenersOptio
         if (!answered) gone();
       }, { once: true });
     });
-    return handler(req, new ServedConn(info, abort.signal)).then((response) => {
+    return handler(req, new ServedConn(info, abort)).then((response) => {
       answered = true;
       watchQueue.settle(watch);
       return response;

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { type AbortLike, abortSignalOf } from "../_abort.ts";
 import { releaseBlock } from "../body/block_pool.ts";
 
 /** Where and what to send. */
@@ -37,36 +38,6 @@ export interface Http1Request {
    * byte; CR, LF, NUL or a character above 0xFF is a TypeError.
    */
   headerList: readonly (readonly [string, string])[];
-}
-
-/**
- * What aborts a request: an AbortSignal, or anything with the same few
- * members (the transport passes a lighter one per request: an AbortSignal's
- * listeners cost about 430 bytes each to add and remove).
- */
-export interface AbortLike {
-  /** Whether it has aborted. */
-  readonly aborted: boolean;
-  /** Why, once aborted. */
-  readonly reason: unknown;
-  /** Throws `reason` once aborted. */
-  throwIfAborted(): void;
-  /** Calls `listener` once, when it aborts (never if it already has). */
-  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
-  /** Forgets `listener`. */
-  removeEventListener(type: "abort", listener: () => void): void;
-}
-
-/**
- * An AbortSignal that follows `signal`, for the APIs that take only a real
- * one (Deno.connect, fetch, node:http): `signal` itself when it is one.
- */
-export function abortSignalOf(signal: AbortLike | undefined): AbortSignal | undefined {
-  if (signal === undefined || signal instanceof AbortSignal) return signal;
-  const controller = new AbortController();
-  if (signal.aborted) controller.abort(signal.reason);
-  else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
-  return controller.signal;
 }
 
 /** How to send it. */

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
-  type AbortLike,
-  abortSignalOf,
   BodySourceError,
   failedBodyBytes,
   Http1Pool,
@@ -715,38 +713,4 @@ Deno.test("http1: without a length the body goes out chunked", async () => {
   } finally {
     await server.shutdown();
   }
-});
-
-Deno.test("http1: abortSignalOf gives APIs that need one a real AbortSignal following any AbortLike", () => {
-  const real = new AbortController().signal;
-  assert.equal(abortSignalOf(real), real);
-  assert.equal(abortSignalOf(undefined), undefined);
-  /** A minimal AbortLike, as the transport's RequestAbort is. */
-  const light = (aborted: boolean) => {
-    const listeners: (() => void)[] = [];
-    const self = {
-      aborted,
-      reason: aborted ? new Error("early") : undefined as unknown,
-      throwIfAborted() {},
-      addEventListener: (_t: "abort", fn: () => void) => void listeners.push(fn),
-      removeEventListener() {},
-      abort(reason: Error) {
-        self.aborted = true;
-        self.reason = reason;
-        for (const fn of listeners) fn();
-      },
-    };
-    return self satisfies AbortLike;
-  };
-  const early = light(true);
-  const earlySignal = abortSignalOf(early)!;
-  assert.ok(earlySignal instanceof AbortSignal && earlySignal.aborted);
-  assert.equal(earlySignal.reason, early.reason);
-  const late = light(false);
-  const lateSignal = abortSignalOf(late)!;
-  assert.equal(lateSignal.aborted, false);
-  const why = new Error("the client went away");
-  late.abort(why);
-  assert.equal(lateSignal.aborted, true);
-  assert.equal(lateSignal.reason, why);
 });

@@ -20,9 +20,8 @@ import { S3Error } from "../request/errors.ts";
 import { HOP_BY_HOP, type UpstreamRequest } from "./upstream_request.ts";
 import { type Deadline, DeadlineQueue } from "../serve/deadlines.ts";
 import { IdleWatch } from "../body/idle_watch.ts";
+import { type AbortLike, abortSignalOf, RequestAbort } from "../_abort.ts";
 import {
-  type AbortLike,
-  abortSignalOf,
   BodySourceError,
   bufferedBodyLength,
   Http1Pool,
@@ -190,43 +189,6 @@ function noAnswer(origin: string, err: unknown): S3Error {
     `The backend ${origin} gave no valid answer after the request was sent; it may have been carried out`,
     { cause: err },
   );
-}
-
-/**
- * What aborts one backend exchange (the client leaving, or a deadline): the
- * members of an AbortSignal that osp's own client uses, without its
- * EventTarget, whose listeners cost about 430 bytes each to add and remove
- * (two per pooled request). fetch and node:http get a real AbortSignal that
- * follows it (`abortSignalOf`).
- */
-class RequestAbort implements AbortLike {
-  aborted = false;
-  reason: unknown = undefined;
-  #listeners: (() => void)[] = [];
-
-  /** Aborts once, with `reason` (an AbortError when there is none), and calls the listeners. */
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason ?? new DOMException("The operation was aborted.", "AbortError");
-    const listeners = this.#listeners;
-    this.#listeners = [];
-    for (const listener of listeners) listener();
-  }
-
-  throwIfAborted(): void {
-    if (this.aborted) throw this.reason;
-  }
-
-  addEventListener(_type: "abort", listener: () => void): void {
-    // Like an AbortSignal's: never called for an abort that already happened.
-    if (!this.aborted) this.#listeners.push(listener);
-  }
-
-  removeEventListener(_type: "abort", listener: () => void): void {
-    const at = this.#listeners.indexOf(listener);
-    if (at >= 0) this.#listeners.splice(at, 1);
-  }
 }
 
 /** Sends requests to backends, choosing fetch or node:http per request. */

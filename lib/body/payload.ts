@@ -42,9 +42,12 @@ export interface BodyPlan {
   ): ReadableStream<Uint8Array> | null;
 }
 
+/** A length: 1 to 15 digits. */
+const LENGTH = /^\d{1,15}$/;
+
 function parseLength(value: string | null, name: string): number | undefined {
   if (value === null) return undefined;
-  if (!/^\d{1,15}$/.test(value)) {
+  if (!LENGTH.test(value)) {
     throw new S3Error("InvalidArgument", `${name} must be a whole number`);
   }
   return Number(value);

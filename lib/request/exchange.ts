@@ -20,6 +20,9 @@ import { requestId } from "./request_id.ts";
 import { withCorsHeaders } from "../s3ops/cors.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
 
+/** A length header's value: digits only. */
+const DIGITS = /^\d+$/;
+
 /** Connection facts of a request. */
 export interface ConnInfo {
   /** The client's IP address (may be computed when first read). */
@@ -141,7 +144,7 @@ function finish(
   const durationMs = performance.now() - observed.started;
   const headers = headerSnapshot(request.headers);
   const length = headers.get("x-amz-decoded-content-length") ?? headers.get("content-length");
-  const bytesIn = length !== null && /^\d+$/.test(length) ? Number(length) : 0;
+  const bytesIn = length !== null && DIGITS.test(length) ? Number(length) : 0;
   if (requestCounts) {
     let ops = requestCounts.get(state.bucket);
     if (ops === undefined) requestCounts.set(state.bucket, ops = new Map());
@@ -227,7 +230,7 @@ function deliver(
     return response;
   }
   const declared = response.headers.get("content-length");
-  const sized = declared !== null && /^\d+$/.test(declared);
+  const sized = declared !== null && DIGITS.test(declared);
   const init = {
     status: response.status,
     statusText: response.statusText,

@@ -184,6 +184,9 @@ export type PostCredentials =
   }
   | { version: 2; accessKey: string; signature: string };
 
+/** 64 lower-case hex digits: a SHA-256 or a SigV4 signature. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 /** Form fields that carry SigV4 credentials. */
 const SIGV4_POST_FIELDS = ["x-amz-algorithm", "x-amz-credential", "x-amz-signature"];
 /** Form fields that carry SigV2 credentials. */
@@ -236,7 +239,7 @@ export function parsePostCredentials(
   const datetime = get("x-amz-date");
   const timeMs = checkTime(datetime, scope.date, bad);
   const signature = get("x-amz-signature");
-  if (!/^[0-9a-f]{64}$/.test(signature)) throw bad("x-amz-signature must be 64 hex digits");
+  if (!SHA256_HEX.test(signature)) throw bad("x-amz-signature must be 64 hex digits");
   return { version: 4, accessKey, scope, datetime, timeMs, signature };
 }
 
@@ -294,7 +297,7 @@ export function parsePayloadMode(value: string): PayloadMode {
   if (chunked !== undefined) {
     return { kind: chunked };
   }
-  if (/^[0-9a-f]{64}$/.test(value)) return { kind: "sha256", hash: value };
+  if (SHA256_HEX.test(value)) return { kind: "sha256", hash: value };
   if (value.startsWith("STREAMING-AWS4-ECDSA")) {
     throw new S3Error("NotImplemented", "SigV4a (ECDSA) streaming uploads are not supported");
   }

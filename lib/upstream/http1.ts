@@ -442,13 +442,13 @@ interface HeadPlan {
   length: number;
 }
 
-/** The byte length of `text` if it may go into a head: no CR, LF, NUL nor character above 0xFF. */
-function fieldLength(text: string): number {
+/** True if `text` may go into a head, one byte per character: no CR, LF, NUL nor character above 0xFF. */
+function isFieldText(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 13 || c === 10 || c === 0 || c > 0xff) return -1;
+    if (c === 13 || c === 10 || c === 0 || c > 0xff) return false;
   }
-  return text.length;
+  return true;
 }
 
 /** True if `text` is visible ASCII only, as a request target must be. */
@@ -488,11 +488,13 @@ function planHead(
   const list = request.headerList;
   for (let i = 0; i < list.length; i++) {
     const name = list[i][0];
+    const value = list[i][1];
     if (isFraming(name)) continue;
-    const n = fieldLength(name);
-    const v = fieldLength(list[i][1]);
-    if (n < 0 || v < 0) throw new TypeError(`invalid header ${JSON.stringify(name)}`);
-    length += n + v + 4;
+    if (!isFieldText(name) || !isFieldText(value)) {
+      throw new TypeError(`invalid header ${JSON.stringify(name)}`);
+    }
+    // "name: value CRLF"
+    length += name.length + value.length + 4;
   }
   const contentLength = options.contentLength === undefined
     ? undefined
@@ -588,6 +590,9 @@ interface ResponseHead {
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/;
 const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
 const CONTENT_LENGTH = /^\d{1,15}$/;
+/** A chunk-size (RFC 9112, 7.1), at most 15 hex digits. */
+const CHUNK_SIZE = /^[0-9a-fA-F]{1,15}$/;
+const KEEP_ALIVE_TIMEOUT = /(?:^|,)\s*timeout\s*=\s*(\d+)/i;
 
 /** SP or HTAB, the whitespace around a field's name and value. */
 function isOws(code: number): boolean {
@@ -1189,10 +1194,6 @@ function keepAliveLimit(head: ResponseHead): number | undefined {
   const match = value === undefined ? null : KEEP_ALIVE_TIMEOUT.exec(value);
   return match === null ? undefined : Math.max(0, Number(match[1]) * 1000 - 1000);
 }
-
-/** A chunk-size (RFC 9112, 7.1), at most 15 hex digits. */
-const CHUNK_SIZE = /^[0-9a-fA-F]{1,15}$/;
-const KEEP_ALIVE_TIMEOUT = /(?:^|,)\s*timeout\s*=\s*(\d+)/i;
 
 /**
  * Reads a small body of exactly `length` bytes; rejects when it is longer or

@@ -230,10 +230,8 @@ export class Transport {
     const watchBody = route !== "fetch" && options.body !== null;
     const idleMs = watchBody ? options.idleTimeoutMs ?? 0 : 0;
     if (headerMs <= 0 && idleMs <= 0) return await this.#go(route, request, options);
-    // fetch and node:http take only a real AbortSignal; osp's own client a lighter one.
-    const abort = route === "pooled" || route === "own"
-      ? new RequestAbort()
-      : new AbortController();
+    // (fetch and node:http get a real AbortSignal that follows it: abortSignalOf.)
+    const abort = new RequestAbort();
     const onClient = () => abort.abort(options.signal?.reason);
     if (options.signal?.aborted) onClient();
     // (No options object: converting one costs more than the listener; abort fires once.)
@@ -279,7 +277,7 @@ export class Transport {
     try {
       return await this.#go(route, request, {
         ...options,
-        signal: abort instanceof RequestAbort ? abort : abort.signal,
+        signal: abort,
         onProgress: watchBody
           ? (event) => {
             waitingOnClient = event === "written";

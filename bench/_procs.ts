@@ -195,3 +195,38 @@ export async function waitFor(port: number): Promise<void> {
   }
   throw new Error(`nothing listens on ${port}`);
 }
+
+/** Child processes of `pid` (scanning /proc). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Number(statFields(Number(e.name))[1]) === pid) out.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** A process's command line, words joined by spaces; "" once it is gone. */
+export function cmdline(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Whether a command is on the PATH. */
+export async function which(bin: string): Promise<boolean> {
+  try {
+    const o = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${bin}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return o.success;
+  } catch {
+    return false;
+  }
+}

@@ -70,14 +70,19 @@
 // drives every row. Exits 1 when a response failed a check.
 import { type Job, startLoadGenerator } from "./load.ts";
 import {
+  childrenOf,
   clockTicksPerSecond,
+  cmdline,
   cpuTicks,
+  freePort,
   type Proc,
   resetPeakRss,
   spawnDeno,
   statFields,
   statusKb,
+  which,
 } from "./_procs.ts";
+import { runWrk, type WrkResult } from "./_wrk.ts";
 import { signHeaders } from "../tests/_sign.ts";
 import { perfRecord, type PerfSplit, perfSplit } from "./_perf.ts";
 
@@ -233,47 +238,7 @@ function kernelThreadTicks(): number {
   return n;
 }
 
-/** Child processes of `pid` (scanning /proc). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      if (Number(statFields(Number(e.name))[1]) === pid) out.push(Number(e.name));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-function cmdline(pid: number): string {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ").trim();
-  } catch {
-    return "";
-  }
-}
-
 // ---------------------------------------------------------------- helpers
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function which(bin: string): Promise<boolean> {
-  try {
-    const o = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${bin}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return o.success;
-  } catch {
-    return false;
-  }
-}
 
 async function runText(cmd: string, args: string[]): Promise<string> {
   try {
@@ -598,19 +563,11 @@ const useWrk = opts.generator === "wrk" ||
 if (opts.generator === "wrk" && !(await which("wrk"))) throw new Error("--generator wrk: no wrk");
 const load = await startLoadGenerator();
 
-/** What one run measured, whichever generator ran it. */
-interface Gen {
-  requests: number;
-  errors: number;
-  firstError?: string;
-  seconds: number;
-  /** ms */
-  p50: number;
-  /** ms; NaN where the generator does not give it (bench/load.ts). */
-  p90: number;
-  p99: number;
-  /** ms; NaN where the generator does not give it (bench/load.ts). */
-  p999: number;
+/**
+ * What one run measured, whichever generator ran it; p90 and p999 are NaN
+ * where the generator does not give them (bench/load.ts).
+ */
+interface Gen extends WrkResult {
   hashed: number;
   /** Generator CPU ticks. */
   genTicks: number;
@@ -654,47 +611,6 @@ function loadGet(
 
 let tmp = "";
 
-/** wrk's Lua: the signed headers, a byte-for-byte body check, a JSON summary line. */
-function wrkScript(size: number, headers: Record<string, string>): string {
-  const set = Object.entries(headers)
-    .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join("\n");
-  return `${set}
-local size = ${size}
-local parts = {}
-for i = 0, 255 do parts[#parts + 1] = string.char((i * 31 + 7) % 256) end
-local period = table.concat(parts)
-local expected = string.rep(period, math.floor(size / 256)) .. period:sub(1, size % 256)
-checked, bad_body, bad_status, first = 0, 0, 0, ""
-function response(status, headers, body)
-  checked = checked + 1
-  if status ~= 200 then
-    bad_status = bad_status + 1
-    if first == "" then first = "status " .. status .. ": " .. string.sub(body or "", 1, 200) end
-  elseif body ~= expected then
-    bad_body = bad_body + 1
-    if first == "" then
-      first = "body of " .. #(body or "") .. " bytes differs from the expected " .. size
-    end
-  end
-end
-local threads = {}
-function setup(thread) threads[#threads + 1] = thread end
-function done(summary, latency, requests)
-  local c, b, s, f = 0, 0, 0, ""
-  for _, t in ipairs(threads) do
-    c = c + t:get("checked"); b = b + t:get("bad_body"); s = s + t:get("bad_status")
-    if f == "" then f = t:get("first") end
-  end
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests":%d,"us":%d,"p50":%.0f,"p90":%.0f,"p99":%.0f,"p999":%.0f,"checked":%d,"badBody":%d,"badStatus":%d,"socket":%d,"first":"%s"}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency:percentile(99.9), c, b, s,
-    e.connect + e.read + e.write + e.timeout, (f:gsub('[^%w %.:,;=()/-]', '?'))))
-end
-`;
-}
-
 async function wrkGet(t: Target, size: number, concurrency: number, seconds: number) {
   const url = `http://127.0.0.1:${t.port}${t.prefix}/k-${size}`;
   const headers: Record<string, string> = {};
@@ -702,35 +618,9 @@ async function wrkGet(t: Target, size: number, concurrency: number, seconds: num
     const h = signHeaders("GET", url, { ...t.creds, payloadHash: EMPTY_SHA256 });
     for (const [k, v] of Object.entries(h)) if (k !== "host") headers[k] = v; // wrk sends Host
   }
-  const script = `${tmp}/wrk-${t.id}-${size}.lua`;
-  await Deno.writeTextFile(script, wrkScript(size, headers));
   const before = selfTicks().children;
-  const o = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${concurrency}`, `-d${seconds}s`, "--timeout", "30s", "-s", script, url],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const genTicks = selfTicks().children - before;
-  const text = new TextDecoder().decode(o.stdout);
-  const line = text.split("\n").reverse().find((l) => l.startsWith("{"));
-  if (!o.success || !line) {
-    throw new Error(`wrk failed: ${text}${new TextDecoder().decode(o.stderr)}`);
-  }
-  const r = JSON.parse(line);
-  const errors = r.badBody + r.badStatus + r.socket + (r.requests - r.checked);
-  return {
-    requests: r.requests,
-    errors,
-    firstError: r.first ||
-      (errors ? `${r.socket} socket errors, ${r.requests - r.checked} unchecked` : undefined),
-    seconds: r.us / 1e6,
-    p50: r.p50 / 1000,
-    p90: r.p90 / 1000,
-    p99: r.p99 / 1000,
-    p999: r.p999 / 1000,
-    hashed: 0,
-    genTicks,
-  } satisfies Gen;
+  const r = await runWrk(url, { size, concurrency, seconds, headers, dir: tmp });
+  return { ...r, hashed: 0, genTicks: selfTicks().children - before } satisfies Gen;
 }
 
 const WARM_UP_CAP_S = 90;

@@ -3,8 +3,9 @@
 // relay runs in its own process; the load generator (bench/load.ts) and the
 // backend in theirs; proxy CPU per request from /proc/<pid>/stat.
 //
-//   deno run -A bench/relay_floor.ts [--variants fetch,serve-socket,socket-socket,osp]
+//   deno run -A bench/relay_floor.ts [--variants fetch,serve-socket,socket-socket,osp,nginx]
 //     [--method GET|PUT] [--concurrency 16] [--rounds 3] [--duration 5]
+//     [--generator load|wrk] [--warm-up S (1)] [--v8-flags F (for every Deno relay)]
 //
 // Variants:
 //   fetch          Deno.serve → fetch (pooled Deno.HttpClient) → return the response
@@ -15,11 +16,32 @@
 //                  pooled HTTP/1.1 client, with the header timeout osp sets),
 //                  request headers copied into a list; no SigV4, no validator
 //   osp            bench/proxy_process.ts: verify, authorize, re-sign, forward
+//   nginx          nginx (one worker, access log to a file) proxy_pass to the
+//                  backend with `keepalive 32`: the same relay, not in Deno
+//                  (skipped with a message where nginx is not installed)
+//   serve-static   no relay: Deno.serve answers the 1 KiB from memory
+//   socket-static  no relay: Deno.listen, hand-parsed, answers it from memory
+//   nginx-static   no relay: nginx answers the 1 KiB from a file
+// Load: bench/load.ts (the default), or wrk with `--generator wrk` (the
+// generator bench/peers.ts uses against nginx-s3-gateway; every answer's
+// status and body checked, wrk's p50/p99). Both send header-signed requests
+// with the bench client's key, which only osp reads.
 // CPU is split into user and system (kernel) time; system time is mostly
 // the loopback socket work, which every variant does.
 // A relay is started with `--relay <variant> <backend-port>` (this file).
 import { benchJob, type Result, startLoadGenerator } from "./load.ts";
-import { type Proc, spawnDeno } from "./_procs.ts";
+import {
+  childrenOf,
+  cmdline,
+  freePort,
+  type Proc,
+  spawnDeno,
+  statFields,
+  waitFor,
+  which,
+} from "./_procs.ts";
+import { runWrk } from "./_wrk.ts";
+import { signHeaders } from "../tests/_sign.ts";
 import { Transport } from "../lib/upstream/transport.ts";
 import { HeaderList, upstreamRequest } from "../lib/upstream/upstream_request.ts";
 
@@ -85,7 +107,13 @@ if (Deno.args[0] === "--relay") {
     return out;
   };
   const pathOf = (url: string) => url.slice(url.indexOf("/", 8)).split("?")[0];
-  if (variant === "socket-socket") {
+  if (variant === "socket-socket" || variant === "socket-static") {
+    const object = new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff);
+    const staticAnswer = async () => ({
+      status: 200,
+      headers: [["content-length", "1024"], ["etag", '"1024"']] as [string, string][],
+      body: object,
+    });
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     console.log(JSON.stringify({ port: (listener.addr as Deno.NetAddr).port }));
     for await (const conn of listener) {
@@ -112,7 +140,9 @@ if (Deno.args[0] === "--relay") {
             const body = buf.slice(end, end + length);
             buf.copyWithin(0, end + length, len);
             len -= end + length;
-            const r = await exchange(requestBytes(method, target.split("?")[0], body));
+            const r = variant === "socket-static"
+              ? await staticAnswer()
+              : await exchange(requestBytes(method, target.split("?")[0], body));
             let head = `HTTP/1.1 ${r.status} OK\r\n`;
             for (const [k, v] of r.headers) head += `${k}: ${v}\r\n`;
             const h = enc.encode(head + "\r\n");
@@ -130,6 +160,16 @@ if (Deno.args[0] === "--relay") {
         }
       })();
     }
+  } else if (variant === "serve-static") {
+    const object = new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff);
+    Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: (a) => console.log(JSON.stringify({ port: a.port })),
+    }, () =>
+      new Response(object, {
+        headers: { "content-type": "application/octet-stream", etag: '"1024"' },
+      }));
   } else if (variant === "serve-transport") {
     const transport = new Transport();
     Deno.serve({
@@ -185,6 +225,9 @@ if (Deno.args[0] === "--relay") {
     concurrency: 16,
     rounds: 3,
     durationS: 5,
+    generator: "load" as "load" | "wrk",
+    warmUpS: 1,
+    v8Flags: "",
   };
   for (let i = 0; i < Deno.args.length; i++) {
     const a = Deno.args[i];
@@ -194,27 +237,62 @@ if (Deno.args[0] === "--relay") {
     else if (a === "--concurrency") opts.concurrency = Number(v());
     else if (a === "--rounds") opts.rounds = Number(v());
     else if (a === "--duration") opts.durationS = Number(v());
+    else if (a === "--generator") opts.generator = v() as "load" | "wrk";
+    else if (a === "--warm-up") opts.warmUpS = Number(v());
+    else if (a === "--v8-flags") opts.v8Flags = v();
     else throw new Error(`unknown flag ${a}`);
   }
+  if (opts.generator === "wrk" && opts.method !== "GET") {
+    throw new Error("--generator wrk: GET only");
+  }
+  if (opts.generator === "wrk" && !(await which("wrk"))) throw new Error("--generator wrk: no wrk");
+  if (opts.variants.some((v) => v.startsWith("nginx")) && !(await which("nginx"))) {
+    console.error("relay_floor: nginx is not installed; the nginx variants are skipped");
+    opts.variants = opts.variants.filter((v) => !v.startsWith("nginx"));
+  }
   const here = (p: string) => new URL(p, import.meta.url).pathname;
-  /** User and system CPU of a process, in clock ticks (1/100 s). */
-  const cpuTicks = (pid: number) => {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { user: Number(f[11]), system: Number(f[12]) };
+  /** User and system CPU of some processes, in clock ticks (1/100 s). */
+  const cpuTicks = (pids: number[]) => {
+    let user = 0, system = 0;
+    for (const pid of pids) {
+      const f = statFields(pid);
+      user += Number(f[11]);
+      system += Number(f[12]);
+    }
+    return { user, system };
   };
+  const tmp = await Deno.makeTempDir({ prefix: "relay-floor-" });
+  await Deno.chmod(tmp, 0o755); // nginx's worker (nobody, under root) reads its files here
   const backend = await spawnDeno(["run", "--allow-net", here("./noop_backend.ts")]);
   backend.lines.drain();
+  const backendPort = backend.first.port as number;
   const load = await startLoadGenerator();
-  const run = async (port: number, durationMs: number): Promise<Result> => {
+  const run = async (port: number, durationMs: number) => {
+    if (opts.generator === "wrk") {
+      const url = `http://127.0.0.1:${port}/bench/obj-1024`;
+      const headers: Record<string, string> = {};
+      const signed = signHeaders("GET", url, {
+        accessKey: "bench-client",
+        secretKey: "bench-client-secret",
+        payloadHash: "UNSIGNED-PAYLOAD",
+      });
+      for (const [k, v] of Object.entries(signed)) if (k !== "host") headers[k] = v;
+      return await runWrk(url, {
+        size: 1024,
+        concurrency: opts.concurrency,
+        seconds: Math.max(1, Math.round(durationMs / 1000)),
+        headers,
+        dir: tmp,
+      });
+    }
     // (The relays pass the no-op backend's ETag through.)
-    const job = benchJob(port, {
+    const r: Result = await load.run(benchJob(port, {
       method: opts.method,
       concurrency: opts.concurrency,
       durationMs,
       hashEvery: 10,
-    });
-    return await load.run(job);
+    }));
+    return r;
   };
   const rows = new Map<
     string,
@@ -222,25 +300,14 @@ if (Deno.args[0] === "--relay") {
   >();
   for (let round = 0; round < opts.rounds; round++) {
     for (const variant of opts.variants) {
-      const args = variant === "osp"
-        ? [
-          "run",
-          "-A",
-          here("./proxy_process.ts"),
-          String(backend.first.port),
-          "--log-level",
-          "warn",
-        ]
-        : ["run", "-A", here("./relay_floor.ts"), "--relay", variant, String(backend.first.port)];
-      const relay: Proc = await spawnDeno(args);
-      relay.lines.drain();
-      const port = relay.first.port as number;
-      await run(port, 1000); // warm-up
-      const before = cpuTicks(relay.child.pid);
-      const res = await run(port, opts.durationS * 1000);
-      const after = cpuTicks(relay.child.pid);
-      relay.child.kill("SIGTERM");
-      await relay.child.status;
+      const relay = variant === "nginx" || variant === "nginx-static"
+        ? await startNginx(backendPort, `${tmp}/${variant}`, { static: variant === "nginx-static" })
+        : await startDenoRelay(variant, backendPort, { v8Flags: opts.v8Flags });
+      await run(relay.port, opts.warmUpS * 1000);
+      const before = cpuTicks(relay.cpuPids);
+      const res = await run(relay.port, opts.durationS * 1000);
+      const after = cpuTicks(relay.cpuPids);
+      await relay.stop();
       if (res.errors > 0) throw new Error(`${variant}: ${res.errors} errors, ${res.firstError}`);
       const row = rows.get(variant) ??
         { us: [], user: [], system: [], rps: [], p50: [], p99: [] };
@@ -256,9 +323,12 @@ if (Deno.args[0] === "--relay") {
   }
   await load.exit();
   backend.child.kill("SIGTERM");
+  await Deno.remove(tmp, { recursive: true });
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
   console.log(
-    `1 KiB ${opts.method}, c=${opts.concurrency}, ${opts.rounds} rounds of ${opts.durationS} s, ${navigator.hardwareConcurrency} CPUs\n`,
+    `1 KiB ${opts.method}, c=${opts.concurrency}, ${opts.rounds} rounds of ${opts.durationS} s after ${opts.warmUpS} s of warm-up, generator ${opts.generator}${
+      opts.v8Flags ? `, Deno relays with --v8-flags=${opts.v8Flags}` : ""
+    }, ${navigator.hardwareConcurrency} CPUs\n`,
   );
   console.log(
     "| relay | CPU µs/req (runs) | user | system | req/s | p50 ms | p99 ms | p99 ÷ p50 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -275,4 +345,100 @@ if (Deno.args[0] === "--relay") {
     );
   }
   Deno.exit(0);
+}
+
+/** A running relay: where it listens, whose CPU to count, how to stop it. */
+interface Relay {
+  port: number;
+  cpuPids: number[];
+  stop(): Promise<void>;
+}
+
+/** A Deno relay of this file (or osp, bench/proxy_process.ts) in a process of its own. */
+async function startDenoRelay(
+  variant: string,
+  backendPort: number,
+  options: { v8Flags: string },
+): Promise<Relay> {
+  const here = (p: string) => new URL(p, import.meta.url).pathname;
+  const flags = options.v8Flags === "" ? [] : [`--v8-flags=${options.v8Flags}`];
+  const args = variant === "osp"
+    ? [
+      "run",
+      "-A",
+      ...flags,
+      here("./proxy_process.ts"),
+      String(backendPort),
+      "--log-level",
+      "warn",
+    ]
+    : ["run", "-A", ...flags, here("./relay_floor.ts"), "--relay", variant, String(backendPort)];
+  const relay: Proc = await spawnDeno(args);
+  relay.lines.drain();
+  return {
+    port: relay.first.port as number,
+    cpuPids: [relay.child.pid],
+    stop: async () => {
+      relay.child.kill("SIGTERM");
+      await relay.child.status;
+    },
+  };
+}
+
+/**
+ * nginx as the same relay (one worker, upstream keep-alive, an access log),
+ * or with `static`, answering the object from a file of its own.
+ */
+async function startNginx(
+  backendPort: number,
+  dir: string,
+  options: { static: boolean },
+): Promise<Relay> {
+  await Deno.mkdir(`${dir}/temp`, { recursive: true });
+  await Deno.mkdir(`${dir}/www/bench`, { recursive: true });
+  await Deno.writeFile(
+    `${dir}/www/bench/obj-1024`,
+    new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff),
+  );
+  const location = options.static ? `root ${dir}/www;` : `proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";`;
+  const port = freePort();
+  await Deno.writeTextFile(
+    `${dir}/nginx.conf`,
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/temp/body; proxy_temp_path ${dir}/temp/proxy;
+  fastcgi_temp_path ${dir}/temp/fcgi; uwsgi_temp_path ${dir}/temp/uwsgi;
+  scgi_temp_path ${dir}/temp/scgi;
+  upstream backend { server 127.0.0.1:${backendPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      ${location}
+    }
+  }
+}
+`,
+  );
+  const child = new Deno.Command("nginx", {
+    args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", `${dir}/error.log`, "-g", "daemon off;"],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitFor(port);
+  const workers = childrenOf(child.pid).filter((p) => cmdline(p).includes("worker process"));
+  if (workers.length === 0) throw new Error("nginx: no worker process found");
+  return {
+    port,
+    cpuPids: workers,
+    stop: async () => {
+      child.kill("SIGQUIT");
+      await child.status;
+    },
+  };
 }

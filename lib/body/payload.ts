@@ -21,6 +21,7 @@ import { holdBackStream } from "./hold_back.ts";
 import { pooledBytes } from "./block_pool.ts";
 import type { UpstreamRequest } from "../upstream/upstream_request.ts";
 import { isChunkedMode } from "../sigv4/constants.ts";
+import { decimalLength } from "../_decimal.ts";
 
 /** Data bytes per chunk when osp re-frames an upload for a backend. */
 export const RESIGN_CHUNK_SIZE = 64 * 1024;
@@ -42,15 +43,13 @@ export interface BodyPlan {
   ): ReadableStream<Uint8Array> | null;
 }
 
-/** A length: 1 to 15 digits. */
-const LENGTH = /^\d{1,15}$/;
-
 function parseLength(value: string | null, name: string): number | undefined {
   if (value === null) return undefined;
-  if (!LENGTH.test(value)) {
+  const length = decimalLength(value);
+  if (length === undefined) {
     throw new S3Error("InvalidArgument", `${name} must be a whole number`);
   }
-  return Number(value);
+  return length;
 }
 
 function withoutAwsChunked(contentEncoding: string | null): string | null {

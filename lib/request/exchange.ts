@@ -19,9 +19,9 @@ import { errorResponse, type S3Error, toS3Error } from "./errors.ts";
 import { requestId } from "./request_id.ts";
 import { withCorsHeaders } from "../s3ops/cors.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
+import { decimalLength } from "../_decimal.ts";
 
 /** A length header's value: digits only. */
-const DIGITS = /^\d+$/;
 
 /** Connection facts of a request. */
 export interface ConnInfo {
@@ -144,7 +144,7 @@ function finish(
   const durationMs = performance.now() - observed.started;
   const headers = headerSnapshot(request.headers);
   const length = headers.get("x-amz-decoded-content-length") ?? headers.get("content-length");
-  const bytesIn = length !== null && DIGITS.test(length) ? Number(length) : 0;
+  const bytesIn = decimalLength(length) ?? 0;
   if (requestCounts) {
     let ops = requestCounts.get(state.bucket);
     if (ops === undefined) requestCounts.set(state.bucket, ops = new Map());
@@ -229,14 +229,15 @@ function deliver(
     finish(0, WHOLE);
     return response;
   }
-  const declared = response.headers.get("content-length");
-  const sized = declared !== null && DIGITS.test(declared);
+  const length = decimalLength(response.headers.get("content-length"));
   const init = {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
   };
-  if (options.downloadIdle !== undefined && (!sized || Number(declared) >= STREAMED_UPLOAD_MIN)) {
+  if (
+    options.downloadIdle !== undefined && (length === undefined || length >= STREAMED_UPLOAD_MIN)
+  ) {
     const idleMs = pipeline.config.downloadIdleTimeoutMs;
     // The watch passes the chunks on as they are, to Deno.serve alone.
     conn.completed?.then(() => releaseBodyChunks(response), () => {});
@@ -255,13 +256,12 @@ function deliver(
       init,
     );
   }
-  if (conn.completed !== undefined && sized) {
-    const bytes = Number(declared);
+  if (conn.completed !== undefined && length !== undefined) {
     // Read by Deno.serve alone: once it is sent whole, its chunks are done
     // with. (`completed` resolves also when the body failed on the way.)
     conn.completed.then(() => {
       const failed = failedBodyBytes(response);
-      finish(failed ?? bytes, failed === undefined ? WHOLE : FAILED);
+      finish(failed ?? length, failed === undefined ? WHOLE : FAILED);
       releaseBodyChunks(response);
     }, () => finish(0, FAILED));
     return response;

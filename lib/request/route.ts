@@ -35,6 +35,7 @@ import { bucketFor, bucketLabel, type Pipeline, type RequestState } from "./cont
 import { S3Error } from "./errors.ts";
 import { checkKeyPath } from "./key_path.ts";
 import type { RequestTarget } from "./request_target.ts";
+import { decimalLength } from "../_decimal.ts";
 
 /** A request on the service (`GET /`): no bucket. */
 export interface ServiceRoute {
@@ -235,13 +236,13 @@ async function routeForm(
   state.operation = "PutObject";
   const bucket = bucketFor(pipeline, clientBucket);
   if (bucket) state.bucket = bucketLabel(pipeline, bucket);
-  const lengthText = headers.get("content-length");
-  if (lengthText === null || !/^\d{1,15}$/.test(lengthText)) {
+  const contentLength = decimalLength(headers.get("content-length"));
+  if (contentLength === undefined) {
     throw new S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.");
   }
   const form = await readPostForm(request.body ?? null, {
     contentType: headers.get("content-type")!,
-    contentLength: Number(lengthText),
+    contentLength,
   });
   try {
     let verified: VerifiedRequest;

@@ -28,6 +28,7 @@
 import { S3Error } from "../request/errors.ts";
 import { parseTagging, TAGGING_HEADER, taggingHeaderValue } from "../s3ops/tagging.ts";
 import { utf8ByteString } from "./sigv4.ts";
+import { decimalLength } from "../_decimal.ts";
 
 /** One condition of a POST policy. */
 export type PolicyCondition =
@@ -76,7 +77,7 @@ function fieldName(raw: unknown): string {
 }
 
 function lengthBound(raw: unknown): number {
-  const n = typeof raw === "string" && /^\d{1,15}$/.test(raw) ? Number(raw) : raw;
+  const n = typeof raw === "string" ? decimalLength(raw) : raw;
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
     throw invalid("content-length-range needs two whole numbers");
   }

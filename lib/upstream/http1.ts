@@ -23,6 +23,7 @@
  */
 import { type AbortLike, abortSignalOf } from "../_abort.ts";
 import { releaseBlock } from "../body/block_pool.ts";
+import { decimalLength } from "../_decimal.ts";
 
 /** Where and what to send. */
 export interface Http1Request {
@@ -589,7 +590,6 @@ interface ResponseHead {
 
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/;
 const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
-const CONTENT_LENGTH = /^\d{1,15}$/;
 /** A chunk-size (RFC 9112, 7.1), at most 15 hex digits. */
 const CHUNK_SIZE = /^[0-9a-fA-F]{1,15}$/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|,)\s*timeout\s*=\s*(\d+)/i;
@@ -642,7 +642,7 @@ function parseHead(text: string): ResponseHead {
       } else if (name === "content-length") {
         if (firstLength === undefined) {
           firstLength = value;
-          head.contentLength = CONTENT_LENGTH.test(value) ? Number(value) : null;
+          head.contentLength = decimalLength(value) ?? null;
         } else if (value !== firstLength) head.contentLength = null;
       } else if (name === "keep-alive") {
         head.keepAliveParams ??= value;

@@ -109,11 +109,12 @@ if (Deno.args[0] === "--relay") {
   const pathOf = (url: string) => url.slice(url.indexOf("/", 8)).split("?")[0];
   if (variant === "socket-socket" || variant === "socket-static") {
     const object = new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff);
-    const staticAnswer = async () => ({
-      status: 200,
-      headers: [["content-length", "1024"], ["etag", '"1024"']] as [string, string][],
-      body: object,
-    });
+    const staticAnswer = () =>
+      Promise.resolve({
+        status: 200,
+        headers: [["content-length", "1024"], ["etag", '"1024"']] as [string, string][],
+        body: object,
+      });
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     console.log(JSON.stringify({ port: (listener.addr as Deno.NetAddr).port }));
     for await (const conn of listener) {

@@ -23,7 +23,13 @@
 //   deno run -A bench/alloc.ts [--root DIR …] [--rounds 3] [--requests 500]
 import { parseArgs } from "node:util";
 import { median, spawnDeno } from "./_procs.ts";
-import { BENCH_CLIENT, benchHandlerConfig, SDK_HEADERS } from "./_bench_setup.ts";
+import {
+  BENCH_CLIENT,
+  benchHandlerConfig,
+  SDK_HEADERS,
+  stageRunner,
+  STAGES,
+} from "./_bench_setup.ts";
 
 const FLAGS = "--expose-gc,--min-semi-space-size=256,--max-semi-space-size=256";
 /** Calls before each measurement: enough for V8 to optimise the hot functions. */
@@ -146,24 +152,11 @@ async function child(root: string, backendPort: number, requests: number): Promi
     bucket: { ttl: 300 },
     backend: () => new Response(OBJECT, { headers: { "content-length": "1024", etag: '"e"' } }),
   });
-  const request = signed("GET", "/data/photos/2024/IMG_0042.jpg?versionId=3");
-  const input = { method: "GET", headers: request.headers, target: targetOf(request) };
-  const stages = ["route", "admit", "prepare", "forward", "present"] as const;
-  for (const stage of stages) {
-    await measure(`up to ${stage}`, async () => {
-      const state = freshState();
-      const routed = await route(pipeline, input, state);
-      if (stage === "route") return;
-      const admission = await admit(pipeline, routed, state);
-      if (stage === "admit") return;
-      const outbound = await prepare(pipeline, admission, { body: null, state });
-      if (stage === "prepare") return;
-      const response = await forward(pipeline, outbound, { state });
-      if (stage === "forward") return void await response.body?.cancel();
-      const shown = await present(pipeline, outbound, response, { url: request.url });
-      await shown.body?.cancel();
-    });
-  }
+  const upTo = stageRunner(
+    { route, admit, prepare, forward, present, freshState, targetOf },
+    { pipeline, request: signed("GET", "/data/photos/2024/IMG_0042.jpg?versionId=3") },
+  );
+  for (const stage of STAGES) await measure(`up to ${stage}`, () => upTo(stage));
 
   // The whole handler, canned and through the HTTP/1 client, as bench/handler_bench.ts builds it.
   const now = Date.now();

@@ -9,10 +9,11 @@
 import { admit } from "../lib/request/admit.ts";
 import { forward } from "../lib/request/forward.ts";
 import { createHandler } from "../lib/request/handler.ts";
-import { type Outbound, prepare } from "../lib/request/prepare.ts";
+import { prepare } from "../lib/request/prepare.ts";
 import { present } from "../lib/request/present.ts";
 import { route } from "../lib/request/route.ts";
 import { freshState, signed, targetOf, testPipeline } from "../lib/request/_test_util.ts";
+import { stageRunner, STAGES } from "./_bench_setup.ts";
 
 const OBJECT = new Uint8Array(1024);
 const { pipeline } = testPipeline({
@@ -21,29 +22,15 @@ const { pipeline } = testPipeline({
   backend: () => new Response(OBJECT, { headers: { "content-length": "1024", etag: '"e"' } }),
 });
 const handler = createHandler(pipeline);
-const request = signed("GET", "/data/photos/2024/IMG_0042.jpg?versionId=3");
-const target = targetOf(request);
-const headers = request.headers;
-const input = { method: "GET", headers, target };
-
-async function upTo(stage: "route" | "admit" | "prepare" | "forward" | "present"): Promise<void> {
-  const state = freshState();
-  const routed = await route(pipeline, input, state);
-  if (stage === "route") return;
-  const admission = await admit(pipeline, routed, state);
-  if (stage === "admit") return;
-  const outbound = await prepare(pipeline, admission, { body: null, state }) as Outbound;
-  if (stage === "prepare") return;
-  const response = await forward(pipeline, outbound, { state });
-  if (stage === "forward") return void await response.body?.cancel();
-  const shown = await present(pipeline, outbound, response, { url: request.url });
-  await shown.body?.cancel();
-}
+const upTo = stageRunner(
+  { route, admit, prepare, forward, present, freshState, targetOf },
+  { pipeline, request: signed("GET", "/data/photos/2024/IMG_0042.jpg?versionId=3") },
+);
 
 // Warm the caches (validator decision, signing keys, secrets) once.
 await upTo("present");
 
-for (const stage of ["route", "admit", "prepare", "forward", "present"] as const) {
+for (const stage of STAGES) {
   Deno.bench({
     name: `up to ${stage}`,
     group: "stages",

@@ -21,8 +21,6 @@ import { withCorsHeaders } from "../s3ops/cors.ts";
 import { parseRequestTarget, type RequestTarget } from "./request_target.ts";
 import { decimalLength } from "../_decimal.ts";
 
-/** A length header's value: digits only. */
-
 /** Connection facts of a request. */
 export interface ConnInfo {
   /** The client's IP address (may be computed when first read). */

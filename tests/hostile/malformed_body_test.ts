@@ -396,6 +396,19 @@ Deno.test("hostile bodies: hand-made aws-chunked edge cases", async (t) => {
       ["decoded length -1", (p) => send(p, valid(p), small, "-1"), 400, "InvalidArgument"],
       ["decoded length abc", (p) => send(p, valid(p), small, "abc"), 400, "InvalidArgument"],
       ["decoded length 1e3", (p) => send(p, valid(p), small, "1e3"), 400, "InvalidArgument"],
+      // Number() reads these two as the data's length; the backend need not.
+      [
+        "decoded length with a plus sign",
+        (p) => send(p, valid(p), small, `+${small.length}`),
+        400,
+        "InvalidArgument",
+      ],
+      [
+        "decoded length in hex",
+        (p) => send(p, valid(p), small, `0x${small.length.toString(16)}`),
+        400,
+        "InvalidArgument",
+      ],
       [
         "decoded length of 20 digits",
         (p) => send(p, valid(p), small, "99999999999999999999"),

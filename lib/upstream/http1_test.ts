@@ -636,6 +636,8 @@ Deno.test("http1: response heads: names lower-cased and trimmed, framing read fr
     "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nxx",
     "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 02\r\n\r\nok",
     "HTTP/1.1 200 OK\r\ncontent-length: -2\r\n\r\nok",
+    "HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nok",
+    "HTTP/1.1 200 OK\r\ncontent-length: 0x2\r\n\r\nok",
     "HTTP/1.1 200 OK\r\ncontent-length: 1234567890123456\r\n\r\nok",
   ];
   let i = 0;

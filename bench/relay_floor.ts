@@ -3,7 +3,7 @@
 // relay runs in its own process; the load generator (bench/load.ts) and the
 // backend in theirs; proxy CPU per request from /proc/<pid>/stat.
 //
-//   deno run -A bench/relay_floor.ts [--variants fetch,serve-socket,socket-socket,osp,nginx]
+//   deno run -A bench/relay_floor.ts [--variants fetch,serve-socket,socket-socket,osp,nginx,…]
 //     [--method GET|PUT] [--concurrency 16] [--rounds 3] [--duration 5]
 //     [--generator load|wrk] [--warm-up S (1)] [--v8-flags F (for every Deno relay)]
 //
@@ -47,6 +47,8 @@ import { HeaderList, upstreamRequest } from "../lib/upstream/upstream_request.ts
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** The 1 KiB object of the servers that relay nothing: the no-op backend's bytes. */
+const OBJECT = new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff);
 
 // ------------------------------------------------------------ relay mode
 if (Deno.args[0] === "--relay") {
@@ -108,12 +110,11 @@ if (Deno.args[0] === "--relay") {
   };
   const pathOf = (url: string) => url.slice(url.indexOf("/", 8)).split("?")[0];
   if (variant === "socket-socket" || variant === "socket-static") {
-    const object = new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff);
     const staticAnswer = () =>
       Promise.resolve({
         status: 200,
         headers: [["content-length", "1024"], ["etag", '"1024"']] as [string, string][],
-        body: object,
+        body: OBJECT,
       });
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     console.log(JSON.stringify({ port: (listener.addr as Deno.NetAddr).port }));
@@ -162,13 +163,12 @@ if (Deno.args[0] === "--relay") {
       })();
     }
   } else if (variant === "serve-static") {
-    const object = new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff);
     Deno.serve({
       hostname: "127.0.0.1",
       port: 0,
       onListen: (a) => console.log(JSON.stringify({ port: a.port })),
     }, () =>
-      new Response(object, {
+      new Response(OBJECT, {
         headers: { "content-type": "application/octet-stream", etag: '"1024"' },
       }));
   } else if (variant === "serve-transport") {
@@ -399,7 +399,7 @@ async function startNginx(
   await Deno.mkdir(`${dir}/www/bench`, { recursive: true });
   await Deno.writeFile(
     `${dir}/www/bench/obj-1024`,
-    new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff),
+    OBJECT,
   );
   const location = options.static ? `root ${dir}/www;` : `proxy_pass http://backend;
       proxy_http_version 1.1;

@@ -13,6 +13,7 @@ import type { Outbound } from "./prepare.ts";
 import type { Pipeline } from "./context.ts";
 import { changesCors } from "../s3ops/operation.ts";
 import { postResponse } from "../s3ops/post_object.ts";
+import { decimalLength } from "../_decimal.ts";
 
 /** The answer to send the client for `outbound`'s backend `response`. */
 export async function present(
@@ -53,7 +54,7 @@ async function withClientBucketName(
     bucket.backendBucket === bucket.name || verified.method === "HEAD" ||
     !(BUCKET_NAMING_OPERATIONS.has(operation) || response.status >= 400) ||
     !/xml/.test(response.headers.get("content-type") ?? "") ||
-    Number(response.headers.get("content-length") ?? 0) > MAX_REWRITE_BYTES
+    (decimalLength(response.headers.get("content-length")) ?? 0) > MAX_REWRITE_BYTES
   ) {
     return response;
   }

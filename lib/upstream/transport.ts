@@ -21,6 +21,7 @@ import { HOP_BY_HOP, type UpstreamRequest } from "./upstream_request.ts";
 import { type Deadline, DeadlineQueue } from "../serve/deadlines.ts";
 import { IdleWatch } from "../body/idle_watch.ts";
 import { type AbortLike, abortSignalOf, RequestAbort } from "../_abort.ts";
+import { decimalLength } from "../_decimal.ts";
 import {
   BodySourceError,
   bufferedBodyLength,
@@ -424,8 +425,8 @@ export class Transport {
       fetchWouldRewrite(request.pathAndQuery) ||
       (response.status !== 200 && response.status !== 206)
     ) return response;
-    const length = Number(response.headers.get("content-length") ?? -1);
-    if (length < NATIVE_DOWNLOAD_MIN) return response;
+    const length = decimalLength(response.headers.get("content-length"));
+    if (length === undefined || length < NATIVE_DOWNLOAD_MIN) return response;
     await response.body.cancel();
     return await this.#sendFetch(request, options);
   }

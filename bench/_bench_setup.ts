@@ -44,14 +44,15 @@ export const STAGES = ["route", "admit", "prepare", "forward", "present"] as con
 /** One of {@linkcode STAGES}. */
 export type Stage = typeof STAGES[number];
 
-/**
- * A checkout's stage functions and test helpers (lib/request/*.ts and
- * lib/request/_test_util.ts), passed in: bench/alloc.ts imports them from
- * other checkouts, whose types may differ from this one's.
- */
 // deno-lint-ignore no-explicit-any
 type Fn = (...args: any[]) => any;
-/** What {@linkcode stageRunner} calls. */
+
+/**
+ * What {@linkcode stageRunner} calls: a checkout's stage functions and test
+ * helpers (lib/request/*.ts and lib/request/_test_util.ts), passed in, as
+ * bench/alloc.ts imports them from other checkouts, whose types may differ
+ * from this one's.
+ */
 export interface StageLib {
   route: Fn;
   admit: Fn;

@@ -34,6 +34,7 @@ import {
   childrenOf,
   cmdline,
   freePort,
+  median,
   type Proc,
   spawnDeno,
   statFields,
@@ -47,6 +48,8 @@ import { HeaderList, upstreamRequest } from "../lib/upstream/upstream_request.ts
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** A path beside this file. */
+const here = (p: string) => new URL(p, import.meta.url).pathname;
 /** The 1 KiB object of the servers that relay nothing: the no-op backend's bytes. */
 const OBJECT = new Uint8Array(1024).map((_, i) => (i * 31 + 7) & 0xff);
 
@@ -251,7 +254,6 @@ if (Deno.args[0] === "--relay") {
     console.error("relay_floor: nginx is not installed; the nginx variants are skipped");
     opts.variants = opts.variants.filter((v) => !v.startsWith("nginx"));
   }
-  const here = (p: string) => new URL(p, import.meta.url).pathname;
   /** User and system CPU of some processes, in clock ticks (1/100 s). */
   const cpuTicks = (pids: number[]) => {
     let user = 0, system = 0;
@@ -325,7 +327,6 @@ if (Deno.args[0] === "--relay") {
   await load.exit();
   backend.child.kill("SIGTERM");
   await Deno.remove(tmp, { recursive: true });
-  const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
   console.log(
     `1 KiB ${opts.method}, c=${opts.concurrency}, ${opts.rounds} rounds of ${opts.durationS} s after ${opts.warmUpS} s of warm-up, generator ${opts.generator}${
       opts.v8Flags ? `, Deno relays with --v8-flags=${opts.v8Flags}` : ""
@@ -361,7 +362,6 @@ async function startDenoRelay(
   backendPort: number,
   options: { v8Flags: string },
 ): Promise<Relay> {
-  const here = (p: string) => new URL(p, import.meta.url).pathname;
   const flags = options.v8Flags === "" ? [] : [`--v8-flags=${options.v8Flags}`];
   const args = variant === "osp"
     ? [
